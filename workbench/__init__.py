@@ -1,0 +1,1 @@
+"""Workbench: governed multi-agent crews in the terminal."""

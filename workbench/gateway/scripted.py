@@ -1,0 +1,146 @@
+"""The scripted offline model: plays a crew file's `script`, deterministically, with no network."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from itertools import count
+from typing import Any
+
+from workbench.gateway.types import ModelRequest, ModelResponse, ToolCall, Usage
+from workbench.spec.schema import ScriptEntry
+
+TERMINATE = "TERMINATE"
+
+
+def _estimate_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def _prompt_text(messages: list[dict[str, Any]]) -> str:
+    parts = []
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return "\n".join(parts)
+
+
+class ScriptPlayer:
+    """Hands each agent its next script entry; shared by all agents of one run.
+
+    Thread-safe, because CrewAI calls models from worker threads.
+    """
+
+    def __init__(self, script: list[ScriptEntry]) -> None:
+        self._order: deque[ScriptEntry] = deque(script)
+        self._by_agent: dict[str, deque[ScriptEntry]] = {}
+        for entry in script:
+            self._by_agent.setdefault(entry.agent, deque()).append(entry)
+        self._lock = threading.Lock()
+        self._ids = count(1)
+        self._last_speaker: str | None = None
+
+    def next_for(self, agent: str) -> ScriptEntry | None:
+        with self._lock:
+            queue = self._by_agent.get(agent)
+            if not queue:
+                return None
+            entry = queue.popleft()
+            self._order.remove(entry)
+            return entry
+
+    def peek_speaker(self, candidates: list[str]) -> str | None:
+        """The agent whose entry comes next in the script, among `candidates`."""
+        with self._lock:
+            for entry in self._order:
+                if not candidates or entry.agent in candidates:
+                    return entry.agent
+            return None
+
+    @property
+    def exhausted(self) -> bool:
+        with self._lock:
+            return not self._order
+
+    def remaining(self, agent: str) -> int:
+        with self._lock:
+            return len(self._by_agent.get(agent, ()))
+
+    def call_id(self) -> str:
+        return f"call_{next(self._ids)}"
+
+
+class ScriptedModel:
+    """The `scripted/...` provider: text, tool calls, handoffs and speaker choices from a script."""
+
+    provider = "scripted"
+
+    def __init__(self, player: ScriptPlayer) -> None:
+        self.player = player
+        self._rr = 0
+
+    def respond(self, request: ModelRequest) -> ModelResponse:
+        if request.purpose == "selector":
+            content = self._select(request)
+            return self._response(request, content)
+        entry = self.player.next_for(request.agent)
+        if entry is None:
+            return self._response(request, self._generic(request))
+        if entry.action == "call":
+            tool_call = ToolCall(self.player.call_id(), entry.call or "", dict(entry.args))
+            return self._response(request, "", tool_calls=[tool_call], finish="tool_calls")
+        if entry.action == "handoff":
+            target = entry.handoff or ""
+            text = entry.say or f"Handing over to {target}."
+            calls = []
+            tool_name = f"transfer_to_{target}"
+            if any(t.get("function", {}).get("name") == tool_name for t in request.tools):
+                calls = [ToolCall(self.player.call_id(), tool_name, {})]
+            return self._response(
+                request, text, tool_calls=calls, handoff=target,
+                finish="tool_calls" if calls else "stop",
+            )
+        return self._response(request, entry.say or "")
+
+    def _select(self, request: ModelRequest) -> str:
+        choice = self.player.peek_speaker(request.candidates)
+        if choice is None and request.candidates:
+            choice = request.candidates[self._rr % len(request.candidates)]
+            self._rr += 1
+        return choice or ""
+
+    def _generic(self, request: ModelRequest) -> str:
+        last_tool = next(
+            (m for m in reversed(request.messages) if m.get("role") == "tool"), None
+        )
+        if request.messages and request.messages[-1].get("role") == "tool" and last_tool:
+            summary = str(last_tool.get("content", ""))[:200]
+            return f"Done. The tool reported: {summary}"
+        if self.player.exhausted:
+            return f"{request.agent}: nothing further from me; the work is complete. {TERMINATE}"
+        return f"{request.agent}: no further input from me on this; passing on."
+
+    def _response(
+        self,
+        request: ModelRequest,
+        content: str,
+        tool_calls: list[ToolCall] | None = None,
+        handoff: str | None = None,
+        finish: str = "stop",
+    ) -> ModelResponse:
+        prompt_tokens = _estimate_tokens(_prompt_text(request.messages))
+        completion = content + "".join(json.dumps(c.arguments) for c in tool_calls or [])
+        return ModelResponse(
+            content=content,
+            tool_calls=tool_calls or [],
+            usage=Usage(prompt_tokens, _estimate_tokens(completion) if completion else 0),
+            cost_usd=0.0,
+            model=request.model,
+            provider=self.provider,
+            finish_reason=finish,
+            handoff=handoff,
+        )

@@ -1,0 +1,71 @@
+"""The gateway's request and response: OpenAI-shaped messages and tools, engine-neutral."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Purpose = Literal["agent", "selector", "manager"]
+
+
+@dataclass(slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(slots=True)
+class ModelRequest:
+    """One call to a model on behalf of one agent.
+
+    `messages` are OpenAI chat messages (role/content/tool_calls/tool_call_id); `tools` are
+    OpenAI function tool schemas. `purpose` tells a selector (choosing the next speaker) or a
+    manager call apart from an agent's own turn; `candidates` lists whom a selector may pick.
+    """
+
+    agent: str
+    model: str
+    messages: list[dict[str, Any]]
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    api_base: str | None = None
+    stream: bool = False
+    purpose: Purpose = "agent"
+    candidates: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ModelResponse:
+    content: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None
+    model: str = ""
+    provider: str = ""
+    latency_ms: float = 0.0
+    finish_reason: str = "stop"
+    #: Set by the scripted model: the agent a handoff entry passes the turn to.
+    handoff: str | None = None
+
+    @property
+    def cost_known(self) -> bool:
+        return self.cost_usd is not None
+
+
+def split_model(model: str) -> tuple[str, str]:
+    """`openai/gpt-4o-mini` -> ("openai", "gpt-4o-mini"); a bare name is OpenAI's."""
+    if "/" in model:
+        provider, name = model.split("/", 1)
+        return provider, name
+    return "openai", model

@@ -1,0 +1,1 @@
+"""Governance: CEL policies, the gate for model calls / tool calls / messages, approvals, audit."""

@@ -1,0 +1,1 @@
+"""The run: normalized events, the event bus, sessions and the capability registry."""

@@ -1,0 +1,332 @@
+"""The run context: the three choke points every engine goes through (model, tool, message)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from workbench.gateway.gateway import Gateway
+from workbench.gateway.types import ModelRequest, ModelResponse, split_model
+from workbench.governance.gate import Decision, Gate, OpenGate
+from workbench.mesh import events as ev
+from workbench.mesh.bus import EventBus
+from workbench.spec.schema import AgentSpec, CrewSpec
+from workbench.spec.topology import Topology
+from workbench.tools.base import Tool, ToolContext, ToolError
+from workbench.tools.registry import ToolRegistry
+
+
+class RunAborted(Exception):
+    """The run was stopped (cancelled, over budget, or failed); engines let it propagate."""
+
+
+@dataclass(slots=True)
+class Totals:
+    turns: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_unknown_calls: int = 0
+    model_calls: int = 0
+    tool_calls: int = 0
+    per_agent_cost: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    @property
+    def cost_known(self) -> bool:
+        return self.cost_unknown_calls == 0
+
+
+@dataclass(slots=True)
+class ToolOutcome:
+    ok: bool
+    output: str
+    #: The arguments the tool really ran with (a reviewer may have edited them).
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ApprovalOutcome:
+    approved: bool
+    reviewer: str
+    reason: str = ""
+    args: dict[str, Any] | None = None
+
+
+class ApprovalBroker(Protocol):
+    """Turns a `require_approval` decision into a reviewer's answer (the agent waits)."""
+
+    async def request(
+        self, ctx: RunContext, agent: str, tool: Tool, args: dict[str, Any], decision: Decision
+    ) -> ApprovalOutcome: ...
+
+
+class DenyApprovals:
+    """Rejects every approval request: for scripts and CI (`--approvals deny`)."""
+
+    async def request(self, ctx, agent, tool, args, decision) -> ApprovalOutcome:
+        return ApprovalOutcome(False, "workbench", "approvals are set to deny for this run")
+
+
+def _identity_redactor(text: str) -> tuple[str, list[str]]:
+    return text, []
+
+
+class RunContext:
+    """What an engine adapter is given: the crew, and the only ways to reach models and tools.
+
+    Model calls, tool calls and messages all pass the gate here, so governance never depends
+    on which framework runs the crew.
+    """
+
+    def __init__(
+        self,
+        spec: CrewSpec,
+        topology: Topology,
+        task: str,
+        bus: EventBus,
+        gateway: Gateway,
+        tool_ctx: ToolContext,
+        tools: ToolRegistry | None = None,
+        gate: Gate | None = None,
+        approvals: ApprovalBroker | None = None,
+        redactor: Callable[[str], tuple[str, list[str]]] = _identity_redactor,
+        stream: bool = False,
+    ) -> None:
+        self.spec = spec
+        self.topology = topology
+        self.task = task
+        self.bus = bus
+        self.gateway = gateway
+        self.tool_ctx = tool_ctx
+        self.tools = tools or ToolRegistry()
+        self.gate: Gate = gate or OpenGate()
+        self.approvals: ApprovalBroker = approvals or DenyApprovals()
+        self.redactor = redactor
+        self.stream = stream
+        self.totals = Totals()
+        self.failure: str | None = None
+        self.stopped = threading.Event()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._agents = {a.name: a for a in spec.agents}
+        self._always: set[tuple[str, str]] = set()
+
+    @property
+    def session_id(self) -> str:
+        return self.bus.session_id
+
+    # -- events ---------------------------------------------------------------------------
+
+    def emit(
+        self,
+        kind: str,
+        agent: str | None = None,
+        to: str | None = None,
+        content: str | None = None,
+        **data: Any,
+    ) -> ev.Event:
+        return self.bus.publish(ev.Event(kind, agent, to, content, data))
+
+    def message(self, source: str, content: str, to: list[str] | str | None = None) -> ev.Event:
+        """Record one message between agents; `to` defaults to the topology's recipients."""
+        if to is None:
+            to = self.topology.recipients(source)
+        to_text = to if isinstance(to, str) else ",".join(t for t in to if t)
+        self.totals.turns += 1
+        return self.emit(ev.MESSAGE, source, to_text or None, content, turn=self.totals.turns)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def fail(self, reason: str) -> None:
+        """Stop the run with `reason` (stored with the session)."""
+        if self.failure is None:
+            self.failure = reason
+        self.stopped.set()
+
+    def cancel(self) -> None:
+        self.stopped.set()
+
+    def check_running(self) -> None:
+        if self.stopped.is_set():
+            raise RunAborted(self.failure or "cancelled")
+
+    # -- agents and tools -----------------------------------------------------------------
+
+    def agent(self, name: str) -> AgentSpec:
+        return self._agents[name]
+
+    def agent_tools(self, name: str) -> list[Tool]:
+        return [self.tools.get(t) for t in self._agents[name].tools]
+
+    def activation(self, agent: str, **extra: Any) -> dict[str, Any]:
+        """The names a CEL policy sees (DESIGN.md, Policy files)."""
+        spec = self._agents.get(agent)
+        model = self.spec.model_for(spec) if spec else self.spec.model
+        provider, model_name = split_model(model)
+        data: dict[str, Any] = {
+            "agent": {
+                "name": agent,
+                "role": spec.role if spec else "",
+                "domain": spec.domain if spec else "default",
+                "model": model,
+            },
+            "model": {"provider": provider, "name": model_name},
+            "session": {
+                "cost_usd": self.totals.cost_usd,
+                "tokens": self.totals.tokens,
+                "turns": self.totals.turns,
+            },
+            "crew": {"name": self.spec.name},
+            "tool": {"name": "", "tags": []},
+            "args": {},
+            "message": {"text": "", "from": agent, "to": ""},
+        }
+        data.update(extra)
+        return data
+
+    def _decide(self, action: str, agent: str, activation: dict[str, Any]) -> Decision:
+        """Fail-closed: a gate that raises is a deny."""
+        try:
+            decision = self.gate.decide(action, activation)  # type: ignore[arg-type]
+        except Exception as exc:
+            decision = Decision(
+                "deny", action, ["gate-error"],  # type: ignore[arg-type]
+                [f"policy evaluation failed: {type(exc).__name__}: {exc}"],
+                getattr(self.gate, "policy_hash", ""),
+            )
+        if decision.rule_ids or decision.effect != "allow":
+            self.emit(ev.POLICY_DECISION, agent, None, decision.reason, **decision.to_dict())
+        return decision
+
+    # -- the model choke point ------------------------------------------------------------
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        """Gate, call the gateway, gate the reply as a message, and account for it."""
+        self.check_running()
+        decision = self._decide("model_call", request.agent, self.activation(request.agent))
+        if decision.effect in ("deny", "require_approval"):
+            return ModelResponse(
+                content=f"[model call blocked by policy: {decision.reason}]",
+                model=request.model,
+                provider=split_model(request.model)[0],
+                finish_reason="blocked",
+            )
+        if decision.effect == "redact":
+            request.messages = [self._redact_message(m) for m in request.messages]
+        on_delta = None
+        if request.stream or self.stream:
+            def on_delta(text: str, _agent: str = request.agent) -> None:
+                self.emit(ev.MESSAGE_DELTA, _agent, None, text)
+        response = await self.gateway.complete(request, on_delta)
+        self._account(request, response)
+        if response.content and request.purpose == "agent":
+            response.content = self._gate_message(request.agent, response.content)
+        self.check_running()
+        return response
+
+    def _redact_message(self, message: dict[str, Any]) -> dict[str, Any]:
+        content = message.get("content")
+        if isinstance(content, str):
+            message = dict(message, content=self.redactor(content)[0])
+        return message
+
+    def _gate_message(self, source: str, text: str) -> str:
+        to = ",".join(self.topology.recipients(source))
+        activation = self.activation(source, message={"text": text, "from": source, "to": to})
+        decision = self._decide("message", source, activation)
+        if decision.effect == "deny" or decision.effect == "require_approval":
+            return f"[message withheld by policy: {decision.reason}]"
+        if decision.effect == "redact":
+            return self.redactor(text)[0]
+        return text
+
+    def _account(self, request: ModelRequest, response: ModelResponse) -> None:
+        t = self.totals
+        t.model_calls += 1
+        t.prompt_tokens += response.usage.prompt_tokens
+        t.completion_tokens += response.usage.completion_tokens
+        if response.cost_usd is None:
+            t.cost_unknown_calls += 1
+        else:
+            t.cost_usd += response.cost_usd
+            t.per_agent_cost[request.agent] = (
+                t.per_agent_cost.get(request.agent, 0.0) + response.cost_usd
+            )
+        self.emit(
+            ev.MODEL_CALL,
+            request.agent,
+            None,
+            None,
+            model=response.model or request.model,
+            provider=response.provider,
+            purpose=request.purpose,
+            prompt_tokens=response.usage.prompt_tokens,
+            completion_tokens=response.usage.completion_tokens,
+            cost_usd=response.cost_usd,
+            latency_ms=round(response.latency_ms, 3),
+            tool_calls=[c.name for c in response.tool_calls],
+        )
+
+    # -- the tool choke point -------------------------------------------------------------
+
+    async def call_tool(
+        self, agent: str, name: str, args: dict[str, Any], call_id: str = ""
+    ) -> ToolOutcome:
+        """Gate, maybe wait for approval, run the tool, and record both ends. Never raises
+        for a tool's own failure: the agent is told, the run goes on."""
+        self.check_running()
+        self.emit(ev.TOOL_REQUESTED, agent, None, None, tool=name, args=args, call_id=call_id)
+        try:
+            tool = self.tools.get(name)
+        except Exception as exc:
+            return self._tool_result(agent, name, call_id, False, f"unknown tool: {exc}", args)
+        activation = self.activation(
+            agent, tool={"name": tool.name, "tags": sorted(tool.tags)}, args=args
+        )
+        decision = self._decide("tool_call", agent, activation)
+        if decision.effect == "deny":
+            return self._tool_result(
+                agent, name, call_id, False, f"denied by policy: {decision.reason}", args
+            )
+        if decision.effect == "require_approval" and (agent, tool.name) not in self._always:
+            outcome = await self.approvals.request(self, agent, tool, args, decision)
+            if not outcome.approved:
+                why = outcome.reason or "no reason given"
+                return self._tool_result(
+                    agent, name, call_id, False, f"rejected by {outcome.reviewer}: {why}", args
+                )
+            if outcome.args is not None:
+                args = outcome.args
+        self.check_running()
+        self.totals.tool_calls += 1
+        try:
+            output = await tool.invoke(self.tool_ctx, args)
+        except ToolError as exc:
+            return self._tool_result(agent, name, call_id, False, str(exc), args)
+        return self._tool_result(agent, name, call_id, True, output, args)
+
+    def approve_always(self, agent: str, tool: str) -> None:
+        """Later calls of `tool` by `agent` in this session skip the approval."""
+        self._always.add((agent, tool))
+
+    def _tool_result(
+        self, agent: str, name: str, call_id: str, ok: bool, output: str, args: dict[str, Any]
+    ) -> ToolOutcome:
+        self.emit(ev.TOOL_RESULT, agent, None, output, tool=name, call_id=call_id, ok=ok)
+        return ToolOutcome(ok, output, args)
+
+    # -- bridges for engines that run agents in worker threads ----------------------------
+
+    def run_sync(self, coro: Any, timeout: float | None = None) -> Any:
+        """Run a coroutine on the run's event loop from a worker thread, and wait for it."""
+        if self.loop is None:
+            raise RuntimeError("the run's event loop is not set")
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+

@@ -1,0 +1,112 @@
+"""The crew file's schema: the contract users write by hand (keys may be added, never renamed)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+TopologyKind = Literal["star", "layered", "network", "graph"]
+EngineName = Literal["autogen", "crewai"]
+IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class AgentSpec(_Strict):
+    name: str = Field(pattern=IDENT)
+    role: str = Field(min_length=1)
+    goal: str = Field(min_length=1)
+    backstory: str = ""
+    model: str | None = None
+    api_base: str | None = None
+    tools: list[str] = Field(default_factory=list)
+    capabilities: list[str] = Field(default_factory=list)
+    domain: str = "default"
+
+
+class EdgeSpec(_Strict):
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    when: str | None = None
+
+
+class TopologySpec(_Strict):
+    kind: TopologyKind = "network"
+    hub: str | None = None
+    planner: str | None = None
+    executors: list[str] | None = None
+    reviewer: str | None = None
+    edges: list[EdgeSpec] = Field(default_factory=list)
+    max_turns: int = Field(default=12, ge=1, le=100_000)
+
+
+class TaskSpec(_Strict):
+    description: str = Field(min_length=1)
+    expected_output: str = "A clear, complete answer."
+    agent: str | None = None
+    context: list[int] = Field(default_factory=list)
+
+
+class ScriptEntry(_Strict):
+    """One scripted reply: exactly one of say / call / handoff."""
+
+    agent: str
+    say: str | None = None
+    call: str | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+    handoff: str | None = None
+
+    @property
+    def action(self) -> str:
+        if self.call:
+            return "call"
+        if self.handoff:
+            return "handoff"
+        return "say"
+
+
+class CrewSpec(_Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    engine: EngineName = "autogen"
+    model: str = "scripted/demo"
+    api_base: str | None = None
+    topology: TopologySpec = Field(default_factory=TopologySpec)
+    agents: list[AgentSpec] = Field(min_length=1)
+    tasks: list[TaskSpec] = Field(default_factory=list)
+    script: list[ScriptEntry] = Field(default_factory=list)
+    models: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("script")
+    @classmethod
+    def _one_action(cls, script: list[ScriptEntry]) -> list[ScriptEntry]:
+        for entry in script:
+            given = [k for k in ("say", "call", "handoff") if getattr(entry, k)]
+            if len(given) != 1:
+                raise ValueError(
+                    f"script entry for {entry.agent!r} needs exactly one of say, call, handoff"
+                )
+        return script
+
+    def agent(self, name: str) -> AgentSpec:
+        for a in self.agents:
+            if a.name == name:
+                return a
+        raise KeyError(name)
+
+    @property
+    def agent_names(self) -> list[str]:
+        return [a.name for a in self.agents]
+
+    def model_for(self, agent: AgentSpec) -> str:
+        return agent.model or self.model
+
+    def api_base_for(self, agent: AgentSpec) -> str | None:
+        return agent.api_base or self.api_base
+
+    def capability_registry(self) -> dict[str, list[str]]:
+        """Each agent's declared capabilities, given to the hub or planner for routing."""
+        return {a.name: list(a.capabilities) for a in self.agents}

@@ -1,0 +1,87 @@
+"""The tool registry: built-in tools by name, custom tools by import path (`module:function`)."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any, get_type_hints
+
+from workbench.errors import UserInputError
+from workbench.tools.base import Tool
+from workbench.tools.builtin import BUILTINS
+
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
+               dict: "object"}
+
+
+def tool_from_function(ref: str, fn: Any) -> Tool:
+    """A Tool from a plain function: its signature is the schema, its docstring the description.
+
+    Tags come from an optional `tags` attribute on the function (e.g. fn.tags = {"external"}).
+    """
+    sig = inspect.signature(fn)
+    try:
+        hints = get_type_hints(fn)
+    except Exception:
+        hints = {}
+    props: dict[str, Any] = {}
+    required: list[str] = []
+    for pname, param in sig.parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        props[pname] = {"type": _JSON_TYPES.get(hints.get(pname, str), "string")}
+        if param.default is param.empty:
+            required.append(pname)
+    name = getattr(fn, "tool_name", None) or fn.__name__
+    return Tool(
+        name=name,
+        description=(inspect.getdoc(fn) or f"Custom tool {ref}").split("\n\n")[0],
+        parameters={"type": "object", "properties": props, "required": required},
+        fn=fn,
+        tags=frozenset(getattr(fn, "tags", ())) | {"custom"},
+    )
+
+
+class ToolRegistry:
+    """Looks tools up by name; `module:function` names are imported on first use."""
+
+    def __init__(self, tools: tuple[Tool, ...] = BUILTINS) -> None:
+        self._tools = {t.name: t for t in tools}
+
+    def names(self) -> list[str]:
+        return sorted(self._tools)
+
+    def has(self, name: str) -> bool:
+        if name in self._tools:
+            return True
+        if ":" in name:
+            try:
+                self.get(name)
+            except UserInputError:
+                return False
+            return True
+        return False
+
+    def get(self, name: str) -> Tool:
+        if name in self._tools:
+            return self._tools[name]
+        if ":" not in name:
+            raise UserInputError(
+                f"unknown tool {name!r}; built-in tools are {', '.join(self.names())}, "
+                "or name a custom one as module:function"
+            )
+        module_name, _, attr = name.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            fn = getattr(module, attr)
+        except (ImportError, AttributeError) as exc:
+            raise UserInputError(f"custom tool {name!r} cannot be imported: {exc}") from exc
+        if not callable(fn):
+            raise UserInputError(f"custom tool {name!r} is not a function")
+        tool = tool_from_function(name, fn)
+        self._tools[name] = tool
+        return tool
+
+
+def default_registry() -> ToolRegistry:
+    return ToolRegistry()
