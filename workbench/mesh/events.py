@@ -17,7 +17,6 @@ APPROVAL_DECIDED = "approval.decided"
 TOOL_RESULT = "tool.result"
 RUN_COMPLETED = "run.completed"
 RUN_FAILED = "run.failed"
-RUN_CANCELLED = "run.cancelled"
 
 #: Kinds that are shown live but not stored: a streamed message is stored once, complete.
 TRANSIENT_KINDS = frozenset({MESSAGE_DELTA})
@@ -35,7 +34,6 @@ ALL_KINDS = (
     TOOL_RESULT,
     RUN_COMPLETED,
     RUN_FAILED,
-    RUN_CANCELLED,
 )
 
 

@@ -51,7 +51,8 @@ class TaskSpec(_Strict):
 
 
 class ScriptEntry(_Strict):
-    """One scripted reply: exactly one of say / call / handoff."""
+    """One scripted reply: `say` text, a tool `call` with `args`, or a `handoff` (which may
+    carry `say` as the message that goes with it)."""
 
     agent: str
     say: str | None = None
@@ -84,11 +85,10 @@ class CrewSpec(_Strict):
     @classmethod
     def _one_action(cls, script: list[ScriptEntry]) -> list[ScriptEntry]:
         for entry in script:
-            given = [k for k in ("say", "call", "handoff") if getattr(entry, k)]
-            if len(given) != 1:
-                raise ValueError(
-                    f"script entry for {entry.agent!r} needs exactly one of say, call, handoff"
-                )
+            if entry.call and (entry.say or entry.handoff):
+                raise ValueError(f"script entry for {entry.agent!r}: a call stands alone")
+            if not (entry.say or entry.call or entry.handoff):
+                raise ValueError(f"script entry for {entry.agent!r} needs say, call or handoff")
         return script
 
     def agent(self, name: str) -> AgentSpec:

@@ -1,0 +1,238 @@
+"""The command line; `workbench` alone opens the TUI."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import UserInputError, WorkbenchError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad arguments as one line with exit code 2, like every input error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserInputError(f"{self.prog}: {message} (see --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="workbench",
+        description="Run governed multi-agent crews on AutoGen or CrewAI, in the terminal.",
+        epilog="Run `workbench` with no command to open the TUI.",
+    )
+    p.add_argument("--home", help="data folder (env WORKBENCH_HOME)")
+    p.add_argument("--db", help="database URL (env WORKBENCH_DB); default sqlite in the home")
+    p.add_argument("--policies", help="policy folder (env WORKBENCH_POLICIES)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run a crew headless and print its traffic")
+    run.add_argument("crew", metavar="CREW", help="crew file, or the name of a shipped crew")
+    run.add_argument("--engine", choices=["autogen", "crewai"])
+    run.add_argument("--topology", choices=["star", "layered", "network", "graph"])
+    run.add_argument("--task", help="the run's task (default: the crew's description)")
+    run.add_argument("--model", help="run every agent on this model (a LiteLLM model string)")
+    run.add_argument("--approvals", choices=["wait", "prompt", "deny"],
+                     help="how approvals are answered (default: prompt on a terminal, else wait)")
+    run.add_argument("--reviewer", help="reviewer name for --approvals prompt (default: OS user)")
+    run.add_argument("--json", action="store_true", help="print events as JSON Lines")
+
+    sessions = sub.add_parser("sessions", help="past sessions").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    ls = sessions.add_parser("list", help="list sessions, newest first")
+    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--search", default="", help="filter by crew, task, status or id")
+    ls.add_argument("--json", action="store_true")
+    show = sessions.add_parser("show", help="a session's summary and transcript")
+    show.add_argument("id", metavar="ID")
+    export = sessions.add_parser("export", help="export a session")
+    export.add_argument("id", metavar="ID")
+    export.add_argument("--format", choices=["md", "json"], default="md")
+    export.add_argument("--output", "-o", help="write to this file instead of stdout")
+
+    crews = sub.add_parser("crews", help="crew files").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    crews.add_parser("list", help="crews in ./crews, the home folder and the shipped ones")
+    validate = crews.add_parser("validate", help="check a crew file")
+    validate.add_argument("crew", metavar="CREW")
+    validate.add_argument("--engine", choices=["autogen", "crewai"])
+    validate.add_argument("--topology", choices=["star", "layered", "network", "graph"])
+
+    for module in COMMAND_MODULES:
+        _load_commands(module).register(sub)
+    return p
+
+
+#: Modules adding command groups: each has `register(subparsers)` and sets a `handler` default.
+COMMAND_MODULES: list[str] = []
+
+
+def _load_commands(module: str) -> Any:
+    from importlib import import_module
+
+    return import_module(module)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _settings(args: argparse.Namespace):
+    from workbench.config import Settings
+
+    return Settings.from_args(args.home, args.db, args.policies)
+
+
+def _store(settings):
+    from workbench.store.db import Store
+
+    settings.ensure_home()
+    return Store(settings.database_url)
+
+
+def resolve_crew(name: str, settings) -> Path:
+    """A crew by path, or by name in ./crews, the home's crews folder, or the shipped crews."""
+    from workbench.crews import find_crew
+
+    return find_crew(name, settings)
+
+
+def _print_table(rows: list[list[str]], headers: list[str]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from workbench.mesh.session import Session, prepare
+    from workbench.printer import RunPrinter
+
+    settings = _settings(args)
+    path = resolve_crew(args.crew, settings)
+    prepared = prepare(path, args.engine, args.topology, args.task, args.model)
+    store = _store(settings)
+    printer = RunPrinter(json_lines=args.json)
+    session = Session(prepared, settings, store, subscribers=[printer])
+    try:
+        outcome = asyncio.run(session.execute())
+    except KeyboardInterrupt:
+        return EXIT_CANCELLED
+    if outcome.status == "completed":
+        return EXIT_OK
+    if outcome.status == "cancelled":
+        return EXIT_CANCELLED
+    print(f"workbench: run failed: {outcome.error}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _fmt_time(ts: float | None) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from workbench.printer import format_cost
+
+    store = _store(_settings(args))
+    if args.action == "list":
+        rows = store.list_sessions(limit=args.limit, search=args.search)
+        if args.json:
+            for r in rows:
+                print(json.dumps(r, default=str))
+            return EXIT_OK
+        if not rows:
+            print("no sessions yet; run one with `workbench run CREW`")
+            return EXIT_OK
+        _print_table(
+            [[r["id"][:12], r["crew_name"], r["engine"], r["topology"], r["status"],
+              _fmt_time(r["started_at"]), str(r["turns"]),
+              f"{r['prompt_tokens'] + r['completion_tokens']:,}",
+              format_cost(r["cost_usd"], not r["cost_unknown_calls"])] for r in rows],
+            ["ID", "CREW", "ENGINE", "TOPOLOGY", "STATUS", "STARTED", "TURNS", "TOKENS", "COST"],
+        )
+        return EXIT_OK
+    if args.action == "show":
+        from workbench.store.export import session_markdown
+
+        print(session_markdown(store, args.id))
+        return EXIT_OK
+    from workbench.store.export import session_json, session_markdown
+
+    if args.format == "json":
+        text = json.dumps(session_json(store, args.id), indent=2, default=str)
+    else:
+        text = session_markdown(store, args.id)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        print(f"exported to {args.output}")
+    else:
+        print(text)
+    return EXIT_OK
+
+
+def cmd_crews(args: argparse.Namespace) -> int:
+    from workbench.crews import list_crews
+    from workbench.spec.loader import load_crew
+
+    settings = _settings(args)
+    if args.action == "list":
+        rows = []
+        for entry in list_crews(settings):
+            rows.append([entry.name, entry.engine, entry.topology, str(entry.agents),
+                         entry.status, str(entry.path)])
+        _print_table(rows, ["NAME", "ENGINE", "TOPOLOGY", "AGENTS", "STATUS", "PATH"])
+        return EXIT_OK
+    path = resolve_crew(args.crew, settings)
+    spec = load_crew(path, engine=args.engine, topology=args.topology)
+    engine = args.engine or spec.engine
+    topology = args.topology or spec.topology.kind
+    print(f"{path}: ok ({spec.name}: {len(spec.agents)} agents, {engine}, {topology})")
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Any] = {
+    "run": cmd_run,
+    "sessions": cmd_sessions,
+    "crews": cmd_crews,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            from workbench.tui.launch import launch
+
+            return launch(args)
+        handler = getattr(args, "handler", None) or COMMANDS[args.command]
+        return handler(args)
+    except WorkbenchError as exc:
+        print(f"workbench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_CANCELLED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get("WORKBENCH_DEBUG"):
+            raise
+        print(f"workbench: internal error: {type(exc).__name__}: {exc} "
+              "(set WORKBENCH_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Settings: home folder, database URL, policy folder (flags, then WORKBENCH_ variables, then defaults)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+#: Crews and policies shipped with the package (a source checkout keeps them beside it).
+SHIPPED_CREWS = PACKAGE_ROOT.parent / "crews"
+SHIPPED_POLICIES = PACKAGE_ROOT.parent / "policies"
+
+
+def default_home() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("workbench", appauthor=False))
+
+
+@dataclass
+class Settings:
+    home: Path = field(default_factory=lambda: Path(os.environ.get("WORKBENCH_HOME") or default_home()))
+    db_url: str | None = field(default_factory=lambda: os.environ.get("WORKBENCH_DB") or None)
+    policies: Path | None = field(
+        default_factory=lambda: Path(p) if (p := os.environ.get("WORKBENCH_POLICIES")) else None
+    )
+    #: Pending approvals expire as rejected after this many seconds.
+    approval_timeout_s: float = field(
+        default_factory=lambda: float(os.environ.get("WORKBENCH_APPROVAL_TIMEOUT") or 900)
+    )
+
+    @classmethod
+    def from_args(cls, home: str | None = None, db: str | None = None,
+                  policies: str | None = None) -> Settings:
+        s = cls()
+        if home:
+            s.home = Path(home)
+        if db:
+            s.db_url = db
+        if policies:
+            s.policies = Path(policies)
+        return s
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite:///{self.home / 'workbench.db'}"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.home / "sessions"
+
+    @property
+    def crews_dir(self) -> Path:
+        return self.home / "crews"
+
+    def session_dir(self, session_id: str) -> Path:
+        return self.sessions_dir / session_id
+
+    def policy_dir(self) -> Path:
+        """--policies / WORKBENCH_POLICIES, else ./policies, else the shipped defaults."""
+        if self.policies:
+            return self.policies
+        local = Path.cwd() / "policies"
+        if (local / "central.yaml").is_file():
+            return local
+        return SHIPPED_POLICIES
+
+    def ensure_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)

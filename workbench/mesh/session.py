@@ -1,0 +1,212 @@
+"""One session: prepare a crew, run it on an engine, and keep everything it did in the store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.config import Settings
+from workbench.errors import ProviderError, UserInputError, WorkbenchError
+from workbench.gateway.gateway import Gateway
+from workbench.gateway.scripted import TERMINATE, ScriptPlayer
+from workbench.governance.gate import Gate
+from workbench.mesh import events as ev
+from workbench.mesh.bus import EventBus, Subscriber
+from workbench.mesh.context import ApprovalBroker, RunAborted, RunContext
+from workbench.spec.loader import load_crew, parse_crew
+from workbench.spec.schema import CrewSpec
+from workbench.spec.topology import ENGINE_TOPOLOGIES, resolve
+from workbench.store.db import Store
+from workbench.store.writer import EventWriter
+from workbench.tools.base import ToolContext
+from workbench.tools.registry import ToolRegistry
+
+
+@dataclass
+class PreparedRun:
+    """A validated crew with the run's choices applied (engine, topology, model)."""
+
+    spec: CrewSpec
+    text: str
+    source: str
+    engine: str
+    topology: str
+    task: str
+
+
+@dataclass
+class RunOutcome:
+    session_id: str
+    status: str
+    result: str = ""
+    error: str = ""
+    elapsed_s: float = 0.0
+    totals: Any = None
+    events_written: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def prepare(
+    crew: str | Path,
+    engine: str | None = None,
+    topology: str | None = None,
+    task: str | None = None,
+    model: str | None = None,
+    text: str | None = None,
+) -> PreparedRun:
+    """Load and validate a crew for a run; every problem is a UserInputError (exit 2)."""
+    source = str(crew)
+    if text is None:
+        spec = load_crew(crew, engine=engine, topology=topology)
+        text = Path(crew).read_text(encoding="utf-8")
+    else:
+        spec = parse_crew(text, source, engine=engine, topology=topology)
+    if model:
+        spec.model = model
+        for agent in spec.agents:
+            agent.model = None
+    engine = engine or spec.engine
+    topology = topology or spec.topology.kind
+    if topology not in ENGINE_TOPOLOGIES.get(engine, ()):
+        raise UserInputError(f"engine {engine!r} does not offer topology {topology!r}")
+    task = task or spec.description or f"Run the {spec.name} crew"
+    return PreparedRun(spec, text, source, engine, topology, task)
+
+
+def new_session_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _final_text(text: str) -> str:
+    text = (text or "").strip()
+    if text.endswith(TERMINATE):
+        text = text[: -len(TERMINATE)].rstrip()
+    return text
+
+
+class Session:
+    """A run in progress; `execute()` drives it and always leaves a stored session behind."""
+
+    def __init__(
+        self,
+        prepared: PreparedRun,
+        settings: Settings,
+        store: Store,
+        subscribers: list[Subscriber] | None = None,
+        gate: Gate | None = None,
+        approvals: ApprovalBroker | None = None,
+        redactor: Callable[[str], tuple[str, list[str]]] | None = None,
+        session_id: str | None = None,
+        stream: bool = False,
+    ) -> None:
+        self.prepared = prepared
+        self.settings = settings
+        self.store = store
+        self.session_id = session_id or new_session_id()
+        self.bus = EventBus(self.session_id)
+        self.writer = EventWriter(store)
+        self.bus.subscribe(self.writer.put)
+        for fn in subscribers or []:
+            self.bus.subscribe(fn)
+        folder = settings.session_dir(self.session_id)
+        self.tool_ctx = ToolContext(self.session_id, folder / "workspace", folder / "outbox")
+        spec = prepared.spec
+        extra: dict[str, Any] = {}
+        if redactor is not None:
+            extra["redactor"] = redactor
+        self.ctx = RunContext(
+            spec,
+            resolve(spec, prepared.topology),
+            prepared.task,
+            self.bus,
+            Gateway(ScriptPlayer(spec.script)),
+            self.tool_ctx,
+            ToolRegistry(),
+            gate=gate,
+            approvals=approvals,
+            stream=stream,
+            **extra,
+        )
+
+    def cancel(self) -> None:
+        """Stop the run after the current step; it is stored as cancelled."""
+        self.ctx.cancel()
+
+    async def execute(self) -> RunOutcome:
+        p = self.prepared
+        started = time.time()
+        self.tool_ctx.workspace.mkdir(parents=True, exist_ok=True)
+        snapshot = self.store.snapshot_crew(p.spec.name, p.source, p.text)
+        self.store.create_session(
+            id=self.session_id, crew_name=p.spec.name, crew_snapshot_id=snapshot,
+            engine=p.engine, topology=p.topology, task=p.task, started_at=started,
+            policy_hash=getattr(self.ctx.gate, "policy_hash", ""),
+            workspace=str(self.tool_ctx.workspace),
+        )
+        self.ctx.loop = asyncio.get_running_loop()
+        self.ctx.emit(
+            ev.RUN_STARTED, None, None, p.task,
+            crew=p.spec.name, engine=p.engine, topology=p.topology,
+            agents=[{"name": a.name, "role": a.role, "model": p.spec.model_for(a),
+                     "domain": a.domain, "tools": a.tools, "capabilities": a.capabilities}
+                    for a in p.spec.agents],
+            policy_hash=getattr(self.ctx.gate, "policy_hash", ""),
+            workspace=str(self.tool_ctx.workspace),
+        )
+        status, result, error = "completed", "", ""
+        try:
+            from workbench.engines import load_engine
+
+            engine = load_engine(p.engine)
+            result = _final_text(await engine.run(self.ctx))
+            if self.ctx.failure:
+                status, error = "failed", self.ctx.failure
+        except RunAborted as exc:
+            if self.ctx.failure:
+                status, error = "failed", self.ctx.failure
+            else:
+                status, error = "cancelled", str(exc) or "cancelled"
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            self.ctx.cancel()
+            status, error = "cancelled", "cancelled by the user"
+        except ProviderError as exc:
+            status, error = "failed", str(exc)
+        except WorkbenchError as exc:
+            status, error = "failed", str(exc)
+        except Exception as exc:  # an engine crash is stored, never lost
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+        finally:
+            outcome = self._finish(started, status, result, error)
+        return outcome
+
+    def _finish(self, started: float, status: str, result: str, error: str) -> RunOutcome:
+        t = self.ctx.totals
+        elapsed = time.time() - started
+        summary = dict(
+            status=status, turns=t.turns, prompt_tokens=t.prompt_tokens,
+            completion_tokens=t.completion_tokens, cost_usd=round(t.cost_usd, 6),
+            cost_known=t.cost_known, model_calls=t.model_calls, tool_calls=t.tool_calls,
+            elapsed_s=round(elapsed, 3),
+        )
+        if status == "completed":
+            self.ctx.emit(ev.RUN_COMPLETED, None, None, result, **summary)
+        else:
+            self.ctx.emit(ev.RUN_FAILED, None, None, error, **summary,
+                          cancelled=status == "cancelled")
+        self.writer.close()
+        if self.writer.error is not None:
+            status = "failed"
+            error = error or f"events could not be stored: {self.writer.error}"
+        self.store.update_session(
+            self.session_id, status=status, ended_at=time.time(), turns=t.turns,
+            prompt_tokens=t.prompt_tokens, completion_tokens=t.completion_tokens,
+            cost_usd=t.cost_usd, cost_unknown_calls=t.cost_unknown_calls,
+            model_calls=t.model_calls, tool_calls=t.tool_calls,
+            result=result or None, error=error or None,
+        )
+        return RunOutcome(self.session_id, status, result, error, elapsed, t, self.writer.written)

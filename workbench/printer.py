@@ -1,0 +1,113 @@
+"""Live output of a run on a terminal: who spoke to whom, tools and results, a closing summary."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from workbench.mesh import events as ev
+from workbench.mesh.events import Event
+
+_COLORS = ["36", "35", "33", "32", "34", "31", "96", "95"]
+
+
+def _short(text: str | None, width: int = 400) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _args(args: dict[str, Any]) -> str:
+    parts = []
+    for k, v in args.items():
+        value = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else repr(_short(v, 60))
+        parts.append(f"{k}={value}")
+    return ", ".join(parts)
+
+
+def format_cost(cost: float | None, known: bool = True) -> str:
+    if cost is None or not known:
+        return "cost unknown" if not cost else f"${cost:.4f} + unknown"
+    return f"${cost:.4f}"
+
+
+class RunPrinter:
+    """Subscribes to the bus and prints each event as one readable line (or JSON Lines)."""
+
+    def __init__(self, out: TextIO | None = None, json_lines: bool = False,
+                 color: bool | None = None) -> None:
+        self.out = out or sys.stdout
+        self.json_lines = json_lines
+        self.color = self.out.isatty() if color is None else color
+        self._agent_colors: dict[str, str] = {}
+
+    def _c(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+    def _agent(self, name: str | None) -> str:
+        if not name:
+            return "?"
+        code = self._agent_colors.setdefault(
+            name, _COLORS[len(self._agent_colors) % len(_COLORS)]
+        )
+        return self._c(name, "1;" + code)
+
+    def __call__(self, event: Event) -> None:
+        if self.json_lines:
+            if event.kind != ev.MESSAGE_DELTA:
+                self.out.write(json.dumps(event.to_dict(), default=str) + "\n")
+                self.out.flush()
+            return
+        line = self.render(event)
+        if line is not None:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def render(self, e: Event) -> str | None:
+        d = e.data
+        if e.kind == ev.RUN_STARTED:
+            agents = ", ".join(f"{a['name']} ({a['model']})" for a in d.get("agents", []))
+            return (self._c(f"▶ {d.get('crew')} · {d.get('engine')} · {d.get('topology')}", "1")
+                    + f" · session {e.session_id[:12]}\n  task: {_short(e.content)}"
+                    + f"\n  agents: {agents}")
+        if e.kind == ev.MESSAGE:
+            to = e.to or "all"
+            return f"{self._agent(e.agent)} → {to}: {_short(e.content)}"
+        if e.kind == ev.HANDOFF:
+            return self._c(f"  ↪ {e.agent} hands off to {e.to}", "2")
+        if e.kind == ev.TOOL_REQUESTED:
+            return f"  ⚙ {e.agent} calls {d.get('tool')}({_args(d.get('args') or {})})"
+        if e.kind == ev.TOOL_RESULT:
+            mark = self._c("✓", "32") if d.get("ok") else self._c("✗", "31")
+            return f"  {mark} {d.get('tool')} → {_short(e.content, 200)}"
+        if e.kind == ev.POLICY_DECISION:
+            rules = ", ".join(d.get("rule_ids") or []) or "default"
+            return self._c(
+                f"  ⚖ {d.get('action')} by {e.agent}: {d.get('effect')} [{rules}] {_short(e.content, 160)}",
+                "33",
+            )
+        if e.kind == ev.APPROVAL_REQUESTED:
+            return self._c(f"  ⏸ approval {d.get('approval_id')} requested: {e.agent} wants "
+                           f"{d.get('tool')} ({_short(e.content, 120)})", "1;33")
+        if e.kind == ev.APPROVAL_DECIDED:
+            return self._c(f"  ▶ approval {d.get('approval_id')} {d.get('decision')} by "
+                           f"{d.get('reviewer')}{': ' + e.content if e.content else ''}", "33")
+        if e.kind in (ev.RUN_COMPLETED, ev.RUN_FAILED):
+            return self.summary(e)
+        return None
+
+    def summary(self, e: Event) -> str:
+        d = e.data
+        tokens = d.get("prompt_tokens", 0) + d.get("completion_tokens", 0)
+        cost = format_cost(d.get("cost_usd"), d.get("cost_known", True))
+        head = {"completed": self._c("✔ completed", "1;32"),
+                "cancelled": self._c("■ cancelled", "1;33")}.get(
+            d.get("status", ""), self._c("✘ failed", "1;31"))
+        lines = [f"{head} in {d.get('elapsed_s', 0):.2f} s · {d.get('turns', 0)} turns · "
+                 f"{tokens:,} tokens · {cost} · {d.get('model_calls', 0)} model calls · "
+                 f"{d.get('tool_calls', 0)} tool calls · session {e.session_id}"]
+        if e.kind == ev.RUN_FAILED and e.content:
+            lines.append(f"  reason: {e.content}")
+        elif e.content:
+            lines.append(f"  result: {_short(e.content, 600)}")
+        return "\n".join(lines)

@@ -1,0 +1,144 @@
+"""Load and validate crew files: every problem is one line naming the file, the line and what."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from workbench.errors import SpecError
+from workbench.spec.schema import CrewSpec
+from workbench.spec.topology import ENGINE_TOPOLOGIES
+from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines
+from workbench.tools.registry import ToolRegistry
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+    kind = err["type"]
+    if kind == "missing":
+        return f"missing required field {loc!r}"
+    if kind == "extra_forbidden":
+        return f"unknown key {loc!r}"
+    if kind == "literal_error":
+        value = err.get("input")
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"{loc}: {value!r} is not one of {expected}"
+    msg = err["msg"]
+    if kind == "string_pattern_mismatch":
+        msg = "must be an identifier (letters, digits, underscore; not starting with a digit)"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return f"{loc}: {msg}" if loc else msg
+
+
+def parse_crew(text: str, file: str, engine: str | None = None,
+               topology: str | None = None, tools: ToolRegistry | None = None) -> CrewSpec:
+    """Parse and fully validate crew YAML text; raises SpecError with file:line."""
+    try:
+        data, lines = load_with_lines(text)
+    except LocatedYAMLError as exc:
+        raise SpecError(str(exc), file, exc.line) from None
+    if not isinstance(data, dict):
+        raise SpecError("a crew file must be a mapping with name, agents, ...", file, 1)
+    try:
+        spec = CrewSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not str(p).startswith("function-after"))
+        if err["type"] == "missing":
+            loc = loc[:-1]
+        raise SpecError(_describe(err), file, line_of(lines, loc)) from None
+    check_crew(spec, lines, file, engine, topology, tools)
+    return spec
+
+
+def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None,
+               topology: str | None = None, tools: ToolRegistry | None = None) -> None:
+    """The checks a schema cannot express: names that must refer to agents, tools, engines."""
+    names = spec.agent_names
+
+    def fail(message: str, *path: str | int) -> None:
+        raise SpecError(message, file, line_of(lines, path))
+
+    seen: set[str] = set()
+    for i, agent in enumerate(spec.agents):
+        if agent.name in seen:
+            fail(f"agent name {agent.name!r} is used twice", "agents", i, "name")
+        seen.add(agent.name)
+
+    topo = spec.topology
+
+    def known(name: str | None, *path: str | int) -> None:
+        if name is not None and name not in names:
+            fail(f"unknown agent {name!r} in the topology; agents are {', '.join(names)}", *path)
+
+    known(topo.hub, "topology", "hub")
+    known(topo.planner, "topology", "planner")
+    known(topo.reviewer, "topology", "reviewer")
+    for i, name in enumerate(topo.executors or []):
+        known(name, "topology", "executors", i)
+    for i, edge in enumerate(topo.edges):
+        known(edge.source, "topology", "edges", i, "from")
+        known(edge.target, "topology", "edges", i, "to")
+    kind = topology or topo.kind
+    if kind == "graph" and not topo.edges:
+        fail("topology 'graph' needs edges: [{from: a, to: b}, ...]", "topology")
+    if kind == "layered":
+        planner = topo.planner or names[0]
+        executors = topo.executors if topo.executors is not None else [
+            n for n in names if n not in (planner, topo.reviewer)
+        ]
+        if not executors:
+            fail("topology 'layered' needs at least one executor besides the planner",
+                 "topology")
+    if kind == "star" and len(names) < 2:
+        fail("topology 'star' needs a hub and at least one other agent", "topology")
+
+    engine = engine or spec.engine
+    offered = ENGINE_TOPOLOGIES.get(engine)
+    if offered is None:
+        fail(f"unknown engine {engine!r}; engines are {', '.join(sorted(ENGINE_TOPOLOGIES))}",
+             "engine")
+    elif kind not in offered:
+        who = [e for e, kinds in sorted(ENGINE_TOPOLOGIES.items()) if kind in kinds]
+        fail(f"engine {engine!r} does not offer topology {kind!r}; use --engine "
+             f"{' or '.join(who)}", "topology", "kind")
+
+    registry = tools or ToolRegistry()
+    for i, agent in enumerate(spec.agents):
+        for j, tool in enumerate(agent.tools):
+            if not registry.has(tool):
+                fail(f"unknown tool {tool!r} for agent {agent.name!r}; built-in tools are "
+                     f"{', '.join(registry.names())}, or name one as module:function",
+                     "agents", i, "tools", j)
+    for i, task in enumerate(spec.tasks):
+        if task.agent is not None and task.agent not in names:
+            fail(f"unknown agent {task.agent!r} for a task; agents are {', '.join(names)}",
+                 "tasks", i, "agent")
+    for i, entry in enumerate(spec.script):
+        if entry.agent not in names:
+            fail(f"unknown agent {entry.agent!r} in the script; agents are {', '.join(names)}",
+                 "script", i, "agent")
+        if entry.handoff and entry.handoff not in names:
+            fail(f"unknown agent {entry.handoff!r} to hand off to", "script", i, "handoff")
+        if entry.call:
+            agent_tools = spec.agent(entry.agent).tools
+            short = {t.rsplit(":", 1)[-1] for t in agent_tools}
+            if entry.call not in agent_tools and entry.call not in short:
+                fail(f"script calls {entry.call!r}, which agent {entry.agent!r} does not have",
+                     "script", i, "call")
+
+
+def load_crew(path: str | Path, engine: str | None = None, topology: str | None = None,
+              tools: ToolRegistry | None = None) -> CrewSpec:
+    """Read and validate a crew file; a missing or unreadable file is a SpecError too."""
+    p = Path(path)
+    if not p.is_file():
+        raise SpecError("no such crew file", str(path))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read the crew file: {exc}", str(path)) from None
+    return parse_crew(text, str(path), engine, topology, tools)
