@@ -7,9 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
-#: Crews and policies shipped with the package (a source checkout keeps them beside it).
-SHIPPED_CREWS = PACKAGE_ROOT.parent / "crews"
-SHIPPED_POLICIES = PACKAGE_ROOT.parent / "policies"
+
+
+def _shipped(name: str) -> Path:
+    """Crews and policies shipped with the package: inside a wheel, or beside a checkout."""
+    packaged = PACKAGE_ROOT / "data" / name
+    return packaged if packaged.is_dir() else PACKAGE_ROOT.parent / name
+
+
+SHIPPED_CREWS = _shipped("crews")
+SHIPPED_POLICIES = _shipped("policies")
 
 
 def default_home() -> Path:

@@ -90,6 +90,7 @@ async def test_http_get_real_request_and_errors_become_tool_errors(ctx: ToolCont
             await tool.invoke(ctx, {"url": base + "/nope"})
     finally:
         server.shutdown()
+        server.server_close()
     with pytest.raises(ToolError, match="failed"):
         await tool.invoke(ctx, {"url": base + "/ok"})  # nothing listens any more
     with pytest.raises(ToolError, match="http:// or https://"):
