@@ -220,7 +220,9 @@ class RunContext:
         if decision.effect == "redact":
             request.messages = [self._redact_message(m) for m in request.messages]
         on_delta = None
-        if request.stream or self.stream:
+        if self.stream:
+            request.stream = True
+        if request.stream:
             def on_delta(text: str, _agent: str = request.agent) -> None:
                 self.emit(ev.MESSAGE_DELTA, _agent, None, text)
         response = await self.gateway.complete(request, on_delta)

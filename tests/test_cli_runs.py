@@ -1,0 +1,129 @@
+"""Shipped crews run end to end through the command line on both engines, offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fakeprovider import FakeProvider, Reply
+from workbench.cli import main
+from workbench.spec.loader import load_crew
+from workbench.store.db import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+CREWS = sorted((ROOT / "crews").glob("*.yaml"))
+CASES = [
+    (engine, crew)
+    for crew in CREWS
+    for engine in ("autogen", "crewai")
+    if not (engine == "crewai" and load_crew(crew).topology.kind == "graph")
+]
+
+
+def _store(home: Path) -> Store:
+    return Store(f"sqlite:///{home / 'workbench.db'}")
+
+
+@pytest.mark.parametrize(("engine", "crew"), CASES, ids=[f"{e}-{c.stem}" for e, c in CASES])
+def test_shipped_crew_runs_to_completion(engine: str, crew: Path, home: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--home", str(home), "run", str(crew), "--engine", engine,
+                 "--approvals", "deny", "--task", "Quarterly review"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "✔ completed" in out
+    store = _store(home)
+    session = store.list_sessions()[0]
+    assert session["status"] == "completed" and session["engine"] == engine
+    events = list(store.iter_events(session["id"]))
+    assert events[0]["kind"] == "run.started" and events[-1]["kind"] == "run.completed"
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
+    spec = load_crew(crew)
+    speakers = {e["agent"] for e in events if e["kind"] == "message"}
+    assert speakers == set(spec.agent_names), f"silent agents: {set(spec.agent_names) - speakers}"
+    requested = [e["data"]["call_id"] for e in events if e["kind"] == "tool.requested"]
+    results = [e["data"]["call_id"] for e in events if e["kind"] == "tool.result"]
+    assert requested and sorted(requested) == sorted(results)
+    assert session["turns"] == sum(1 for e in events if e["kind"] == "message")
+    assert session["model_calls"] == sum(1 for e in events if e["kind"] == "model.call")
+    workspace = Path(session["workspace"])
+    assert any(workspace.iterdir()), "the crew wrote nothing"
+
+
+def test_json_lines_carry_the_contract_fields(home: Path, capsys) -> None:
+    code = main(["--home", str(home), "run", "support-triage", "--json", "--approvals", "deny"])
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["kind"] == "run.started" and lines[-1]["kind"] == "run.completed"
+    for obj in lines:
+        assert {"session_id", "seq", "ts", "kind", "agent"} <= obj.keys()
+    messages = [o for o in lines if o["kind"] == "message"]
+    assert messages and all("to" in m and m["content"] for m in messages)
+
+
+def test_sessions_list_show_and_export(home: Path, tmp_path: Path, capsys) -> None:
+    assert main(["--home", str(home), "run", "market-entry", "--approvals", "deny"]) == 0
+    capsys.readouterr()
+    assert main(["--home", str(home), "sessions", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "market-entry" in listing and "completed" in listing
+    sid = _store(home).list_sessions()[0]["id"]
+    assert main(["--home", str(home), "sessions", "show", sid[:8]]) == 0
+    shown = capsys.readouterr().out
+    assert "lead → analyst" in shown and "calculator" in shown
+    out = tmp_path / "s.json"
+    assert main(["--home", str(home), "sessions", "export", sid, "--format", "json",
+                 "-o", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["session"]["id"] == sid and data["events"][0]["kind"] == "run.started"
+
+
+def test_unknown_session_is_bad_input(home: Path, capsys) -> None:
+    assert main(["--home", str(home), "sessions", "show", "nope"]) == 2
+    assert "no session 'nope'" in capsys.readouterr().err
+
+
+def test_ctrl_c_stores_the_session_as_cancelled_with_what_it_had(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with FakeProvider(responder=lambda payload: Reply(content="thinking slowly", delay_s=30)) as fp:
+        crew = tmp_path / "slow.yaml"
+        crew.write_text(
+            "name: slow\nmodel: openai/slow-model\n"
+            f"api_base: {fp.api_base}\n"
+            "topology: {kind: network, max_turns: 4}\n"
+            "agents:\n  - {name: a, role: Analyst, goal: Think}\n"
+            "  - {name: b, role: Critic, goal: Doubt}\n"
+        )
+        env = {**os.environ, "WORKBENCH_HOME": str(home)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench.cli", "run", str(crew), "--json",
+             "--approvals", "deny"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+        )
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        assert first["kind"] == "run.started"
+        deadline = time.time() + 60
+        while not fp.requests and time.time() < deadline:
+            time.sleep(0.05)
+        assert fp.requests, "the model call never reached the provider"
+        proc.send_signal(signal.SIGINT)
+        try:
+            rest, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    con = sqlite3.connect(home / "workbench.db")
+    status, error = con.execute("select status, error from session").fetchone()
+    kinds = [r[0] for r in con.execute("select kind from event order by seq")]
+    assert status == "cancelled"
+    assert kinds[0] == "run.started" and kinds[-1] == "run.failed"
