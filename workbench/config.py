@@ -1,4 +1,4 @@
-"""Settings: home folder, database URL, policy folder (flags, then WORKBENCH_ variables, then defaults)."""
+"""Settings: home folder, database URL and policy folder, by flag, env or default."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def default_home() -> Path:
 
 @dataclass
 class Settings:
-    home: Path = field(default_factory=lambda: Path(os.environ.get("WORKBENCH_HOME") or default_home()))
+    home: Path = field(
+        default_factory=lambda: Path(os.environ.get("WORKBENCH_HOME") or default_home())
+    )
     db_url: str | None = field(default_factory=lambda: os.environ.get("WORKBENCH_DB") or None)
     policies: Path | None = field(
         default_factory=lambda: Path(p) if (p := os.environ.get("WORKBENCH_POLICIES")) else None

@@ -83,7 +83,8 @@ class RunPrinter:
         if e.kind == ev.POLICY_DECISION:
             rules = ", ".join(d.get("rule_ids") or []) or "default"
             return self._c(
-                f"  ⚖ {d.get('action')} by {e.agent}: {d.get('effect')} [{rules}] {_short(e.content, 160)}",
+                f"  ⚖ {d.get('action')} by {e.agent}: {d.get('effect')} [{rules}] "
+                f"{_short(e.content, 160)}",
                 "33",
             )
         if e.kind == ev.APPROVAL_REQUESTED:

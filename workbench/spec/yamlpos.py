@@ -22,7 +22,9 @@ def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int], loader) ->
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if isinstance(key, list | dict):
-                raise LocatedYAMLError("a mapping key must be a plain value", key_node.start_mark.line + 1)
+                raise LocatedYAMLError(
+                    "a mapping key must be a plain value", key_node.start_mark.line + 1
+                )
             if key in out:
                 raise LocatedYAMLError(f"duplicate key {key!r}", key_node.start_mark.line + 1)
             child = (*path, key)
