@@ -36,7 +36,7 @@ class Topology:
                 return list(self.executors)
             if source in self.executors:
                 return [self.reviewer] if self.reviewer else [self.planner or ""]
-            return [self.planner or ""]
+            return [a for a in self.agents if a != source]
         if self.kind == "graph":
             return [e.target for e in self.edges if e.source == source]
         return [a for a in self.agents if a != source]

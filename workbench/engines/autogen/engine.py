@@ -1,0 +1,54 @@
+"""The AutoGen engine: runs the team and translates its stream into normalized events."""
+
+from __future__ import annotations
+
+from autogen_agentchat.base import TaskResult
+from autogen_agentchat.messages import HandoffMessage, TextMessage, ThoughtEvent
+
+from workbench.engines.autogen.teams import build_agents, build_team
+from workbench.errors import UserInputError
+from workbench.mesh import events as ev
+from workbench.mesh.context import RunAborted, RunContext
+
+
+class AutoGenEngine:
+    name = "autogen"
+    topologies = frozenset({"star", "layered", "network", "graph"})
+
+    async def run(self, ctx: RunContext) -> str:
+        if ctx.topology.kind not in self.topologies:
+            raise UserInputError(f"autogen does not offer topology {ctx.topology.kind!r}")
+        agents = build_agents(ctx)
+        team = build_team(ctx, agents)
+        hub = ctx.topology.hub
+        thoughts: dict[str, str] = {}
+        final = ""
+        try:
+            async for item in team.run_stream(task=ctx.task):
+                if isinstance(item, TaskResult):
+                    break
+                if item.source == "user":
+                    continue
+                if isinstance(item, ThoughtEvent):
+                    thoughts[item.source] = item.content
+                elif isinstance(item, HandoffMessage):
+                    said = thoughts.pop(item.source, "") or item.content
+                    ctx.emit(ev.HANDOFF, item.source, item.target, said)
+                    ctx.message(item.source, said, to=[item.target])
+                elif isinstance(item, TextMessage):
+                    thoughts.pop(item.source, None)
+                    to = None
+                    if ctx.topology.kind == "star" and item.source == hub:
+                        to = "all"
+                    ctx.message(item.source, item.content, to=to)
+                    final = item.content
+                if ctx.stopped.is_set():
+                    break
+        except RunAborted:
+            raise
+        except Exception as exc:
+            if ctx.stopped.is_set():
+                raise RunAborted(ctx.failure or "cancelled") from None
+            raise RuntimeError(f"AutoGen team failed: {exc}") from exc
+        ctx.check_running()
+        return final

@@ -1,0 +1,123 @@
+"""One AutoGen team per topology, built from the crew spec."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.base import TerminationCondition
+from autogen_agentchat.conditions import MaxMessageTermination, TextMentionTermination
+from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, HandoffMessage
+from autogen_agentchat.teams import (
+    DiGraphBuilder,
+    GraphFlow,
+    RoundRobinGroupChat,
+    SelectorGroupChat,
+)
+
+from workbench.engines.autogen.client import GatewayChatClient
+from workbench.engines.autogen.tools import GovernedWorkbench
+from workbench.gateway.scripted import TERMINATE
+from workbench.mesh.context import RunContext
+
+#: A turn may chain this many tool calls before the agent must answer.
+MAX_TOOL_ITERATIONS = 10
+
+
+def system_prompt(ctx: RunContext, name: str) -> str:
+    spec = ctx.spec
+    agent = spec.agent(name)
+    topo = ctx.topology
+    lines = [f"You are {agent.role}. {agent.backstory}".strip(), f"Your goal: {agent.goal}"]
+    others = [f"{a.name} ({a.role})" for a in spec.agents if a.name != name]
+    if others:
+        lines.append(f"You work in a {topo.kind} team with: {', '.join(others)}.")
+    if name in (topo.hub, topo.planner):
+        registry = "; ".join(f"{n}: {', '.join(c) or 'general'}"
+                             for n, c in spec.capability_registry().items() if n != name)
+        lines.append(f"Capabilities of your team, for routing work: {registry}.")
+    if topo.kind == "star" and name == topo.hub:
+        lines.append("Hand work to a specialist with the matching transfer tool; when the "
+                     f"work is done, give the final answer and end it with {TERMINATE}.")
+    else:
+        lines.append(f"When the team's work is complete, end your final message with {TERMINATE}.")
+    return "\n".join(lines)
+
+
+def build_agents(ctx: RunContext) -> dict[str, AssistantAgent]:
+    topo = ctx.topology
+    agents: dict[str, AssistantAgent] = {}
+    for spec in ctx.spec.agents:
+        handoffs = list(topo.spokes) if topo.kind == "star" and spec.name == topo.hub else []
+        agents[spec.name] = AssistantAgent(
+            spec.name,
+            model_client=GatewayChatClient(ctx, spec.name),
+            workbench=GovernedWorkbench(ctx, spec.name),
+            handoffs=handoffs,
+            description=f"{spec.role}: {spec.goal}. Capabilities: "
+                        f"{', '.join(spec.capabilities) or 'general'}",
+            system_message=system_prompt(ctx, spec.name),
+            max_tool_iterations=MAX_TOOL_ITERATIONS,
+            reflect_on_tool_use=False,
+        )
+    return agents
+
+
+def _termination(ctx: RunContext) -> TerminationCondition:
+    # +1: the task message counts as a message too.
+    return TextMentionTermination(TERMINATE) | MaxMessageTermination(ctx.topology.max_turns + 1)
+
+
+def build_team(ctx: RunContext, agents: dict[str, AssistantAgent]):
+    topo = ctx.topology
+    termination = _termination(ctx)
+    if topo.kind == "star":
+        hub = topo.hub or ctx.spec.agents[0].name
+
+        def select(messages: Sequence[BaseAgentEvent | BaseChatMessage]) -> str | None:
+            # Specialists always report back to the hub; the hub's handoff names who goes
+            # next; otherwise the hub's model chooses (a selector call through the gateway).
+            last = next((m for m in reversed(messages) if isinstance(m, BaseChatMessage)), None)
+            if last is None or last.source == "user":
+                return hub
+            if isinstance(last, HandoffMessage) and last.target in agents:
+                return last.target
+            if last.source != hub:
+                return hub
+            return None
+
+        order = [hub, *topo.spokes]
+        return SelectorGroupChat(
+            [agents[n] for n in order],
+            model_client=GatewayChatClient(ctx, hub, purpose="selector", candidates=order),
+            selector_func=select,
+            termination_condition=termination,
+            allow_repeated_speaker=True,
+        )
+    if topo.kind == "network":
+        return RoundRobinGroupChat([agents[n] for n in topo.agents],
+                                   termination_condition=termination)
+    builder = DiGraphBuilder()
+    if topo.kind == "layered":
+        planner = topo.planner or topo.agents[0]
+        used = [planner, *topo.executors, *([topo.reviewer] if topo.reviewer else [])]
+        for name in used:
+            builder.add_node(agents[name])
+        for name in topo.executors:
+            builder.add_edge(agents[planner], agents[name])
+            if topo.reviewer:
+                builder.add_edge(agents[name], agents[topo.reviewer])
+        builder.set_entry_point(agents[planner])
+    else:  # graph
+        used = [n for n in topo.agents
+                if any(n in (e.source, e.target) for e in topo.edges)]
+        for name in used:
+            builder.add_node(agents[name])
+        for edge in topo.edges:
+            if edge.when:
+                builder.add_edge(agents[edge.source], agents[edge.target], condition=edge.when)
+            else:
+                builder.add_edge(agents[edge.source], agents[edge.target])
+        builder.set_entry_point(agents[topo.entry()])
+    return GraphFlow([agents[n] for n in used], graph=builder.build(),
+                     termination_condition=MaxMessageTermination(topo.max_turns + 1))
