@@ -44,7 +44,7 @@ class Model:
         system = " ".join(str(m.get("content")) for m in messages if m.get("role") == "system")
         with self.lock:
             for role in ("Quantitative analyst", "Sceptical critic"):
-                if role in system:
+                if f"You are {role}" in system:
                     self.roles_seen.add(role)
             both = len(self.roles_seen) == 2
         tools = [t["function"]["name"] for t in payload.get("tools") or []]
@@ -80,8 +80,8 @@ def test_crew_on_a_loopback_provider(tmp_path: Path, engine: str, stream: bool) 
     assert all(bool(r.get("stream")) == stream for r in requests)
     systems = [" ".join(str(m.get("content")) for m in r["messages"] if m["role"] == "system")
                for r in requests]
-    assert any("Quantitative analyst" in s for s in systems)
-    assert any("Sceptical critic" in s for s in systems)
+    assert any("You are Quantitative analyst" in s for s in systems)
+    assert any("You are Sceptical critic" in s for s in systems)
     offered = [{t["function"]["name"] for t in r.get("tools") or []} for r in requests]
     assert any("calculator" in names for names in offered)
     conversation = [str(m.get("content")) for r in requests for m in r["messages"]]

@@ -86,7 +86,29 @@ def _load_commands(module: str) -> Any:
 def _settings(args: argparse.Namespace):
     from workbench.config import Settings
 
-    return Settings.from_args(args.home, args.db, args.policies)
+    settings = Settings.from_args(args.home, args.db, args.policies)
+    _log_to_file(settings)
+    return settings
+
+
+def _log_to_file(settings) -> None:
+    """Library warnings go to <home>/logs/workbench.log, never onto the user's terminal."""
+    import logging
+
+    root = logging.getLogger()
+    if any(getattr(h, "_workbench", False) for h in root.handlers):
+        return
+    try:
+        folder = settings.home / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(folder / "workbench.log", encoding="utf-8")
+    except OSError:
+        handler = logging.NullHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler._workbench = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    if root.level > logging.WARNING or root.level == logging.NOTSET:
+        root.setLevel(logging.WARNING)
 
 
 def _store(settings):
@@ -125,7 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     printer = RunPrinter(json_lines=args.json)
     session = Session(prepared, settings, store, subscribers=[printer])
     try:
-        outcome = asyncio.run(session.execute())
+        outcome = asyncio.run(_execute(session))
     except KeyboardInterrupt:
         return EXIT_CANCELLED
     if outcome.status == "completed":
@@ -134,6 +156,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CANCELLED
     print(f"workbench: run failed: {outcome.error}", file=sys.stderr)
     return EXIT_FAILED
+
+
+async def _execute(session):
+    """Run a session with Ctrl-C (and SIGTERM) stopping it cleanly; a second Ctrl-C exits."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    interrupted = False
+
+    def stop() -> None:
+        nonlocal interrupted
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted = True
+        session.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or a platform without it: Ctrl-C still interrupts
+    try:
+        return await session.execute()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
 
 
 def _fmt_time(ts: float | None) -> str:

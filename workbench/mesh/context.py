@@ -116,6 +116,8 @@ class RunContext:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._agents = {a.name: a for a in spec.agents}
         self._always: set[tuple[str, str]] = set()
+        self._stop_callbacks: list[Callable[[], None]] = [self._cancel_inflight]
+        self._inflight: set[asyncio.Future[Any]] = set()
 
     @property
     def session_id(self) -> str:
@@ -147,10 +149,28 @@ class RunContext:
         """Stop the run with `reason` (stored with the session)."""
         if self.failure is None:
             self.failure = reason
-        self.stopped.set()
+        self._stop()
 
     def cancel(self) -> None:
+        self._stop()
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call `callback` on the run's loop when the run is stopped (e.g. to cancel a team)."""
+        self._stop_callbacks.append(callback)
+
+    def _cancel_inflight(self) -> None:
+        for task in list(self._inflight):
+            task.cancel()
+
+    def _stop(self) -> None:
+        if self.stopped.is_set():
+            return
         self.stopped.set()
+        for callback in self._stop_callbacks:
+            if self.loop is not None and not self.loop.is_closed():
+                self.loop.call_soon_threadsafe(callback)
+            else:
+                callback()
 
     def check_running(self) -> None:
         if self.stopped.is_set():
@@ -225,12 +245,25 @@ class RunContext:
         if request.stream:
             def on_delta(text: str, _agent: str = request.agent) -> None:
                 self.emit(ev.MESSAGE_DELTA, _agent, None, text)
-        response = await self.gateway.complete(request, on_delta)
+        response = await self._abortable(self.gateway.complete(request, on_delta))
         self._account(request, response)
         if response.content and request.purpose == "agent":
             response.content = self._gate_message(request.agent, response.content)
         self.check_running()
         return response
+
+    async def _abortable(self, coro: Any) -> Any:
+        """Await `coro` as a task that stopping the run cancels (an in-flight call is dropped)."""
+        task = asyncio.ensure_future(coro)
+        self._inflight.add(task)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if self.stopped.is_set():
+                raise RunAborted(self.failure or "cancelled") from None
+            raise
+        finally:
+            self._inflight.discard(task)
 
     def _redact_message(self, message: dict[str, Any]) -> dict[str, Any]:
         content = message.get("content")

@@ -119,6 +119,7 @@ class Session:
         extra: dict[str, Any] = {}
         if redactor is not None:
             extra["redactor"] = redactor
+        self._engine_task: asyncio.Future[str] | None = None
         self.ctx = RunContext(
             spec,
             resolve(spec, prepared.topology),
@@ -134,8 +135,14 @@ class Session:
         )
 
     def cancel(self) -> None:
-        """Stop the run after the current step; it is stored as cancelled."""
+        """Stop the run now (in-flight model calls are abandoned); it is stored as cancelled.
+
+        Safe to call from any thread or a signal handler.
+        """
         self.ctx.cancel()
+        task, loop = self._engine_task, self.ctx.loop
+        if task is not None and loop is not None and not task.done():
+            loop.call_soon_threadsafe(task.cancel)
 
     async def execute(self) -> RunOutcome:
         p = self.prepared
@@ -163,7 +170,8 @@ class Session:
             from workbench.engines import load_engine
 
             engine = load_engine(p.engine)
-            result = _final_text(await engine.run(self.ctx))
+            self._engine_task = asyncio.ensure_future(engine.run(self.ctx))
+            result = _final_text(await self._engine_task)
             if self.ctx.failure:
                 status, error = "failed", self.ctx.failure
         except RunAborted as exc:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from autogen_agentchat.base import TaskResult
 from autogen_agentchat.messages import HandoffMessage, TextMessage, ThoughtEvent
+from autogen_core import CancellationToken
 
 from workbench.engines.autogen.teams import build_agents, build_team
 from workbench.errors import UserInputError
 from workbench.mesh import events as ev
 from workbench.mesh.context import RunAborted, RunContext
+
+# AutoGen logs a participant's failure with a traceback before reporting it to the caller;
+# the run reports it once, in its own words.
+for _name in ("autogen_core", "autogen_agentchat"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL + 1)
 
 
 class AutoGenEngine:
@@ -23,8 +32,10 @@ class AutoGenEngine:
         hub = ctx.topology.hub
         thoughts: dict[str, str] = {}
         final = ""
+        token = CancellationToken()
+        ctx.on_stop(token.cancel)
         try:
-            async for item in team.run_stream(task=ctx.task):
+            async for item in team.run_stream(task=ctx.task, cancellation_token=token):
                 if isinstance(item, TaskResult):
                     break
                 if item.source == "user":
@@ -45,6 +56,10 @@ class AutoGenEngine:
                 if ctx.stopped.is_set():
                     break
         except RunAborted:
+            raise
+        except asyncio.CancelledError:
+            if ctx.stopped.is_set():
+                raise RunAborted(ctx.failure or "cancelled") from None
             raise
         except Exception as exc:
             if ctx.stopped.is_set():
