@@ -1,0 +1,54 @@
+"""The CrewAI engine: kicks the crew off in a worker thread; events come from the gateway LLM."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from workbench.engines.crewai.env import prepare_environment
+from workbench.mesh.context import RunAborted, RunContext
+
+
+class CrewAIEngine:
+    name = "crewai"
+    topologies = frozenset({"star", "layered", "network"})
+
+    async def run(self, ctx: RunContext) -> str:
+        prepare_environment(ctx.tool_ctx.workspace.parent / "crewai")
+        from workbench.engines.crewai.crews import build_crew
+
+        ctx.loop = ctx.loop or asyncio.get_running_loop()
+        crew = build_crew(ctx)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if done.done():
+                return
+            if ok:
+                done.set_result(value)
+            else:
+                done.set_exception(value)
+
+        def kickoff() -> None:
+            # Its own daemon thread, not the loop's executor: a cancelled run must not make
+            # the process wait for a crew that is still unwinding.
+            try:
+                result: Any = crew.kickoff()
+                loop.call_soon_threadsafe(settle, True, result)
+            except BaseException as exc:  # reported to the awaiting run, whatever it is
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(settle, False, exc)
+
+        threading.Thread(target=kickoff, name="crewai-kickoff", daemon=True).start()
+        try:
+            output = await done
+        except RunAborted:
+            raise
+        except Exception as exc:
+            if ctx.stopped.is_set():
+                raise RunAborted(ctx.failure or "cancelled") from None
+            raise RuntimeError(f"CrewAI crew failed: {exc}") from exc
+        ctx.check_running()
+        return str(getattr(output, "raw", output) or "")
