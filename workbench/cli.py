@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules adding command groups: each has `register(subparsers)` and sets a `handler` default.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["workbench.cli_models", "workbench.cli_governance"]
 
 
 def _load_commands(module: str) -> Any:
@@ -144,8 +144,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = resolve_crew(args.crew, settings)
     prepared = prepare(path, args.engine, args.topology, args.task, args.model)
     store = _store(settings)
+    from workbench.governance.setup import governed
+
+    governance = governed(settings, store, args.approvals, args.reviewer)
     printer = RunPrinter(json_lines=args.json)
-    session = Session(prepared, settings, store, subscribers=[printer])
+    session = Session(prepared, settings, store, subscribers=[printer],
+                      **governance.session_kwargs())
     try:
         outcome = asyncio.run(_execute(session))
     except KeyboardInterrupt:

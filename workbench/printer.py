@@ -31,6 +31,19 @@ def format_cost(cost: float | None, known: bool = True) -> str:
     return f"${cost:.4f}"
 
 
+def cost_breakdown(costs: dict[str, dict[str, Any]] | None) -> str | None:
+    """`lead $0.0012 · critic cost unknown`; None when there is nothing worth a line (one
+    entry, or an offline run where every call was free)."""
+    if not costs or len(costs) < 2:
+        return None
+    if all(not c.get("cost_usd") and not c.get("unknown_calls") for c in costs.values()):
+        return None
+    return " · ".join(
+        f"{name} {format_cost(c.get('cost_usd'), not c.get('unknown_calls'))}"
+        for name, c in sorted(costs.items(), key=lambda kv: -(kv[1].get("cost_usd") or 0))
+    )
+
+
 class RunPrinter:
     """Subscribes to the bus and prints each event as one readable line (or JSON Lines)."""
 
@@ -93,6 +106,14 @@ class RunPrinter:
         if e.kind == ev.APPROVAL_DECIDED:
             return self._c(f"  ▶ approval {d.get('approval_id')} {d.get('decision')} by "
                            f"{d.get('reviewer')}{': ' + e.content if e.content else ''}", "33")
+        if e.kind == ev.MODEL_CALL and (d.get("fallback_from") or d.get("attempts", 1) > 1):
+            used = d.get("requested") or d.get("model")
+            how = f"answered by {d.get('model')} after {d.get('attempts', 1)} attempts"
+            if d.get("fallback_from"):
+                how += f" (fell back from {d['fallback_from']})"
+            if d.get("ok") is False:
+                how = f"failed after {d.get('attempts', 1)} attempts"
+            return self._c(f"  ↻ {e.agent} on {used}: {how}", "2")
         if e.kind in (ev.RUN_COMPLETED, ev.RUN_FAILED):
             return self.summary(e)
         return None
@@ -107,6 +128,10 @@ class RunPrinter:
         lines = [f"{head} in {d.get('elapsed_s', 0):.2f} s · {d.get('turns', 0)} turns · "
                  f"{tokens:,} tokens · {cost} · {d.get('model_calls', 0)} model calls · "
                  f"{d.get('tool_calls', 0)} tool calls · session {e.session_id}"]
+        for what in ("agent", "domain"):
+            breakdown = cost_breakdown(d.get(f"cost_by_{what}"))
+            if breakdown:
+                lines.append(f"  cost by {what}: {breakdown}")
         if e.kind == ev.RUN_FAILED and e.content:
             lines.append(f"  reason: {e.content}")
         elif e.content:

@@ -57,6 +57,12 @@ class ModelResponse:
     finish_reason: str = "stop"
     #: Set by the scripted model: the agent a handoff entry passes the turn to.
     handoff: str | None = None
+    #: Provider calls it took, counting retries and fallbacks (1 when the first one answered).
+    attempts: int = 1
+    #: The alias or model that failed before a fallback in its chain answered.
+    fallback_from: str | None = None
+    #: One line per failed attempt ("label: kind status: message"), free of secrets.
+    retried: tuple[str, ...] = ()
 
     @property
     def cost_known(self) -> bool:

@@ -21,6 +21,10 @@ class Decision:
     policy_hash: str = ""
     #: For `redact`: the names of what was redacted (never the values).
     redactions: list[str] = field(default_factory=list)
+    #: Overridable central rules that a domain `allow` lifted.
+    lifted: list[str] = field(default_factory=list)
+    #: The run must stop (a budget is exhausted), not just skip this action.
+    stop_run: bool = False
 
     @property
     def allowed(self) -> bool:
@@ -38,6 +42,7 @@ class Decision:
             "reasons": self.reasons,
             "policy_hash": self.policy_hash,
             "redactions": self.redactions,
+            "lifted": self.lifted,
         }
 
 

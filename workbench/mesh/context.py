@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from workbench.errors import ProviderError
 from workbench.gateway.gateway import Gateway
+from workbench.gateway.profiles import crew_profiles
 from workbench.gateway.types import ModelRequest, ModelResponse, split_model
 from workbench.governance.gate import Decision, Gate, OpenGate
 from workbench.mesh import events as ev
@@ -33,6 +38,9 @@ class Totals:
     model_calls: int = 0
     tool_calls: int = 0
     per_agent_cost: dict[str, float] = field(default_factory=dict)
+    per_agent_unknown: dict[str, int] = field(default_factory=dict)
+    per_domain_cost: dict[str, float] = field(default_factory=dict)
+    per_domain_unknown: dict[str, int] = field(default_factory=dict)
 
     @property
     def tokens(self) -> int:
@@ -41,6 +49,28 @@ class Totals:
     @property
     def cost_known(self) -> bool:
         return self.cost_unknown_calls == 0
+
+    def add_cost(self, agent: str, domain: str, cost: float | None) -> None:
+        if cost is None:
+            self.cost_unknown_calls += 1
+            self.per_agent_unknown[agent] = self.per_agent_unknown.get(agent, 0) + 1
+            self.per_domain_unknown[domain] = self.per_domain_unknown.get(domain, 0) + 1
+            self.per_agent_cost.setdefault(agent, 0.0)
+            self.per_domain_cost.setdefault(domain, 0.0)
+            return
+        self.cost_usd += cost
+        self.per_agent_cost[agent] = self.per_agent_cost.get(agent, 0.0) + cost
+        self.per_domain_cost[domain] = self.per_domain_cost.get(domain, 0.0) + cost
+
+    def cost_by(self, what: str) -> dict[str, dict[str, float | int]]:
+        """Cost per "agent" or per "domain": {name: {cost_usd, unknown_calls}}; a call with
+        no price counts as unknown, never as zero."""
+        costs, unknown = (
+            (self.per_agent_cost, self.per_agent_unknown) if what == "agent"
+            else (self.per_domain_cost, self.per_domain_unknown)
+        )
+        return {name: {"cost_usd": round(cost, 6), "unknown_calls": unknown.get(name, 0)}
+                for name, cost in costs.items()}
 
 
 @dataclass(slots=True)
@@ -115,7 +145,12 @@ class RunContext:
         self.stopped = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._agents = {a.name: a for a in spec.agents}
+        if gateway.profiles is None and spec.models:
+            gateway.profiles = crew_profiles(spec.models)
+        self._model_names: dict[str, tuple[str, str]] = {}
         self._always: set[tuple[str, str]] = set()
+        #: The last messages, shown to a reviewer as the context of an approval.
+        self.recent_messages: deque[dict[str, Any]] = deque(maxlen=20)
         self._stop_callbacks: list[Callable[[], None]] = [self._cancel_inflight]
         self._inflight: set[asyncio.Future[Any]] = set()
 
@@ -141,6 +176,7 @@ class RunContext:
             to = self.topology.recipients(source)
         to_text = to if isinstance(to, str) else ",".join(t for t in to if t)
         self.totals.turns += 1
+        self.recent_messages.append({"agent": source, "to": to_text, "content": content})
         return self.emit(ev.MESSAGE, source, to_text or None, content, turn=self.totals.turns)
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -188,7 +224,7 @@ class RunContext:
         """The names a CEL policy sees (DESIGN.md, Policy files)."""
         spec = self._agents.get(agent)
         model = self.spec.model_for(spec) if spec else self.spec.model
-        provider, model_name = split_model(model)
+        provider, model_name = self._provider_and_name(model)
         data: dict[str, Any] = {
             "agent": {
                 "name": agent,
@@ -210,6 +246,15 @@ class RunContext:
         data.update(extra)
         return data
 
+    def _provider_and_name(self, model: str) -> tuple[str, str]:
+        """The real provider and model behind an alias, so policies judge what is called."""
+        found = self._model_names.get(model)
+        if found is None:
+            profiles = self.gateway.profiles
+            found = profiles.provider_and_name(model) if profiles else split_model(model)
+            self._model_names[model] = found
+        return found
+
     def _decide(self, action: str, agent: str, activation: dict[str, Any]) -> Decision:
         """Fail-closed: a gate that raises is a deny."""
         try:
@@ -230,11 +275,14 @@ class RunContext:
         """Gate, call the gateway, gate the reply as a message, and account for it."""
         self.check_running()
         decision = self._decide("model_call", request.agent, self.activation(request.agent))
+        if decision.stop_run:
+            self.fail(decision.reason)
+            raise RunAborted(decision.reason)
         if decision.effect in ("deny", "require_approval"):
             return ModelResponse(
                 content=f"[model call blocked by policy: {decision.reason}]",
                 model=request.model,
-                provider=split_model(request.model)[0],
+                provider=self._provider_and_name(request.model)[0],
                 finish_reason="blocked",
             )
         if decision.effect == "redact":
@@ -245,7 +293,11 @@ class RunContext:
         if request.stream:
             def on_delta(text: str, _agent: str = request.agent) -> None:
                 self.emit(ev.MESSAGE_DELTA, _agent, None, text)
-        response = await self._abortable(self.gateway.complete(request, on_delta))
+        try:
+            response = await self._abortable(self.gateway.complete(request, on_delta))
+        except ProviderError as exc:
+            self._call_failed(request, exc)
+            raise
         self._account(request, response)
         if response.content and request.purpose == "agent":
             response.content = self._gate_message(request.agent, response.content)
@@ -281,18 +333,42 @@ class RunContext:
             return self.redactor(text)[0]
         return text
 
+    def _call_failed(self, request: ModelRequest, exc: ProviderError) -> None:
+        """A provider that still fails ends the run in its own words: engines may wrap the
+        exception into a generic one, so the reason is kept here, where it is still exact."""
+        self.emit(
+            ev.MODEL_CALL, request.agent, None, None,
+            model=getattr(exc, "model", None) or request.model,
+            provider=exc.provider or self._provider_and_name(request.model)[0],
+            purpose=request.purpose, ok=False, error=str(exc),
+            attempts=getattr(exc, "attempts", 1), retried=list(getattr(exc, "tried", ())),
+        )
+        self.fail(str(exc))
+
     def _account(self, request: ModelRequest, response: ModelResponse) -> None:
         t = self.totals
         t.model_calls += 1
         t.prompt_tokens += response.usage.prompt_tokens
         t.completion_tokens += response.usage.completion_tokens
-        if response.cost_usd is None:
-            t.cost_unknown_calls += 1
-        else:
-            t.cost_usd += response.cost_usd
-            t.per_agent_cost[request.agent] = (
-                t.per_agent_cost.get(request.agent, 0.0) + response.cost_usd
-            )
+        spec = self._agents.get(request.agent)
+        t.add_cost(request.agent, spec.domain if spec else "default", response.cost_usd)
+        extra: dict[str, Any] = {
+            # Digests, not text: the audit proves what was sent without keeping it.
+            "prompt_sha256": hashlib.sha256(
+                json.dumps(request.messages, default=str, sort_keys=True).encode()
+            ).hexdigest(),
+            "response_sha256": hashlib.sha256(
+                (response.content + json.dumps([c.arguments for c in response.tool_calls],
+                                               default=str)).encode()
+            ).hexdigest(),
+        }
+        if response.attempts != 1:
+            extra["attempts"] = response.attempts
+            extra["retried"] = list(response.retried)
+        if response.fallback_from:
+            extra["fallback_from"] = response.fallback_from
+        if response.model and response.model != request.model:
+            extra["requested"] = request.model
         self.emit(
             ev.MODEL_CALL,
             request.agent,
@@ -306,6 +382,7 @@ class RunContext:
             cost_usd=response.cost_usd,
             latency_ms=round(response.latency_ms, 3),
             tool_calls=[c.name for c in response.tool_calls],
+            **extra,
         )
 
     # -- the tool choke point -------------------------------------------------------------
@@ -329,6 +406,8 @@ class RunContext:
             return self._tool_result(
                 agent, name, call_id, False, f"denied by policy: {decision.reason}", args
             )
+        if decision.effect == "redact":
+            args = {k: self.redactor(v)[0] if isinstance(v, str) else v for k, v in args.items()}
         if decision.effect == "require_approval" and (agent, tool.name) not in self._always:
             outcome = await self.approvals.request(self, agent, tool, args, decision)
             if not outcome.approved:
@@ -353,7 +432,8 @@ class RunContext:
     def _tool_result(
         self, agent: str, name: str, call_id: str, ok: bool, output: str, args: dict[str, Any]
     ) -> ToolOutcome:
-        self.emit(ev.TOOL_RESULT, agent, None, output, tool=name, call_id=call_id, ok=ok)
+        self.emit(ev.TOOL_RESULT, agent, None, output, tool=name, call_id=call_id, ok=ok,
+                  args=args)
         return ToolOutcome(ok, output, args)
 
     # -- bridges for engines that run agents in worker threads ----------------------------

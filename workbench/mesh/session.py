@@ -13,6 +13,7 @@ from typing import Any
 from workbench.config import Settings
 from workbench.errors import ProviderError, UserInputError, WorkbenchError
 from workbench.gateway.gateway import Gateway
+from workbench.gateway.profiles import crew_profiles, load_profiles
 from workbench.gateway.scripted import TERMINATE, ScriptPlayer
 from workbench.governance.gate import Gate
 from workbench.mesh import events as ev
@@ -66,10 +67,13 @@ def prepare(
         text = Path(crew).read_text(encoding="utf-8")
     else:
         spec = parse_crew(text, source, engine=engine, topology=topology)
+    if spec.models:
+        crew_profiles(spec.models, source, text)  # a bad `models:` is a file:line error now
     if model:
+        # on each agent, so that --model also beats the user's per-domain defaults
         spec.model = model
         for agent in spec.agents:
-            agent.model = None
+            agent.model = model
     engine = engine or spec.engine
     topology = topology or spec.topology.kind
     if topology not in ENGINE_TOPOLOGIES.get(engine, ()):
@@ -103,6 +107,7 @@ class Session:
         redactor: Callable[[str], tuple[str, list[str]]] | None = None,
         session_id: str | None = None,
         stream: bool = False,
+        writers: list[Any] | None = None,
     ) -> None:
         self.prepared = prepared
         self.settings = settings
@@ -111,11 +116,17 @@ class Session:
         self.bus = EventBus(self.session_id)
         self.writer = EventWriter(store)
         self.bus.subscribe(self.writer.put)
+        #: More batched writers (the audit chain): fed every event, closed after the last.
+        self.writers = list(writers or [])
+        for w in self.writers:
+            self.bus.subscribe(w.put)
         for fn in subscribers or []:
             self.bus.subscribe(fn)
         folder = settings.session_dir(self.session_id)
         self.tool_ctx = ToolContext(self.session_id, folder / "workspace", folder / "outbox")
         spec = prepared.spec
+        profiles = load_profiles(settings.home, spec, prepared.source, prepared.text)
+        profiles.assign(spec)
         extra: dict[str, Any] = {}
         if redactor is not None:
             extra["redactor"] = redactor
@@ -125,7 +136,7 @@ class Session:
             resolve(spec, prepared.topology),
             prepared.task,
             self.bus,
-            Gateway(ScriptPlayer(spec.script)),
+            Gateway(ScriptPlayer(spec.script), profiles),
             self.tool_ctx,
             ToolRegistry(),
             gate=gate,
@@ -181,13 +192,17 @@ class Session:
                 status, error = "cancelled", str(exc) or "cancelled"
         except (asyncio.CancelledError, KeyboardInterrupt):
             self.ctx.cancel()
-            status, error = "cancelled", "cancelled by the user"
+            if self.ctx.failure:  # stopping a failed run cancels its team: still a failure
+                status, error = "failed", self.ctx.failure
+            else:
+                status, error = "cancelled", "cancelled by the user"
         except ProviderError as exc:
             status, error = "failed", str(exc)
         except WorkbenchError as exc:
-            status, error = "failed", str(exc)
+            status, error = "failed", self.ctx.failure or str(exc)
         except Exception as exc:  # an engine crash is stored, never lost
-            status, error = "failed", f"{type(exc).__name__}: {exc}"
+            # an engine may wrap a provider's error: the context kept its exact words
+            status, error = "failed", self.ctx.failure or f"{type(exc).__name__}: {exc}"
         finally:
             outcome = self._finish(started, status, result, error)
         return outcome
@@ -200,6 +215,7 @@ class Session:
             completion_tokens=t.completion_tokens, cost_usd=round(t.cost_usd, 6),
             cost_known=t.cost_known, model_calls=t.model_calls, tool_calls=t.tool_calls,
             elapsed_s=round(elapsed, 3),
+            cost_by_agent=t.cost_by("agent"), cost_by_domain=t.cost_by("domain"),
         )
         if status == "completed":
             self.ctx.emit(ev.RUN_COMPLETED, None, None, result, **summary)
@@ -207,6 +223,10 @@ class Session:
             self.ctx.emit(ev.RUN_FAILED, None, None, error, **summary,
                           cancelled=status == "cancelled")
         self.writer.close()
+        for w in self.writers:
+            w.close()
+            if w.error is not None and self.writer.error is None:
+                self.writer.error = w.error
         if self.writer.error is not None:
             status = "failed"
             error = error or f"events could not be stored: {self.writer.error}"

@@ -1,0 +1,143 @@
+"""Command groups for governance: `policies`, `approvals` and `audit`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import UserInputError
+
+
+def register(sub: Any) -> None:
+    from workbench.cli import _Parser
+
+    pol = sub.add_parser("policies", help="policy files").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    check = pol.add_parser("check", help="compile every rule and check every name")
+    check.add_argument("dir", metavar="DIR", nargs="?", help="policy folder (default: active)")
+    check.set_defaults(handler=cmd_policies_check)
+
+    ap = sub.add_parser("approvals", help="the approvals queue").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    ls = ap.add_parser("list", help="pending approvals (all with --all)")
+    ls.add_argument("--all", action="store_true")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=cmd_approvals_list)
+    ok = ap.add_parser("approve", help="approve a pending request")
+    ok.add_argument("id", metavar="ID")
+    ok.add_argument("--always", action="store_true",
+                    help="also approve later calls of this tool by this agent in the session")
+    ok.add_argument("--args", help="run with these arguments instead (a JSON object)")
+    ok.add_argument("--reviewer", help="reviewer name (default: the OS user)")
+    ok.set_defaults(handler=cmd_approvals_approve)
+    no = ap.add_parser("reject", help="reject a pending request; the agent is told why")
+    no.add_argument("id", metavar="ID")
+    no.add_argument("--reason", required=True)
+    no.add_argument("--reviewer", help="reviewer name (default: the OS user)")
+    no.set_defaults(handler=cmd_approvals_reject)
+
+    au = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    ver = au.add_parser("verify", help="recompute the hash chain")
+    ver.add_argument("--expect-head", metavar="HASH",
+                     help="also check the chain ends at this head (catches a cut-off tail)")
+    ver.set_defaults(handler=cmd_audit_verify)
+    head = au.add_parser("head", help="print the head hash, to keep elsewhere")
+    head.set_defaults(handler=cmd_audit_head)
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from workbench.cli import _settings, _store
+
+    return _store(_settings(args))
+
+
+def cmd_policies_check(args: argparse.Namespace) -> int:
+    from workbench.cli import _settings
+    from workbench.governance.policy import load_policies
+
+    folder = Path(args.dir) if args.dir else _settings(args).policy_dir()
+    policy = load_policies(folder)
+    domains = ", ".join(f"{d} ({len(r)})" for d, r in sorted(policy.domains.items())) or "none"
+    budgets = ", ".join(f"{k} {v:g}" for k, v in policy.budgets.items()) or "none"
+    print(f"{folder}: ok · {len(policy.central)} central rules · domains: {domains} · "
+          f"default {policy.default} · budgets: {budgets} · policy set {policy.hash[:16]}")
+    return 0
+
+
+def cmd_approvals_list(args: argparse.Namespace) -> int:
+    from workbench.governance.approvals import list_approvals
+
+    items = list_approvals(_store(args), pending_only=not args.all)
+    if args.json:
+        for a in items:
+            print(json.dumps(a.__dict__, default=str))
+        return 0
+    if not items:
+        print("no pending approvals" if not args.all else "no approvals yet")
+        return 0
+    for a in items:
+        left = max(0, int(a.expires_at - time.time()))
+        status = a.status if a.status != "pending" else f"pending ({left}s left)"
+        print(f"{a.id}  {status}  session {a.session_id[:12]}  {a.agent} → {a.tool}"
+              f"({json.dumps(a.args, ensure_ascii=False)})")
+        print(f"    flagged by {', '.join(a.rule_ids)}: {a.reason}")
+        if a.reviewer:
+            print(f"    decided by {a.reviewer}" + (f": {a.decision_reason}"
+                                                   if a.decision_reason else ""))
+    return 0
+
+
+def _reviewer(args: argparse.Namespace) -> str:
+    from workbench.governance.approvals import os_user
+
+    return args.reviewer or os_user()
+
+
+def cmd_approvals_approve(args: argparse.Namespace) -> int:
+    from workbench.governance.approvals import decide
+
+    edited = None
+    if args.args is not None:
+        try:
+            edited = json.loads(args.args)
+        except ValueError as exc:
+            raise UserInputError(f"--args is not valid JSON: {exc}") from None
+    a = decide(_store(args), args.id, "approved", _reviewer(args), args=edited,
+               always=args.always)
+    print(f"approved {a.id} ({a.agent} → {a.tool}) as {a.reviewer}")
+    return 0
+
+
+def cmd_approvals_reject(args: argparse.Namespace) -> int:
+    from workbench.governance.approvals import decide
+
+    a = decide(_store(args), args.id, "rejected", _reviewer(args), reason=args.reason)
+    print(f"rejected {a.id} ({a.agent} → {a.tool}) as {a.reviewer}: {args.reason}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from workbench.store.audit import AuditChain
+
+    result = AuditChain(_store(args)).verify(args.expect_head)
+    rate = result.entries / result.seconds if result.seconds else 0
+    if result.ok:
+        print(f"audit trail ok: {result.entries} entries, head {result.head} "
+              f"({rate:,.0f} entries/s)")
+        return 0
+    print(f"audit trail BROKEN: {result.message} ({result.entries} entries verified before it)",
+          file=sys.stderr)
+    return 1
+
+
+def cmd_audit_head(args: argparse.Namespace) -> int:
+    from workbench.store.audit import AuditChain
+
+    seq, head = AuditChain(_store(args)).head()
+    print(head)
+    return 0

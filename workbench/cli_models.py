@@ -1,0 +1,236 @@
+"""`workbench keys ...` and `workbench models list`: credentials and model profiles.
+
+A key is read with a masked prompt (or from stdin when it is piped), handed to the OS
+keyring, and never printed, logged or stored by the workbench itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+from typing import Any
+
+from workbench.errors import UserInputError, WorkbenchError
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def register(subparsers: Any) -> None:
+    """Add the `keys` and `models` command groups to the top-level parser."""
+    keys = subparsers.add_parser("keys", help="API keys in the OS keyring")
+    keys.set_defaults(handler=cmd_keys)
+    actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                  parser_class=type(keys))
+    put = actions.add_parser(
+        "set", help="store a provider's key (masked prompt, or piped on stdin)")
+    put.add_argument("provider", metavar="PROVIDER", help="e.g. openai, anthropic, groq")
+    actions.add_parser("list", help="where each provider's key comes from (never the key)")
+    delete = actions.add_parser("delete", help="remove a provider's key from the keyring")
+    delete.add_argument("provider", metavar="PROVIDER")
+
+    models = subparsers.add_parser("models", help="model aliases, prices and key status")
+    models.set_defaults(handler=cmd_models)
+    m_actions = models.add_subparsers(dest="action", metavar="ACTION", required=True,
+                                      parser_class=type(models))
+    ls = m_actions.add_parser(
+        "list", help="aliases from <home>/models.yaml (and a crew's), resolved, with prices")
+    ls.add_argument("--crew", metavar="CREW", help="also a crew's aliases and agents' models")
+    ls.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from workbench.config import Settings
+
+    return Settings.from_args(args.home, args.db, args.policies)
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> None:
+    from workbench.cli import _print_table
+
+    _print_table(rows, headers)
+
+
+# -- keys ----------------------------------------------------------------------------------
+
+
+def _provider(name: str) -> str:
+    from workbench.gateway.credentials import PROVIDER_NAME
+
+    provider = name.strip().lower()
+    if not PROVIDER_NAME.match(provider):
+        raise UserInputError(
+            f"{name!r} is not a provider name: use LiteLLM's prefix, e.g. openai, anthropic")
+    if provider == "scripted":
+        raise UserInputError("the scripted model is offline and needs no key")
+    return provider
+
+
+def _read_key(provider: str) -> str:
+    stdin = sys.stdin
+    if stdin is not None and stdin.isatty():
+        key = getpass.getpass(f"API key for {provider} (input hidden): ")
+    else:
+        key = stdin.readline() if stdin is not None else ""
+    key = key.strip()
+    if not key:
+        raise UserInputError(
+            f"no key given for {provider}: type it at the prompt, or pipe it in, e.g. "
+            f"`printenv {_env(provider)} | workbench keys set {provider}`")
+    if any(c.isspace() for c in key):
+        raise UserInputError("a key has no spaces or line breaks in it; nothing was stored")
+    return key
+
+
+def _env(provider: str) -> str:
+    from workbench.gateway.credentials import env_var
+
+    return env_var(provider)
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from workbench.gateway import credentials as cred
+
+    if args.action == "list":
+        return _keys_list(args)
+    provider = _provider(args.provider)
+    if not cred.keyring_available():
+        raise UserInputError(cred.no_keyring_help(provider))
+    if args.action == "set":
+        key = _read_key(provider)
+        try:
+            cred.set_key(provider, key)
+        except Exception as exc:
+            raise WorkbenchError(
+                f"the keyring refused the key for {provider}: "
+                f"{cred.scrub(f'{type(exc).__name__}: {exc}', [key])}") from None
+        print(f"stored the key for {provider} in the keyring ({cred.keyring_name()})")
+        return EXIT_OK
+    try:
+        deleted = cred.delete_key(provider)
+    except Exception as exc:
+        raise WorkbenchError(
+            f"the keyring could not delete the key for {provider}: {type(exc).__name__}"
+        ) from None
+    if not deleted:
+        print(f"no key for {provider} in the keyring; nothing deleted", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"deleted the key for {provider} from the keyring")
+    if cred.key_source(provider) == "env":
+        print(f"note: {_env(provider)} is still set in this environment")
+    return EXIT_OK
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    from workbench.gateway import credentials as cred
+
+    providers = dict.fromkeys(cred.ENV_VARS)
+    try:
+        for profile in _user_profiles(args).profiles.values():
+            if profile.provider not in cred.KEYLESS:
+                providers.setdefault(profile.provider)
+    except WorkbenchError:
+        pass  # a broken models.yaml must not hide where the keys are
+    _table([[p, cred.key_source(p) or "none", cred.env_var(p)] for p in providers],
+           ["PROVIDER", "KEY", "ENV VAR"])
+    if not cred.keyring_available():
+        print(f"\nkeyring: {cred.no_keyring_help()}")
+    return EXIT_OK
+
+
+# -- models --------------------------------------------------------------------------------
+
+
+def _user_profiles(args: argparse.Namespace) -> Any:
+    from workbench.gateway.profiles import load_user_config
+
+    return load_user_config(_settings(args).home)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workbench.gateway.profiles import USER_CONFIG, crew_profiles
+
+    settings = _settings(args)
+    user = _user_profiles(args)
+    profiles = user
+    spec = None
+    if args.crew:
+        from workbench.crews import find_crew
+        from workbench.spec.loader import load_crew
+
+        path = find_crew(args.crew, settings)
+        spec = load_crew(path)
+        crew = crew_profiles(spec.models, str(path), Path(path).read_text(encoding="utf-8"))
+        profiles = user.merged(crew)
+    profiles.check_references()
+    rows = _alias_rows(profiles)
+    if spec is not None:
+        rows += _crew_rows(spec, profiles, {r["alias"] for r in rows})
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return EXIT_OK
+    if not rows:
+        print(f"no model aliases yet: define them in {settings.home / USER_CONFIG} "
+              "(see docs/local-models.md), or pass --crew CREW")
+        return EXIT_OK
+    from workbench.gateway.pricing import format_price
+
+    _table(
+        [[r["alias"], r["source"], r["model"], r["api_base"] or "-", r["key"],
+          format_price(r["input_per_million"]), format_price(r["output_per_million"]),
+          ", ".join(r["fallbacks"]) or "-"] for r in rows if r["source"] != "agent"],
+        ["ALIAS", "FROM", "MODEL", "API BASE", "KEY", "$/1M IN", "$/1M OUT", "FALLBACKS"],
+    )
+    if profiles.domains:
+        print("\ndomain defaults: " + ", ".join(
+            f"{d} -> {name}" for d, name in sorted(profiles.domains.items())))
+    agents = [r for r in rows if r["source"] == "agent"]
+    if agents:
+        print()
+        _table([[r["agent"], r["domain"], r["alias"], r["model"], r["chosen_by"]]
+                for r in agents], ["AGENT", "DOMAIN", "USES", "RESOLVES TO", "CHOSEN BY"])
+    return EXIT_OK
+
+
+def _row(alias: str, source: str, model: str, api_base: str | None,
+         fallbacks: tuple[str, ...] = (), credential: str | None = None) -> dict[str, Any]:
+    from workbench.gateway.credentials import key_status
+    from workbench.gateway.pricing import price_per_million
+    from workbench.gateway.types import split_model
+
+    provider, name = split_model(model)
+    price_in, price_out = price_per_million(model)
+    return {
+        "alias": alias, "source": source, "model": model, "provider": provider, "name": name,
+        "api_base": api_base, "key": key_status(credential or provider, api_base),
+        "input_per_million": price_in, "output_per_million": price_out,
+        "fallbacks": list(fallbacks),
+    }
+
+
+def _alias_rows(profiles: Any) -> list[dict[str, Any]]:
+    return [
+        _row(alias, p.source, p.model, p.api_base, p.fallbacks, p.credential)
+        for alias, p in sorted(profiles.profiles.items())
+    ]
+
+
+def _crew_rows(spec: Any, profiles: Any, seen: set[str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for agent in spec.agents:
+        name = profiles.model_for(spec, agent)
+        chosen_by = ("agent" if agent.model else
+                     "domain" if agent.domain in profiles.domains else "crew")
+        route = profiles.resolve(name, spec.api_base_for(agent))
+        primary = route.primary
+        if name not in seen:  # a plain model string: show its price and key too
+            seen.add(name)
+            rows.append(_row(name, "crew", primary.model, primary.api_base))
+            rows[-1]["alias"] = "-"
+        rows.append({"source": "agent", "agent": agent.name, "domain": agent.domain,
+                     "alias": name, "model": primary.model, "chosen_by": chosen_by})
+    return rows

@@ -1,0 +1,53 @@
+"""Prices from LiteLLM's local price map (never fetched): per million tokens, or unknown."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+from workbench.gateway.types import split_model
+
+PER_MILLION = 1_000_000
+
+
+def price_per_million(model: str) -> tuple[float | None, float | None]:
+    """(input, output) USD per million tokens for a LiteLLM model string; None where unknown.
+
+    The scripted model is free by construction. A model missing from the map is unknown,
+    never zero: a local server's `openai/<name>` has no price until the user knows one.
+    """
+    provider, _ = split_model(model)
+    if provider == "scripted":
+        return 0.0, 0.0
+    from workbench.gateway.litellm_provider import load_litellm
+
+    litellm = load_litellm()
+    try:
+        # get_model_info prints a banner for unmapped providers; keep the terminal clean
+        with contextlib.redirect_stdout(io.StringIO()):
+            info = litellm.get_model_info(model)
+    except Exception:
+        return None, None
+    return _per_million(info.get("input_cost_per_token")), _per_million(
+        info.get("output_cost_per_token"))
+
+
+def _per_million(value: object) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value) * PER_MILLION  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def format_price(value: float | None) -> str:
+    """`$0.15`, `$0.0375`, `$0` or `unknown`."""
+    if value is None:
+        return "unknown"
+    if value == 0:
+        return "$0"
+    text = f"{value:,.4f}".rstrip("0")
+    if len(text.partition(".")[2]) < 2:
+        text = f"{value:,.2f}"
+    return f"${text}"

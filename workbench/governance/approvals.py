@@ -1,0 +1,271 @@
+"""Approvals: a flagged tool call waits for a reviewer, in this process or another one."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+
+from workbench.errors import UserInputError
+from workbench.governance.gate import Decision
+from workbench.mesh import events as ev
+from workbench.mesh.context import ApprovalOutcome, RunContext
+from workbench.store.audit import AuditChain, AuditRecord
+from workbench.store.db import Store
+from workbench.tools.base import Tool
+
+POLL_S = 0.25
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+@dataclass
+class Approval:
+    id: str
+    session_id: str
+    agent: str
+    tool: str
+    args: dict[str, Any]
+    rule_ids: list[str]
+    reason: str
+    context: list[dict[str, Any]]
+    status: str
+    reviewer: str | None
+    decision_reason: str | None
+    edited_args: dict[str, Any] | None
+    always: bool
+    created_at: float
+    decided_at: float | None
+    expires_at: float
+
+    @classmethod
+    def from_row(cls, r: Any) -> Approval:
+        m = r._mapping
+        return cls(
+            m["id"], m["session_id"], m["agent"], m["tool"], json.loads(m["args"]),
+            json.loads(m["rule_ids"]), m["reason"], json.loads(m["context"]), m["status"],
+            m["reviewer"], m["decision_reason"],
+            json.loads(m["edited_args"]) if m["edited_args"] else None, bool(m["always"]),
+            m["created_at"], m["decided_at"], m["expires_at"],
+        )
+
+
+def create(store: Store, session_id: str, agent: str, tool: str, args: dict[str, Any],
+           decision: Decision, context: list[dict[str, Any]], timeout_s: float) -> Approval:
+    now = time.time()
+    approval = Approval(uuid.uuid4().hex[:12], session_id, agent, tool, args,
+                        decision.rule_ids, decision.reason, context, "pending", None, None,
+                        None, False, now, None, now + timeout_s)
+    with store.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO approval (id, session_id, agent, tool, args, rule_ids, reason, context,"
+            " status, always, created_at, expires_at) VALUES (:id, :sid, :agent, :tool, :args,"
+            " :rules, :reason, :context, 'pending', 0, :created, :expires)"),
+            dict(id=approval.id, sid=session_id, agent=agent, tool=tool,
+                 args=json.dumps(args, default=str), rules=json.dumps(decision.rule_ids),
+                 reason=decision.reason, context=json.dumps(context, default=str),
+                 created=now, expires=approval.expires_at))
+    return approval
+
+
+def get(store: Store, approval_id: str) -> Approval:
+    """An approval by id or unique prefix."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM approval WHERE id LIKE :p LIMIT 2"),
+                            {"p": f"{approval_id}%"}).all()
+    if not rows:
+        raise UserInputError(f"no approval {approval_id!r}; see `workbench approvals list`")
+    if len(rows) > 1:
+        raise UserInputError(f"approval id {approval_id!r} is ambiguous; give more of it")
+    return Approval.from_row(rows[0])
+
+
+def list_approvals(store: Store, pending_only: bool = True, limit: int = 200) -> list[Approval]:
+    expire_overdue(store)
+    where = "WHERE status = 'pending'" if pending_only else ""
+    with store.engine.connect() as conn:
+        rows = conn.execute(text(
+            f"SELECT * FROM approval {where} ORDER BY created_at DESC LIMIT :n"), {"n": limit})
+        return [Approval.from_row(r) for r in rows]
+
+
+def count_pending(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT count(*) FROM approval WHERE status = 'pending' AND expires_at > :now"),
+            {"now": time.time()}).scalar_one()
+
+
+def decide(store: Store, approval_id: str, decision: str, reviewer: str,
+           reason: str | None = None, args: dict[str, Any] | None = None,
+           always: bool = False) -> Approval:
+    """Approve or reject a pending approval (from any process); the audit names the reviewer.
+
+    `decision` is "approved" or "rejected"; `args` are edited arguments to run with.
+    """
+    if decision not in ("approved", "rejected", "expired"):
+        raise UserInputError(f"a decision is approved or rejected, not {decision!r}")
+    if decision == "rejected" and not reason:
+        raise UserInputError("a rejection needs a reason (the agent is told it)")
+    if args is not None and not isinstance(args, dict):
+        raise UserInputError("edited arguments must be a JSON object")
+    current = get(store, approval_id)
+    now = time.time()
+    with store.engine.begin() as conn:
+        changed = conn.execute(text(
+            "UPDATE approval SET status = :status, reviewer = :reviewer, "
+            "decision_reason = :reason, edited_args = :args, always = :always, "
+            "decided_at = :now WHERE id = :id AND status = 'pending'"),
+            dict(status=decision, reviewer=reviewer, reason=reason,
+                 args=json.dumps(args) if args is not None else None, always=always, now=now,
+                 id=current.id)).rowcount
+    if not changed:
+        raise UserInputError(f"approval {current.id} was already {current.status}")
+    payload = {"approval_id": current.id, "decision": decision, "tool": current.tool,
+               "reason": reason, "always": always,
+               "edited_args": args if args is not None else None}
+    AuditChain(store).append([AuditRecord(current.session_id, reviewer, "approval.decided",
+                                          payload, now)])
+    return get(store, current.id)
+
+
+def expire_overdue(store: Store) -> int:
+    """Pending approvals past their time become expired (a rejection)."""
+    overdue = []
+    with store.engine.connect() as conn:
+        overdue = [r[0] for r in conn.execute(text(
+            "SELECT id FROM approval WHERE status = 'pending' AND expires_at <= :now"),
+            {"now": time.time()})]
+    for approval_id in overdue:
+        try:
+            decide(store, approval_id, "expired", "workbench", "no reviewer decided in time")
+        except UserInputError:
+            pass  # decided meanwhile
+    return len(overdue)
+
+
+class DatabaseApprovals:
+    """Stores the request and waits for a decision from any process on the same database
+    (`--approvals wait`, the TUI, `workbench approvals approve`). Polls a cheap indexed query a
+    few times a second: a decision is picked up well within a second, the CPU stays idle."""
+
+    def __init__(self, store: Store, timeout_s: float, poll_s: float = POLL_S) -> None:
+        self.store = store
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+
+    async def request(self, ctx: RunContext, agent: str, tool: Tool, args: dict[str, Any],
+                      decision: Decision) -> ApprovalOutcome:
+        approval = await asyncio.to_thread(
+            create, self.store, ctx.session_id, agent, tool.name, args, decision,
+            _recent_messages(ctx), self.timeout_s)
+        ctx.emit(ev.APPROVAL_REQUESTED, agent, None, decision.reason, approval_id=approval.id,
+                 tool=tool.name, args=args, rule_ids=decision.rule_ids,
+                 expires_at=approval.expires_at)
+        decided = await self.wait(ctx, approval)
+        return self._outcome(ctx, decided)
+
+    async def wait(self, ctx: RunContext, approval: Approval) -> Approval:
+        while True:
+            ctx.check_running()
+            current = await asyncio.to_thread(get, self.store, approval.id)
+            if current.status != "pending":
+                return current
+            if time.time() >= current.expires_at:
+                try:
+                    return await asyncio.to_thread(
+                        decide, self.store, approval.id, "expired", "workbench",
+                        "no reviewer decided in time")
+                except UserInputError:
+                    continue
+            await asyncio.sleep(self.poll_s)
+
+    def _outcome(self, ctx: RunContext, a: Approval) -> ApprovalOutcome:
+        approved = a.status == "approved"
+        ctx.emit(ev.APPROVAL_DECIDED, a.agent, None, a.decision_reason or "",
+                 approval_id=a.id, decision=a.status, reviewer=a.reviewer, tool=a.tool,
+                 args=a.edited_args, always=a.always)
+        if approved and a.always:
+            ctx.approve_always(a.agent, a.tool)
+        return ApprovalOutcome(approved, a.reviewer or "?", a.decision_reason or "",
+                               a.edited_args)
+
+
+class DenyAllApprovals(DatabaseApprovals):
+    """`--approvals deny`: every request is recorded and rejected at once (scripts, CI)."""
+
+    async def wait(self, ctx: RunContext, approval: Approval) -> Approval:
+        return await asyncio.to_thread(decide, self.store, approval.id, "rejected",
+                                       "workbench (--approvals deny)",
+                                       "approvals are set to deny for this run")
+
+
+class PromptApprovals(DatabaseApprovals):
+    """`--approvals prompt`: asks on the terminal, while a decision from another process
+    (or the TUI) is still picked up; whichever comes first wins."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, store: Store, timeout_s: float, reviewer: str | None = None) -> None:
+        super().__init__(store, timeout_s)
+        self.reviewer = reviewer or os_user()
+
+    async def wait(self, ctx: RunContext, approval: Approval) -> Approval:
+        threading.Thread(target=self._ask, args=(approval,), daemon=True).start()
+        return await super().wait(ctx, approval)
+
+    def _ask(self, a: Approval) -> None:
+        with self._lock:
+            if get(self.store, a.id).status != "pending":
+                return
+            out = sys.stderr
+            out.write(f"\n⏸ {a.agent} wants to call {a.tool} with "
+                      f"{json.dumps(a.args, ensure_ascii=False)}\n  flagged: {a.reason} "
+                      f"[{', '.join(a.rule_ids)}]\n")
+            while True:
+                out.write("  [a]pprove once, approve [A]lways, [e]dit arguments, [r]eject: ")
+                out.flush()
+                answer = sys.stdin.readline()
+                if not answer:
+                    return  # no terminal after all: wait for another reviewer
+                choice = answer.strip()
+                try:
+                    if choice == "a":
+                        decide(self.store, a.id, "approved", self.reviewer)
+                    elif choice == "A":
+                        decide(self.store, a.id, "approved", self.reviewer, always=True)
+                    elif choice == "e":
+                        out.write("  arguments as JSON: ")
+                        out.flush()
+                        args = json.loads(sys.stdin.readline() or "null")
+                        decide(self.store, a.id, "approved", self.reviewer, args=args)
+                    elif choice == "r":
+                        out.write("  reason: ")
+                        out.flush()
+                        why = sys.stdin.readline().strip() or "rejected by the reviewer"
+                        decide(self.store, a.id, "rejected", self.reviewer, why)
+                    else:
+                        continue
+                except (UserInputError, ValueError) as exc:
+                    out.write(f"  {exc}\n")
+                    if "already" in str(exc):
+                        return
+                    continue
+                return
+
+
+def _recent_messages(ctx: RunContext, n: int = 5) -> list[dict[str, Any]]:
+    return list(ctx.recent_messages)[-n:]
