@@ -35,7 +35,7 @@ class Plan:
             return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
 
 
-def _gateway(primary: str, **models: dict[str, Any]) -> Gateway:
+def _gateway(**models: dict[str, Any]) -> Gateway:
     return Gateway(profiles=profiles(models))
 
 
@@ -58,7 +58,7 @@ async def _ask(gw: Gateway, model: str = "main", stream: bool = False,
 async def test_429_waits_for_retry_after_then_succeeds() -> None:
     plan = Plan(Reply(status=429, headers={"Retry-After": "1"}), Reply(content="42"))
     with FakeProvider(responder=plan) as fp:
-        gw = _gateway("main", main=_alias(fp.api_base, num_retries=2))
+        gw = _gateway(main=_alias(fp.api_base, num_retries=2))
         response = await _ask(gw)
     assert response.content == "42" and response.attempts == 2
     assert response.retried == ("main: RateLimitError 429: fake error 429",)
@@ -69,7 +69,7 @@ async def test_429_waits_for_retry_after_then_succeeds() -> None:
 async def test_retry_after_beyond_the_cap_waits_only_the_cap() -> None:
     plan = Plan(Reply(status=429, headers={"Retry-After": "120"}), Reply(content="42"))
     with FakeProvider(responder=plan) as fp:
-        gw = _gateway("main", main=_alias(fp.api_base, max_retry_after=0.2))
+        gw = _gateway(main=_alias(fp.api_base, max_retry_after=0.2))
         response = await _ask(gw)
     assert response.content == "42"
     assert 0.15 <= plan.times[1] - plan.times[0] < 1.0
@@ -78,7 +78,7 @@ async def test_retry_after_beyond_the_cap_waits_only_the_cap() -> None:
 async def test_500_is_retried() -> None:
     plan = Plan(Reply(status=500), Reply(status=502), Reply(content="42"))
     with FakeProvider(responder=plan) as fp:
-        response = await _ask(_gateway("main", main=_alias(fp.api_base, num_retries=3)))
+        response = await _ask(_gateway(main=_alias(fp.api_base, num_retries=3)))
     assert response.content == "42" and response.attempts == 3 and len(fp.requests) == 3
 
 
@@ -86,7 +86,7 @@ async def test_a_hanging_provider_times_out_and_is_retried() -> None:
     plan = Plan(Reply(content="too late", delay_s=3), Reply(content="42"))
     with FakeProvider(responder=plan) as fp:
         started = time.monotonic()
-        response = await _ask(_gateway("main", main=_alias(fp.api_base, timeout=0.3)))
+        response = await _ask(_gateway(main=_alias(fp.api_base, timeout=0.3)))
     assert response.content == "42" and response.attempts == 2
     assert "Timeout" in response.retried[0]
     assert time.monotonic() - started < 2.5
@@ -95,7 +95,7 @@ async def test_a_hanging_provider_times_out_and_is_retried() -> None:
 async def test_a_hanging_primary_falls_back_to_a_second_provider() -> None:
     with FakeProvider(responder=Plan(Reply(content="late", delay_s=3))) as slow, \
             FakeProvider(responder=Plan(Reply(content="from the backup"))) as backup:
-        gw = _gateway("main", main=_alias(slow.api_base, timeout=0.3, num_retries=1,
+        gw = _gateway(main=_alias(slow.api_base, timeout=0.3, num_retries=1,
                                           fallbacks=["spare"]),
                       spare=_alias(backup.api_base))
         response = await _ask(gw)
@@ -107,7 +107,7 @@ async def test_a_hanging_primary_falls_back_to_a_second_provider() -> None:
 async def test_malformed_json_is_retried() -> None:
     plan = Plan(Reply(fault="malformed"), Reply(content="42"))
     with FakeProvider(responder=plan) as fp:
-        response = await _ask(_gateway("main", main=_alias(fp.api_base)))
+        response = await _ask(_gateway(main=_alias(fp.api_base)))
     assert response.content == "42" and response.retried[0].startswith("main: Malformed")
 
 
@@ -116,7 +116,7 @@ async def test_a_stream_cut_midway_is_retried() -> None:
     plan = Plan(Reply(content=words, fault="cut"), Reply(content=words))
     deltas: list[str] = []
     with FakeProvider(responder=plan) as fp:
-        response = await _ask(_gateway("main", main=_alias(fp.api_base)), stream=True,
+        response = await _ask(_gateway(main=_alias(fp.api_base)), stream=True,
                               on_delta=deltas.append)
     assert response.content == words and response.attempts == 2
     assert response.retried[0].startswith("main: StreamCut")
@@ -126,7 +126,7 @@ async def test_a_stream_cut_midway_is_retried() -> None:
 async def test_a_cut_stream_with_no_retries_left_falls_back() -> None:
     with FakeProvider(responder=Plan(Reply(content="a b c d e f", fault="cut"))) as cut, \
             FakeProvider(responder=Plan(Reply(content="whole answer"))) as backup:
-        gw = _gateway("main", main=_alias(cut.api_base, num_retries=0, fallbacks=["spare"]),
+        gw = _gateway(main=_alias(cut.api_base, num_retries=0, fallbacks=["spare"]),
                       spare=_alias(backup.api_base))
         response = await _ask(gw, stream=True)
     assert response.content == "whole answer" and response.fallback_from == "main"
@@ -134,7 +134,7 @@ async def test_a_cut_stream_with_no_retries_left_falls_back() -> None:
 
 async def test_connection_refused_gives_a_clear_provider_error() -> None:
     base = f"http://127.0.0.1:{_unused_port()}/v1"
-    gw = _gateway("main", main=_alias(base, num_retries=1))
+    gw = _gateway(main=_alias(base, num_retries=1))
     with pytest.raises(ProviderError) as info:
         await _ask(gw)
     text = str(info.value)
@@ -147,7 +147,7 @@ async def test_connection_refused_gives_a_clear_provider_error() -> None:
 async def test_connection_refused_falls_back_to_a_running_server() -> None:
     base = f"http://127.0.0.1:{_unused_port()}/v1"
     with FakeProvider(responder=Plan(Reply(content="42"))) as backup:
-        gw = _gateway("main", main=_alias(base, fallbacks=["spare"]),
+        gw = _gateway(main=_alias(base, fallbacks=["spare"]),
                       spare=_alias(backup.api_base))
         response = await _ask(gw)
     assert response.content == "42" and response.attempts == 4  # 3 on main, 1 on spare
@@ -155,7 +155,7 @@ async def test_connection_refused_falls_back_to_a_running_server() -> None:
 
 async def test_an_auth_error_is_not_retried_but_names_the_fix() -> None:
     with FakeProvider(responder=Plan(Reply(status=401))) as fp:
-        gw = _gateway("main", main=_alias(fp.api_base, num_retries=3))
+        gw = _gateway(main=_alias(fp.api_base, num_retries=3))
         with pytest.raises(ProviderError) as info:
             await _ask(gw)
     assert len(fp.requests) == 1
@@ -166,7 +166,7 @@ async def test_an_auth_error_is_not_retried_but_names_the_fix() -> None:
 async def test_every_model_of_the_chain_failing_is_one_provider_error() -> None:
     with FakeProvider(responder=Plan(Reply(status=503))) as a, \
             FakeProvider(responder=Plan(Reply(status=500))) as b:
-        gw = _gateway("main", main=_alias(a.api_base, num_retries=1, fallbacks=["spare"]),
+        gw = _gateway(main=_alias(a.api_base, num_retries=1, fallbacks=["spare"]),
                       spare={**_alias(b.api_base, num_retries=1), "model": "openai/other"})
         with pytest.raises(ProviderError) as info:
             await _ask(gw)
@@ -190,7 +190,7 @@ async def test_tools_and_profile_params_reach_the_provider() -> None:
         "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}}}}
     reply = Reply(tool_calls=[{"name": "calculator", "arguments": {"expression": "6*7"}}])
     with FakeProvider(responder=Plan(reply)) as fp:
-        gw = _gateway("main", main=_alias(fp.api_base, temperature=0.3, max_tokens=99))
+        gw = _gateway(main=_alias(fp.api_base, temperature=0.3, max_tokens=99))
         response = await _ask(gw, tools=[tool])
     assert response.tool_calls[0].name == "calculator"
     assert response.tool_calls[0].arguments == {"expression": "6*7"}
@@ -201,7 +201,7 @@ async def test_tools_and_profile_params_reach_the_provider() -> None:
 
 async def test_cancelling_the_caller_stops_the_call_at_once() -> None:
     with FakeProvider(responder=Plan(Reply(content="late", delay_s=5))) as fp:
-        gw = _gateway("main", main=_alias(fp.api_base, timeout=30))
+        gw = _gateway(main=_alias(fp.api_base, timeout=30))
         task = asyncio.ensure_future(_ask(gw))
         while not fp.requests:
             await asyncio.sleep(0.02)

@@ -8,7 +8,6 @@ import asyncio
 import io
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -151,6 +150,3 @@ async def test_cancelling_the_run_stops_an_in_flight_call(tmp_path: Path) -> Non
         with pytest.raises(RunAborted):
             await asyncio.wait_for(call, 1.0)
 
-
-def _count(items: list[Any], kind: str) -> int:
-    return sum(1 for e in items if e.kind == kind)

@@ -55,8 +55,8 @@ _KEY_HELP = (
 
 def _looks_secret(name: str) -> bool:
     name = name.lower()
-    return (name.endswith("_key") or name in ("key", "token", "password") or "secret" in name
-            or name.endswith("_token") and name != "max_tokens")
+    return (name.endswith(("_key", "_token")) or name in ("key", "token", "password")
+            or "secret" in name)
 
 
 @dataclass(frozen=True, slots=True)
