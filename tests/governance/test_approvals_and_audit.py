@@ -1,0 +1,198 @@
+"""Approvals decided from another process, expiry, and a tamper-evident audit trail."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _start_run(home: Path, *extra: str, env_extra: dict | None = None) -> subprocess.Popen:
+    env = {**os.environ, "WORKBENCH_HOME": str(home), **(env_extra or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "run", "support-triage", "--approvals", "wait",
+         "--json", *extra],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, cwd=ROOT)
+
+
+def _wait_pending(home: Path, timeout: float = 60) -> str:
+    db = home / "workbench.db"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if db.exists():
+            try:
+                row = sqlite3.connect(db).execute(
+                    "select id from approval where status='pending'").fetchone()
+            except sqlite3.OperationalError:
+                row = None
+            if row:
+                return row[0]
+        time.sleep(0.1)
+    raise AssertionError("no approval was requested")
+
+
+def _finish(proc: subprocess.Popen) -> list[dict]:
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def _outbox(home: Path) -> list[Path]:
+    return list((home / "sessions").glob("*/outbox/*.eml"))
+
+
+def _audit(home: Path) -> list[tuple]:
+    con = sqlite3.connect(home / "workbench.db")
+    return con.execute("select actor, kind, payload from audit_entry order by seq").fetchall()
+
+
+@pytest.mark.parametrize("edit", [False, True], ids=["approve", "edit-and-approve"])
+def test_a_second_process_approves_and_the_run_goes_on(tmp_path: Path, capsys, edit: bool) -> None:
+    home = tmp_path / "home"
+    proc = _start_run(home)
+    try:
+        approval = _wait_pending(home)
+        time.sleep(0.3)
+        assert proc.poll() is None, "the run did not wait for the reviewer"
+        args = ["--home", str(home), "approvals", "approve", approval[:6], "--reviewer", "rita"]
+        if edit:
+            args += ["--args", json.dumps({"to": "it@acme.example.com", "subject": "Edited",
+                                           "body": "Reviewed text."})]
+        decided_at = time.time()
+        assert main(args) == 0
+        events = _finish(proc)
+    finally:
+        proc.kill()
+    decided = next(e for e in events if e["kind"] == "approval.decided")
+    assert decided["data"]["reviewer"] == "rita" and decided["data"]["decision"] == "approved"
+    assert decided["ts"] - decided_at < 1.5, "the decision was not picked up within a second"
+    mails = _outbox(home)
+    assert len(mails) == 1
+    assert ("Subject: Edited" in mails[0].read_text()) == edit
+    audit = _audit(home)
+    assert ("rita", "approval.decided") in [(a, k) for a, k, _ in audit]
+    assert main(["--home", str(home), "audit", "verify"]) == 0
+
+
+def test_a_rejection_reaches_the_agent_with_its_reason(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = _start_run(home)
+    try:
+        approval = _wait_pending(home)
+        assert main(["--home", str(home), "approvals", "reject", approval, "--reason",
+                     "customer asked for phone only", "--reviewer", "sam"]) == 0
+        events = _finish(proc)
+    finally:
+        proc.kill()
+    assert _outbox(home) == []
+    result = next(e for e in events if e["kind"] == "tool.result"
+                  and e["data"]["tool"] == "send_email")
+    assert not result["data"]["ok"]
+    assert "rejected by sam: customer asked for phone only" in result["content"]
+    assert events[-1]["kind"] == "run.completed"
+    payloads = [json.loads(p) for a, k, p in _audit(home) if k == "approval.decided"]
+    assert payloads[0]["reason"] == "customer asked for phone only"
+
+
+def test_a_pending_approval_expires_as_rejected(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    proc = _start_run(home, env_extra={"WORKBENCH_APPROVAL_TIMEOUT": "1"})
+    try:
+        events = _finish(proc)
+    finally:
+        proc.kill()
+    decided = next(e for e in events if e["kind"] == "approval.decided")
+    assert decided["data"]["decision"] == "expired"
+    assert _outbox(home) == []
+
+
+def test_deciding_twice_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "run", "support-triage", "--approvals", "deny"]) == 0
+    approval = sqlite3.connect(home / "workbench.db").execute(
+        "select id from approval").fetchone()[0]
+    capsys.readouterr()
+    assert main(["--home", str(home), "approvals", "approve", approval]) == 2
+    assert "already rejected" in capsys.readouterr().err
+    assert main(["--home", str(home), "approvals", "reject", "nope", "--reason", "x"]) == 2
+
+
+# -- tamper evidence ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def audited_home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    for crew in ("market-entry", "support-triage"):
+        assert main(["--home", str(home), "run", crew, "--approvals", "deny"]) == 0
+    return home
+
+
+def _drop_triggers(con: sqlite3.Connection) -> None:
+    con.execute("drop trigger audit_entry_no_update")
+    con.execute("drop trigger audit_entry_no_delete")
+
+
+def test_triggers_refuse_update_and_delete(audited_home: Path) -> None:
+    con = sqlite3.connect(audited_home / "workbench.db")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        con.execute("update audit_entry set actor = 'mallory' where seq = 3")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        con.execute("delete from audit_entry where seq = 3")
+
+
+def test_an_edited_entry_is_named(audited_home: Path, capsys) -> None:
+    con = sqlite3.connect(audited_home / "workbench.db")
+    _drop_triggers(con)
+    con.execute("update audit_entry set actor = 'mallory' "
+                "where seq = (select min(seq) from audit_entry where kind='policy.decision')")
+    seq = con.execute("select min(seq) from audit_entry where kind='policy.decision'").fetchone()[0]
+    con.commit()
+    capsys.readouterr()
+    assert main(["--home", str(audited_home), "audit", "verify"]) == 1
+    err = capsys.readouterr().err
+    assert f"entry {seq} " in err and "does not match its hash" in err
+
+
+def test_a_deleted_entry_is_named(audited_home: Path, capsys) -> None:
+    con = sqlite3.connect(audited_home / "workbench.db")
+    _drop_triggers(con)
+    con.execute("delete from audit_entry where seq = 5")
+    con.commit()
+    capsys.readouterr()
+    assert main(["--home", str(audited_home), "audit", "verify"]) == 1
+    assert "entry 5 is missing" in capsys.readouterr().err
+
+
+def test_a_truncated_tail_is_caught_with_the_expected_head(audited_home: Path, capsys) -> None:
+    capsys.readouterr()
+    assert main(["--home", str(audited_home), "audit", "head"]) == 0
+    head = capsys.readouterr().out.strip()
+    con = sqlite3.connect(audited_home / "workbench.db")
+    _drop_triggers(con)
+    con.execute("delete from audit_entry where seq = (select max(seq) from audit_entry)")
+    con.commit()
+    assert main(["--home", str(audited_home), "audit", "verify"]) == 0
+    capsys.readouterr()
+    assert main(["--home", str(audited_home), "audit", "verify", "--expect-head", head]) == 1
+    assert "not the expected" in capsys.readouterr().err
+
+
+def test_the_audit_keeps_no_secret_and_no_prompt_text(audited_home: Path) -> None:
+    text = " ".join(p for _, _, p in _audit(audited_home))
+    assert "dana.smith@acme.example.com" not in text and "7946 0958" not in text
+    assert "Serviceable market is about" not in text  # messages enter only as digests
+    kinds = {k for _, k, _ in _audit(audited_home)}
+    assert {"run.started", "model.call", "tool.result", "policy.decision",
+            "approval.requested", "approval.decided", "run.completed"} <= kinds
