@@ -64,3 +64,32 @@ def test_session_lookup_by_prefix_and_search(tmp_path: Path) -> None:
         store.get_session("ab")
     with pytest.raises(UserInputError, match="no session"):
         store.get_session("zzz")
+
+
+def test_an_old_database_is_upgraded_in_place_keeping_its_sessions(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from workbench.store.db import MIGRATIONS, make_engine
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        from sqlalchemy import text
+        conn.execute(text(
+            "insert into session (id, crew_name, engine, topology, task, status, started_at,"
+            " turns, prompt_tokens, completion_tokens, cost_usd, cost_unknown_calls,"
+            " model_calls, tool_calls, policy_hash, workspace) values ('old1', 'c', 'autogen',"
+            " 'star', 't', 'completed', 1.0, 3, 0, 0, 0, 0, 0, 0, '', '')"))
+    engine.dispose()
+    store = Store(url)
+    assert store.get_session("old1")["turns"] == 3
+    con = sqlite3.connect(tmp_path / "old.db")
+    assert con.execute("select version_num from alembic_version").fetchone()[0] == HEAD_REVISION
+    tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
+    assert {"audit_entry", "approval"} <= tables
