@@ -175,6 +175,7 @@ class Session:
                     for a in p.spec.agents],
             policy_hash=getattr(self.ctx.gate, "policy_hash", ""),
             workspace=str(self.tool_ctx.workspace),
+            shape=self._shape(),
         )
         status, result, error = "completed", "", ""
         try:
@@ -206,6 +207,13 @@ class Session:
         finally:
             outcome = self._finish(started, status, result, error)
         return outcome
+
+    def _shape(self) -> dict[str, Any]:
+        """The topology's roles, so a viewer can draw the crew without the crew file."""
+        t = self.ctx.topology
+        return {"topology": t.kind, "agents": t.agents, "hub": t.hub, "planner": t.planner,
+                "executors": t.executors, "reviewer": t.reviewer,
+                "edges": [{"from": e.source, "to": e.target, "when": e.when} for e in t.edges]}
 
     def _finish(self, started: float, status: str, result: str, error: str) -> RunOutcome:
         t = self.ctx.totals
