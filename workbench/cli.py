@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
 
+    sub.add_parser("review", help="open the approvals queue alone, in the TUI")
+
     crews = sub.add_parser("crews", help="crew files").add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=_Parser)
     crews.add_parser("list", help="crews in ./crews, the home folder and the shipped ones")
@@ -257,8 +259,15 @@ def cmd_crews(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_review(args: argparse.Namespace) -> int:
+    from workbench.tui.launch import launch
+
+    return launch(args, review=True)
+
+
 COMMANDS: dict[str, Any] = {
     "run": cmd_run,
+    "review": cmd_review,
     "sessions": cmd_sessions,
     "crews": cmd_crews,
 }

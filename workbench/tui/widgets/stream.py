@@ -30,6 +30,7 @@ KIND_STYLE = {
     "run.failed": Style(color="#ff5f5f", bold=True),
 }
 DIM = Style(dim=True)
+HIDDEN_BY_DEFAULT = frozenset({"model.call", "tool.result"})
 SELECTED = Style(bgcolor="#303a4a")
 
 
@@ -154,7 +155,10 @@ class EventStream(ScrollView, can_focus=True):
     def _visible(self, entry: Entry) -> bool:
         if self.agent_filter and entry.agent != self.agent_filter:
             return False
-        return not (self.kind_filter and entry.kind not in self.kind_filter)
+        if self.kind_filter:
+            return entry.kind in self.kind_filter
+        # Results show beside their call, model calls in the totals: both on request.
+        return entry.kind not in HIDDEN_BY_DEFAULT
 
     def set_filters(self, agent: str | None, kinds: set[str] | None) -> None:
         self.agent_filter, self.kind_filter = agent, kinds

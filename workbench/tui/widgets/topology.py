@@ -16,13 +16,13 @@ class TopologyView(Static):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("", **kwargs)
         self.shape: dict[str, Any] = {}
-        self.colors: dict[str, str] = {}
+        self.agent_colors: dict[str, str] = {}
         self._lit: dict[tuple[str, str], float] = {}
         self._now = 0.0
 
     def set_shape(self, shape: dict[str, Any], colors: dict[str, str]) -> None:
         self.shape = shape
-        self.colors = colors
+        self.agent_colors = colors
         self.update(self._draw())
 
     def message_passed(self, source: str, targets: list[str], ts: float) -> None:
@@ -40,7 +40,7 @@ class TopologyView(Static):
         return any(self._now - self._lit.get(k, -1e9) <= LIT_FOR_S for k in ((a, b), (b, a)))
 
     def _node(self, name: str) -> Text:
-        return Text(f"●{name}", style=f"bold {self.colors.get(name, 'white')}")
+        return Text(f"●{name}", style=f"bold {self.agent_colors.get(name, 'white')}")
 
     def _edge(self, a: str, b: str, glyph: str) -> Text:
         return Text(glyph, style="bold #ffd75f" if self._lit_edge(a, b) else "#585858")
