@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("review", help="open the approvals queue alone, in the TUI")
 
+
     crews = sub.add_parser("crews", help="crew files").add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=_Parser)
     crews.add_parser("list", help="crews in ./crews, the home folder and the shipped ones")

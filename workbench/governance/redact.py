@@ -15,7 +15,9 @@ _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/\-]{12,}=*")
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
-_PHONE = re.compile(r"(?<![\w+])\+?\d{1,3}[ .\-]?(?:\(\d{1,4}\)[ .\-]?)?\d{2,4}(?:[ .\-]?\d{2,4}){2,4}\b")
+_PHONE = re.compile(
+    r"(?<![\w+])\+?\d{1,3}[ .\-]?(?:\(\d{1,4}\)[ .\-]?)?\d{2,4}(?:[ .\-]?\d{2,4}){2,4}\b"
+)
 _HEX_TOKEN = re.compile(r"\b[a-fA-F0-9]{40,}\b")
 
 

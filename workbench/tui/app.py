@@ -1,141 +1,252 @@
-"""The workbench app: sessions, compose, live runs, approvals, models and policies."""
+"""The workbench app: six sections, a pending-approvals badge everywhere, one error handler."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
 
 from workbench.config import Settings
-from workbench.tui.services import Services
+from workbench.tui.background import BackgroundFailed, freeze_heap, in_thread
+from workbench.tui.clock import Clock
 
-PENDING_POLL_S = 1.0
+if TYPE_CHECKING:
+    from workbench.tui.services import PendingSummary, Services
+
+#: (mode, title, key): the sections, in the order the navigation bar shows them.
+SECTIONS: tuple[tuple[str, str, str], ...] = (
+    ("sessions", "Sessions", "1"),
+    ("compose", "Compose", "2"),
+    ("run", "Run", "3"),
+    ("approvals", "Approvals", "4"),
+    ("models", "Models", "5"),
+    ("policies", "Policies", "6"),
+)
+#: How often the approvals queue is polled (it may be fed by other processes).
+POLL_S = 1.0
 
 
-class WorkbenchApp(App):
-    """Everything slow (the store, frameworks, the model catalog) loads in workers after the
-    first frame; workers post results, screens own their widgets."""
+def _screen_factory(mode: str) -> Callable[[], Screen[Any]]:
+    """Each section's module is imported when first shown, not at start-up."""
 
-    CSS_PATH = "app.tcss"
-    TITLE = "workbench"
-    ENABLE_COMMAND_PALETTE = True
-    BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("s", "sessions", "Sessions", id="app.sessions"),
-        Binding("n", "compose", "New run", id="app.compose"),
-        Binding("a", "approvals", "Approvals", id="app.approvals"),
-        Binding("m", "models", "Models", id="app.models"),
-        Binding("p", "policies", "Policies", id="app.policies"),
-    ]
+    def make() -> Screen[Any]:
+        if mode == "sessions":
+            from workbench.tui.screens.sessions import SessionsScreen
 
-    def __init__(self, settings: Settings | None = None, review: bool = False,
-                 poll_pending: bool = True) -> None:
-        super().__init__()
-        self.services = Services(settings or Settings())
-        self.review = review
-        self._poll = poll_pending
-        self.pending = 0
+            return SessionsScreen()
+        if mode == "compose":
+            from workbench.tui.screens.compose import ComposeScreen
 
-    def on_mount(self) -> None:
-        if self.review:
+            return ComposeScreen()
+        if mode == "run":
+            from workbench.tui.screens.run import RunScreen
+
+            return RunScreen()
+        if mode == "approvals":
             from workbench.tui.screens.approvals import ApprovalsScreen
 
-            self.push_screen(ApprovalsScreen(standalone=True))
-        else:
-            from workbench.tui.screens.sessions import SessionsScreen
+            return ApprovalsScreen()
+        if mode == "models":
+            from workbench.tui.screens.models import ModelsScreen
 
-            self.push_screen(SessionsScreen())
-        if self._poll:
-            self.set_interval(PENDING_POLL_S, self.poll_pending)
-            self.call_after_refresh(self.poll_pending)
-
-    # -- the pending-approvals badge on every screen --------------------------------------
-
-    @work(thread=True, exclusive=True, group="pending", exit_on_error=False)
-    def poll_pending(self) -> None:
-        count = self.services.pending_count()
-        if count != self.pending:
-            self.call_from_thread(self._set_pending, count)
-
-    def _set_pending(self, count: int) -> None:
-        grew = count > self.pending
-        self.pending = count
-        self.sub_title = f"⏸ {count} pending approval{'s' if count != 1 else ''}" if count \
-            else ""
-        if grew:
-            self.bell()
-            self.notify(f"{count} approval{'s' if count != 1 else ''} waiting: press a",
-                        title="approvals", severity="warning")
-        screen = self.screen
-        refresh = getattr(screen, "refresh_queue", None)
-        if refresh is not None:
-            refresh()
-
-    def refresh_sessions(self) -> None:
-        for screen in self.screen_stack:
-            reload = getattr(screen, "action_reload", None)
-            if reload is not None and type(screen).__name__ == "SessionsScreen":
-                reload()
-
-    # -- navigation -----------------------------------------------------------------------
-
-    def _open(self, screen: Screen, name: str) -> None:
-        if type(self.screen).__name__ == name:
-            return
-        self.push_screen(screen)
-
-    def action_sessions(self) -> None:
-        while len(self.screen_stack) > 2:
-            self.pop_screen()
-        if type(self.screen).__name__ != "SessionsScreen":
-            from workbench.tui.screens.sessions import SessionsScreen
-
-            self.switch_screen(SessionsScreen())
-
-    def action_compose(self) -> None:
-        from workbench.tui.screens.compose import ComposeScreen
-
-        self._open(ComposeScreen(), "ComposeScreen")
-
-    def action_approvals(self) -> None:
-        from workbench.tui.screens.approvals import ApprovalsScreen
-
-        self._open(ApprovalsScreen(), "ApprovalsScreen")
-
-    def action_models(self) -> None:
-        from workbench.tui.screens.models import ModelsScreen
-
-        self._open(ModelsScreen(), "ModelsScreen")
-
-    def action_policies(self) -> None:
+            return ModelsScreen()
         from workbench.tui.screens.policies import PoliciesScreen
 
-        self._open(PoliciesScreen(), "PoliciesScreen")
+        return PoliciesScreen()
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    return make
+
+
+class WorkbenchApp(App[int]):
+    """`workbench`: compose crews, run and watch them, replay sessions, review approvals."""
+
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    TITLE = "workbench"
+    ENABLE_COMMAND_PALETTE = True
+    #: Narrow terminals (80 columns) drop the brand from the navigation bar.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (96, "-wide")]
+    #: Tall terminals give the topology drawing more room.
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (36, "-tall")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(key, f"go('{mode}')", title, show=False, id=f"workbench.go.{mode}")
+          for mode, title, key in SECTIONS),
+        Binding("ctrl+q", "quit", "Quit", show=True, priority=True, id="workbench.quit",
+                tooltip="Quit the workbench (a live run is stopped first)"),
+    ]
+
+    #: Pending approvals across every session and process on this database.
+    pending: reactive[int] = reactive(0)
+
+    def __init__(self, settings: Settings | None = None, review: bool = False,
+                 clock: Clock | None = None, services: Services | None = None,
+                 cursor_blink: bool = True, poll: bool = True) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.review = review
+        self.clock = clock or Clock()
+        self._services = services
+        self.cursor_blink = cursor_blink
+        self._poll = poll
+        self._newest_pending: str | None = None
+        self._polled = False
+        self.first_frame_at: float | None = None
+        if review:
+            self.sub_title = "review"
+        for mode, _, _ in self.sections:
+            self.add_mode(mode, _screen_factory(mode))
+
+    @property
+    def services(self) -> Services:
+        """The core's services, built on first use (workers only: they open the database)."""
+        if self._services is None:
+            from workbench.tui.services import Services
+
+            self._services = Services(self.settings)
+        return self._services
+
+    @property
+    def sections(self) -> tuple[tuple[str, str, str], ...]:
+        """`workbench review` is the approvals queue alone."""
+        if self.review:
+            return tuple(s for s in SECTIONS if s[0] == "approvals")
+        return SECTIONS
+
+    def on_mount(self) -> None:
+        self.switch_mode("approvals" if self.review else "sessions")
+        self.call_after_refresh(self._first_frame)
+        if self._poll:
+            self.set_interval(POLL_S, self.poll_pending)
+            self.call_after_refresh(self.poll_pending)
+
+    def _first_frame(self) -> None:
+        self.first_frame_at = time.time()
+        freeze_heap()
+        out = os.environ.get("WORKBENCH_FIRST_FRAME_FILE")
+        if out:
+            # the start-up benchmark's hook: record the first frame, then leave
+            with open(out, "w", encoding="utf-8") as fh:
+                fh.write(repr(self.first_frame_at))
+            self.exit(0)
+
+    # -- navigation -------------------------------------------------------------------
+
+    def action_go(self, mode: str) -> None:
+        if mode not in self._modes:
+            return
+        if self.current_mode != mode:
+            self.switch_mode(mode)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "go" and parameters and parameters[0] not in self._modes:
+            return False
+        return True
+
+    def open_replay(self, session_id: str) -> None:
+        """Replay a stored session in the run view, over the current section."""
+        from workbench.tui.screens.run import RunScreen
+
+        self.push_screen(RunScreen(replay=session_id))
+
+    async def start_run(self, prepared: Any) -> None:
+        """Run a prepared crew live in the Run section."""
+        from workbench.tui.screens.run import RunScreen
+
+        if self.current_mode != "run":
+            await self.switch_mode("run")
+        screen = self.screen
+        if isinstance(screen, RunScreen):
+            screen.start_live(prepared)
+
+    async def action_quit(self) -> None:
+        from workbench.tui.screens.run import RunScreen
+
+        for stack in self._screen_stacks.values():
+            for screen in stack:
+                if isinstance(screen, RunScreen):
+                    screen.stop_run()
+        self.exit(0)
+
+    # -- approvals badge --------------------------------------------------------------
+
+    def poll_pending(self) -> None:
+        in_thread(self, self.services.pending_summary, done=PendingPolled,
+                  what="checking the approvals queue", group="poll-pending")
+
+    def on_pending_polled(self, message: PendingPolled) -> None:
+        summary = message.summary
+        first = not self._polled
+        self._polled = True
+        # what was already waiting when the app opened shows on the badge, without a bell
+        if not first and summary.newest_id and summary.newest_id != self._newest_pending:
+            self.bell()
+            self.notify(summary.newest_text, title="Approval requested", severity="warning",
+                        timeout=6)
+        self._newest_pending = summary.newest_id
+        self.pending = summary.count
+
+    # -- errors -----------------------------------------------------------------------
+
+    def on_background_failed(self, message: BackgroundFailed) -> None:
+        self.show_error(message.what, message.error)
+
+    def show_error(self, what: str, error: BaseException) -> None:
+        """The one place errors are shown: a notification for a user's mistake (bad crew,
+        bad input, provider refusing), an error modal for anything unexpected."""
+        from workbench.errors import WorkbenchError
+
+        if isinstance(error, WorkbenchError):
+            self.notify(str(error), title=f"Could not finish {what}", severity="error",
+                        timeout=10)
+            return
+        from workbench.tui.screens.modals import ErrorModal
+
+        self.push_screen(ErrorModal(what, f"{type(error).__name__}: {error}",
+                                    self.settings.home / "logs" / "workbench.log"))
+
+    # -- command palette --------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Every section and every binding of the current screen, reachable by typing."""
+        for mode, title, key in self.sections:
+            yield SystemCommand(f"Go to {title}", f"Show the {title} section ({key})",
+                                partial(self.action_go, mode))
+        seen: set[str] = set()
+        for node in (screen, *screen.query(".palette")):
+            for binding in bindings_of(node):
+                if not binding.description or binding.action in seen:
+                    continue
+                seen.add(binding.action)
+                name = binding.action.split("(")[0]
+                if node.check_action(name, ()) is False:
+                    continue
+                yield SystemCommand(binding.description,
+                                    binding.tooltip or f"key: {binding.key}",
+                                    partial(node.run_action, binding.action))
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Sessions", "Past runs: open, replay, export", self.action_sessions)
-        yield SystemCommand("New run", "Compose a crew and run it", self.action_compose)
-        yield SystemCommand("Approvals", "Review flagged actions", self.action_approvals)
-        yield SystemCommand("Models and keys", "Providers, keys, the model catalog",
-                            self.action_models)
-        yield SystemCommand("Policies and audit", "Effective policies; verify the audit trail",
-                            self.action_policies)
-        for binding in screen.BINDINGS:
-            if isinstance(binding, Binding) and binding.description:
-                action = binding.action
-                yield SystemCommand(binding.description, f"{screen.title or ''} ({binding.key})",
-                                    lambda a=action, s=screen: self.call_later(
-                                        s.run_action, a))
 
-    # -- one place for worker failures ----------------------------------------------------
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR:
-            error = event.worker.error
-            self.notify(f"{error}", title=type(error).__name__ if error else "error",
-                        severity="error", timeout=10)
+def bindings_of(node: Any) -> list[Binding]:
+    """A node's declared bindings, its own first, then its bases'."""
+    out: list[Binding] = []
+    for cls in type(node).__mro__:
+        for b in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(b, Binding):
+                out.append(b)
+    return out
+
+
+class PendingPolled(Message):
+    """The approvals queue was polled."""
+
+    def __init__(self, summary: PendingSummary) -> None:
+        super().__init__()
+        self.summary = summary

@@ -1,18 +1,152 @@
-"""What the screens ask of the core, run off the UI thread: the store opened once, lazily."""
+"""What the screens ask of the core, as blocking calls that workers run off the UI loop.
+
+Nothing here touches a widget, and every heavy import (sqlalchemy, litellm, keyring,
+pydantic) happens inside a call, never when this module is imported.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from workbench.config import Settings
 
 
+def display_path(path: str | Path) -> str:
+    """A path as a person reads it: relative to the working folder, or under `~`."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        pass
+    try:
+        return "~/" + str(p.resolve().relative_to(Path.home().resolve()))
+    except (ValueError, OSError, RuntimeError):
+        return str(p)
+
+
+@dataclass
+class PendingSummary:
+    count: int
+    newest_id: str | None = None
+    newest_text: str = ""
+
+
+@dataclass
+class RuleRow:
+    id: str
+    on: str
+    effect: str
+    when: str
+    reason: str
+    source: str
+    where: str
+    overridable: bool = False
+    note: str = ""
+
+
+@dataclass
+class PolicyView:
+    folder: str
+    error: str | None = None
+    default: str = "allow"
+    budgets: dict[str, float] = field(default_factory=dict)
+    hash: str = ""
+    central: list[RuleRow] = field(default_factory=list)
+    domains: dict[str, list[RuleRow]] = field(default_factory=dict)
+
+    def effective(self, domain: str) -> list[RuleRow]:
+        """Central rules as they apply to `domain` (noting which ones it may lift), then its own."""
+        if domain == "central":
+            return [RuleRow(**{**r.__dict__, "note": "overridable" if r.overridable else ""})
+                    for r in self.central]
+        local = self.domains.get(domain, [])
+        out = []
+        for r in self.central:
+            lifters = [d.id for d in local if d.effect == "allow" and d.on == r.on]
+            if r.overridable and lifters:
+                note = f"lifted where {', '.join(lifters)} matches"
+            elif r.overridable:
+                note = "overridable; this domain does not lift it"
+            else:
+                note = ""
+            out.append(RuleRow(**{**r.__dict__, "note": note}))
+        out.extend(local)
+        return out
+
+
+@dataclass
+class KeyRow:
+    provider: str
+    source: str
+    env_var: str
+
+
+@dataclass
+class KeyStatus:
+    available: bool
+    backend: str
+    help: str
+    rows: list[KeyRow]
+
+
+@dataclass
+class CatalogRow:
+    model: str
+    provider: str
+    mode: str
+    context: int | None
+    input_per_million: float | None
+    output_per_million: float | None
+
+
+def model_catalog() -> list[CatalogRow]:
+    """LiteLLM's local model map (imported here, seconds of work: call it from a worker)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from workbench.gateway.litellm_provider import load_litellm
+
+    litellm = load_litellm()
+    rows = []
+    for name, info in sorted(litellm.model_cost.items()):
+        if name == "sample_spec" or not isinstance(info, dict):
+            continue
+        rows.append(_catalog_row(name, info))
+    return rows
+
+
+def _per_million(value: Any) -> float | None:
+    try:
+        return float(value) * 1_000_000 if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _catalog_row(name: str, info: dict[str, Any]) -> CatalogRow:
+    context = info.get("max_input_tokens") or info.get("max_tokens")
+    return CatalogRow(
+        name, str(info.get("litellm_provider") or "-"), str(info.get("mode") or "-"),
+        int(context) if isinstance(context, int | float) else None,
+        _per_million(info.get("input_cost_per_token")),
+        _per_million(info.get("output_cost_per_token")),
+    )
+
+
 class Services:
     """Opens the store on first use (sqlalchemy costs ~0.5 s: never before the first frame)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, reviewer: str | None = None,
+                 catalog: Callable[[], list[CatalogRow]] = model_catalog,
+                 now: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self._reviewer = reviewer
+        self._catalog = catalog
+        self._now = now
         self._store: Any = None
         self._lock = threading.Lock()
 
@@ -24,10 +158,223 @@ class Services:
 
                 self.settings.ensure_home()
                 self._store = Store(self.settings.database_url)
+                self._heavy_import_done()
             return self._store
 
-    def pending_count(self) -> int:
-        from workbench.governance.approvals import count_pending, expire_overdue
+    @staticmethod
+    def _heavy_import_done() -> None:
+        from workbench.tui.background import freeze_heap
 
-        expire_overdue(self.store)
-        return count_pending(self.store)
+        freeze_heap()
+
+    @property
+    def reviewer(self) -> str:
+        if self._reviewer is None:
+            from workbench.governance.approvals import os_user
+
+            self._reviewer = os_user()
+        return self._reviewer
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def list_sessions(self, search: str = "", status: str = "", limit: int = 500
+                      ) -> list[dict[str, Any]]:
+        """Sessions newest first, each with its count of pending approvals."""
+        store = self.store
+        rows = store.list_sessions(limit=limit, search=search)
+        if status:
+            rows = [r for r in rows if r["status"] == status]
+        pending = self._pending_by_session()
+        for r in rows:
+            r["pending"] = pending.get(r["id"], 0)
+        return rows
+
+    def _pending_by_session(self) -> dict[str, int]:
+        from sqlalchemy import text
+
+        with self.store.engine.connect() as conn:
+            return dict(conn.execute(text(
+                "SELECT session_id, count(*) FROM approval WHERE status = 'pending' "
+                "AND expires_at > :now GROUP BY session_id"), {"now": self._now()}).all())
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        return self.store.get_session(session_id)
+
+    def session_events(self, session_id: str) -> Iterator[tuple[Any, ...]]:
+        """A stored session's events in order, as (seq, ts, kind, agent, to, content, data),
+        `data` as its JSON text (the run view decodes what it needs, when it needs it).
+
+        Tuples from one streamed query rather than `Store.iter_events` dicts: a replay of
+        100,000 events must open in well under two seconds.
+        """
+        from sqlalchemy import text
+
+        with self.store.engine.connect() as conn:
+            result = conn.execution_options(yield_per=5000).execute(text(
+                "SELECT seq, ts, kind, agent, to_agent, content, data FROM event "
+                "WHERE session_id = :sid ORDER BY seq"), {"sid": session_id})
+            for seq, ts, kind, agent, to, content, data in result:
+                yield seq, ts, kind, agent, to, content, data or ""
+
+    def session_topology(self, session: dict[str, Any]) -> Any:
+        """The resolved topology of a stored session, from the crew file it ran (or None)."""
+        from workbench.errors import WorkbenchError
+        from workbench.spec.loader import parse_crew
+        from workbench.spec.topology import resolve
+
+        snapshot = session.get("crew_snapshot_id")
+        text = self.store.crew_text(snapshot) if snapshot is not None else None
+        if not text:
+            return None
+        try:
+            spec = parse_crew(text, session["crew_name"])
+        except WorkbenchError:
+            return None
+        try:
+            return resolve(spec, session.get("topology") or None)
+        except Exception:
+            return None
+
+    def export_session(self, session_id: str, fmt: str) -> Path:
+        """Write a session to <home>/exports as Markdown or JSON; returns the file."""
+        from workbench.store.export import session_json, session_markdown
+
+        s = self.store.get_session(session_id)
+        folder = self.settings.home / "exports"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{s['crew_name']}-{s['id'][:12]}.{fmt}"
+        if fmt == "json":
+            body = json.dumps(session_json(self.store, s["id"]), indent=2, default=str)
+        else:
+            body = session_markdown(self.store, s["id"])
+        path.write_text(body + "\n", encoding="utf-8")
+        return path
+
+    # -- approvals --------------------------------------------------------------------
+
+    def pending_summary(self) -> PendingSummary:
+        from workbench.governance import approvals
+
+        store = self.store
+        approvals.expire_overdue(store)
+        count = approvals.count_pending(store)
+        if not count:
+            return PendingSummary(0)
+        newest = approvals.list_approvals(store, pending_only=True, limit=1)
+        if not newest:
+            return PendingSummary(count)
+        a = newest[0]
+        return PendingSummary(count, a.id, f"{a.agent} wants {a.tool}: {a.reason}")
+
+    def approvals(self, pending_only: bool = True) -> list[Any]:
+        from workbench.governance.approvals import list_approvals
+
+        return list_approvals(self.store, pending_only=pending_only)
+
+    def decide(self, approval_id: str, decision: str, reason: str | None = None,
+               args: dict[str, Any] | None = None, always: bool = False) -> Any:
+        from workbench.governance.approvals import decide
+
+        return decide(self.store, approval_id, decision, self.reviewer, reason=reason,
+                      args=args, always=always)
+
+    # -- crews ------------------------------------------------------------------------
+
+    def crews(self) -> list[Any]:
+        from workbench.crews import list_crews
+
+        return list_crews(self.settings)
+
+    def save_crew(self, name: str, text: str) -> Path:
+        folder = self.settings.crews_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    # -- policies and audit -----------------------------------------------------------
+
+    def policy_view(self) -> PolicyView:
+        from workbench.governance.policy import PolicyError, load_policies
+
+        folder = self.settings.policy_dir()
+        view = PolicyView(display_path(folder))
+        try:
+            policy = load_policies(folder)
+        except PolicyError as exc:
+            view.error = str(exc)
+            return view
+        view.default, view.budgets, view.hash = policy.default, dict(policy.budgets), policy.hash
+
+        def row(r: Any) -> RuleRow:
+            where = f"{Path(r.file).name}:{r.line}" if r.line else Path(r.file).name
+            return RuleRow(r.id, r.on, r.effect, " ".join(r.when.split()), r.reason,
+                           r.domain or "central", where, r.overridable)
+
+        view.central = [row(r) for r in policy.central]
+        view.domains = {d: [row(r) for r in rules] for d, rules in sorted(policy.domains.items())}
+        return view
+
+    def audit_head(self) -> tuple[int, str]:
+        from workbench.store.audit import AuditChain
+
+        return AuditChain(self.store).head()
+
+    def audit_verify(self) -> Any:
+        from workbench.store.audit import AuditChain
+
+        return AuditChain(self.store).verify()
+
+    # -- keys and models --------------------------------------------------------------
+
+    def key_status(self) -> KeyStatus:
+        from workbench.gateway import credentials as cred
+
+        providers = dict.fromkeys(cred.ENV_VARS)
+        try:
+            from workbench.gateway.profiles import load_user_config
+
+            for profile in load_user_config(self.settings.home).profiles.values():
+                if profile.provider not in cred.KEYLESS:
+                    providers.setdefault(profile.provider)
+        except Exception:
+            pass  # a broken models.yaml must not hide where the keys are
+        rows = [KeyRow(p, cred.key_source(p) or "none", cred.env_var(p)) for p in providers]
+        available = cred.keyring_available()
+        return KeyStatus(available, cred.keyring_name() if available else "none",
+                         cred.NO_KEYRING_HELP, rows)
+
+    def set_key(self, provider: str, key: str) -> None:
+        from workbench.errors import UserInputError, WorkbenchError
+        from workbench.gateway import credentials as cred
+
+        provider = provider.strip().lower()
+        if not cred.PROVIDER_NAME.match(provider):
+            raise UserInputError(f"{provider!r} is not a provider name (e.g. openai)")
+        key = key.strip()
+        if not key or any(c.isspace() for c in key):
+            raise UserInputError("a key is one word with no spaces; nothing was stored")
+        if not cred.keyring_available():
+            raise UserInputError(cred.no_keyring_help(provider))
+        try:
+            cred.set_key(provider, key)
+        except Exception as exc:
+            raise WorkbenchError(f"the keyring refused the key for {provider}: "
+                                 f"{cred.scrub(f'{type(exc).__name__}: {exc}', [key])}") from None
+
+    def delete_key(self, provider: str) -> bool:
+        from workbench.errors import UserInputError
+        from workbench.gateway import credentials as cred
+
+        if not cred.keyring_available():
+            raise UserInputError(cred.no_keyring_help(provider))
+        return cred.delete_key(provider)
+
+    def model_catalog(self) -> list[CatalogRow]:
+        rows = self._catalog()
+        self._heavy_import_done()
+        return rows

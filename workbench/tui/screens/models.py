@@ -1,188 +1,252 @@
-"""Models and keys: which providers have a key (never the key), set or delete keys, and
-LiteLLM's model catalog with context sizes and prices."""
+"""Models and keys: which providers have a key (never the key), the keyring, LiteLLM's catalog."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, LoadingIndicator, Static
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
-from workbench.tui.screens.modals import ConfirmModal, KeyModal
+from workbench.tui.background import in_thread
+from workbench.tui.screens.base import SectionScreen
+
+#: Rows shown at once in the catalog; a search narrows it (thousands of rows cost a freeze).
+CATALOG_ROWS = 400
+SOURCE_MARK = {"keyring": "[green]keyring[/]", "env": "[cyan]environment[/]",
+               "none": "[dim]none[/]"}
 
 
-class ModelsScreen(Screen):
-    CSS_PATH = "models.tcss"
-    BINDINGS = [
-        Binding("k", "set_key", "Set key", id="models.set_key"),
-        Binding("d", "delete_key", "Delete key", id="models.delete_key"),
-        Binding("slash", "search", "Search catalog", id="models.search"),
-        Binding("escape", "back", "Back", id="models.back"),
+class KeysLoaded(Message):
+    def __init__(self, status: Any) -> None:
+        super().__init__()
+        self.status = status
+
+
+class KeyChanged(Message):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class CatalogLoaded(Message):
+    def __init__(self, rows: list[Any]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
+def price(value: float | None) -> str:
+    """`$0.15`, `$0.0375`, `$10.00`, `$0`, or `-` when unknown."""
+    if value is None:
+        return "-"
+    if value == 0:
+        return "$0"
+    if value >= 1:
+        return f"${value:,.2f}"
+    text = f"{value:.4f}".rstrip("0")
+    return "$" + (text + "0" if len(text.split(".")[1]) < 2 else text)
+
+
+def context_size(tokens: int | None) -> str:
+    if not tokens:
+        return "-"
+    if tokens >= 1_000_000:
+        return f"{tokens / 1_000_000:g}M"
+    if tokens >= 1000:
+        return f"{tokens // 1000}k"
+    return str(tokens)
+
+
+class ModelsScreen(SectionScreen):
+    SECTION = "models"
+    CSS_PATH = Path(__file__).with_name("models.tcss")
+    AUTO_FOCUS = "#keys-table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "set_key", "Set key", id="models.set_key",
+                tooltip="Store the selected provider's API key in the OS keyring"),
+        Binding("delete,d", "delete_key", "Delete key", id="models.delete_key",
+                tooltip="Remove the selected provider's key from the keyring"),
+        Binding("k", "tab('keys')", "Keys", id="models.keys_tab",
+                tooltip="Providers and where their keys come from"),
+        Binding("c", "tab('catalog')", "Catalog", id="models.catalog_tab",
+                tooltip="LiteLLM's model catalog with context sizes and prices"),
+        Binding("slash", "search", "Search", id="models.search",
+                tooltip="Search the model catalog"),
     ]
-
-    class KeysLoaded(Message):
-        def __init__(self, rows: list[tuple[str, str, str]], keyring: str) -> None:
-            super().__init__()
-            self.rows, self.keyring = rows, keyring
-
-    class CatalogLoaded(Message):
-        def __init__(self, rows: list[tuple[str, ...]]) -> None:
-            super().__init__()
-            self.rows = rows
 
     def __init__(self) -> None:
         super().__init__()
-        self.providers: list[str] = []
-        self.catalog: list[tuple[str, ...]] = []
+        self.keys: Any = None
+        self.catalog: list[Any] | None = None
+        self._catalog_requested = False
+        self._debounce: Timer | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="keys-box"):
-            yield Label("Providers and keys", classes="section")
-            yield Static("", id="keyring")
-            yield DataTable(id="keys", cursor_type="row")
-        with Vertical(id="catalog-box"):
-            yield Label("Model catalog (LiteLLM's local price map)", classes="section")
-            yield Input(placeholder="search models  (/)", id="catalog-search")
-            yield LoadingIndicator(id="catalog-loading")
-            yield DataTable(id="catalog", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+    def compose_body(self) -> ComposeResult:
+        with TabbedContent(id="models-tabs", initial="keys"):
+            with TabPane("Keys", id="keys"), Vertical():
+                yield Static("", id="keyring-status")
+                table: DataTable[Any] = DataTable(id="keys-table", cursor_type="row")
+                yield table
+                yield Static("Keys are read from the OS keyring first, then from the "
+                             "provider's environment variable. They are never shown, stored "
+                             "in the database, logged or exported.", classes="hint")
+            with TabPane("Catalog", id="catalog"), Vertical():
+                yield Input(placeholder="search models, e.g. gpt-4o or anthropic  (/)",
+                            id="catalog-search")
+                catalog: DataTable[Any] = DataTable(id="catalog-table", cursor_type="row",
+                                                    zebra_stripes=True)
+                yield catalog
+                yield Static("", id="catalog-count", classes="hint")
 
     def on_mount(self) -> None:
-        self.title = "models and keys"
-        keys = self.query_one("#keys", DataTable)
-        keys.add_columns("Provider", "Key", "Environment variable")
-        catalog = self.query_one("#catalog", DataTable)
-        catalog.add_columns("Model", "Provider", "Context", "Input $/M", "Output $/M")
-        catalog.display = False
-        keys.focus()
+        keys = self.query_one("#keys-table", DataTable)
+        for name in ("Provider", "Key", "Environment variable"):
+            keys.add_column(name, key=name)
+        catalog = self.query_one("#catalog-table", DataTable)
+        for name in ("Model", "Provider", "Mode", "Context", "$/1M in", "$/1M out"):
+            catalog.add_column(name, key=name)
+        keys.loading = True
         self._load_keys()
-        self._load_catalog()
 
-    @work(thread=True, exclusive=True, group="keys", exit_on_error=False)
+    # -- keys -----------------------------------------------------------------------------
+
     def _load_keys(self) -> None:
-        from workbench.gateway import credentials as cr
+        in_thread(self, self.wb.services.key_status, done=KeysLoaded, what="reading key status",
+                  group="models-keys")
 
-        rows = []
-        for provider in sorted(cr.ENV_VARS):
-            source = cr.key_source(provider)
-            rows.append((provider, {"keyring": "✓ in keyring", "env": "✓ from environment"}
-                         .get(source or "", "— none"), cr.env_var(provider)))
-        keyring = ("keyring: " + cr.keyring_name()) if cr.keyring_available() else \
-            ("[yellow]" + cr.no_keyring_help() + "[/]")
-        self.post_message(self.KeysLoaded(rows, keyring))
+    def on_keys_loaded(self, message: KeysLoaded) -> None:
+        from rich.markup import escape
 
-    @on(KeysLoaded)
-    def _show_keys(self, message: KeysLoaded) -> None:
-        table = self.query_one("#keys", DataTable)
+        self.keys = message.status
+        table = self.query_one("#keys-table", DataTable)
+        table.loading = False
+        selected = self._selected_provider()
         table.clear()
-        table.add_rows(message.rows)
-        self.providers = [r[0] for r in message.rows]
-        self.query_one("#keyring", Static).update(message.keyring)
+        for row in self.keys.rows:
+            table.add_row(row.provider, SOURCE_MARK.get(row.source, row.source), row.env_var,
+                          key=row.provider)
+        if selected is not None:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        status = self.query_one("#keyring-status", Static)
+        if self.keys.available:
+            status.update(f"Keyring: [b]{escape(self.keys.backend)}[/]  ·  s sets a key, "
+                          "d deletes one")
+            status.set_classes("")
+        else:
+            status.update(f"[b]No keyring here.[/] {escape(self.keys.help)}")
+            status.set_classes("-warning")
 
-    @work(thread=True, exclusive=True, group="catalog", exit_on_error=False)
-    def _load_catalog(self) -> None:
-        from workbench.gateway.litellm_provider import load_litellm
-
-        litellm = load_litellm()
-        rows = []
-        for name, info in sorted(litellm.model_cost.items()):
-            if name == "sample_spec" or not isinstance(info, dict):
-                continue
-            context = info.get("max_input_tokens") or info.get("max_tokens")
-            rows.append((name, str(info.get("litellm_provider", "?")),
-                         f"{context:,}" if isinstance(context, int) else "unknown",
-                         _price(info.get("input_cost_per_token")),
-                         _price(info.get("output_cost_per_token"))))
-        self.post_message(self.CatalogLoaded(rows))
-
-    @on(CatalogLoaded)
-    def _show_catalog(self, message: CatalogLoaded) -> None:
-        self.catalog = message.rows
-        self.query_one("#catalog-loading").display = False
-        self.query_one("#catalog", DataTable).display = True
-        self._filter_catalog(self.query_one("#catalog-search", Input).value)
-
-    @on(Input.Changed, "#catalog-search")
-    def _search(self, event: Input.Changed) -> None:
-        self._filter_catalog(event.value)
-
-    def _filter_catalog(self, text: str) -> None:
-        needle = text.strip().lower()
-        table = self.query_one("#catalog", DataTable)
-        table.clear()
-        rows = [r for r in self.catalog if needle in r[0].lower() or needle in r[1].lower()]
-        table.add_rows(rows[:2000])
-
-    def action_search(self) -> None:
-        self.query_one("#catalog-search", Input).focus()
-
-    def _provider(self) -> str | None:
-        table = self.query_one("#keys", DataTable)
-        if 0 <= table.cursor_row < len(self.providers):
-            return self.providers[table.cursor_row]
-        return None
+    def _selected_provider(self) -> str | None:
+        table = self.query_one("#keys-table", DataTable)
+        if table.row_count == 0 or table.cursor_row is None:
+            return None
+        try:
+            return str(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
+        except Exception:
+            return None
 
     def action_set_key(self) -> None:
-        provider = self._provider()
-        if provider is None:
+        if self.keys is not None and not self.keys.available:
+            self.notify(self.keys.help, title="No keyring", severity="warning", timeout=12)
             return
+        from workbench.tui.screens.modals import KeyModal
 
-        def done(key: str | None) -> None:
-            if key:
-                self._store_key(provider, key)
+        services = self.wb.services
 
-        self.app.push_screen(KeyModal(provider), done)
+        def entered(result: tuple[str, str] | None) -> None:
+            if result is None:
+                return
+            provider, key = result
 
-    @work(thread=True, group="keys-write", exit_on_error=False)
-    def _store_key(self, provider: str, key: str) -> None:
-        from workbench.gateway import credentials as cr
+            def store() -> str:
+                services.set_key(provider, key)
+                return f"Stored the key for {provider} in the keyring"
 
-        try:
-            cr.set_key(provider, key)
-        except cr.NoKeyringBackend:
-            self.app.call_from_thread(self.notify, cr.no_keyring_help(provider),
-                                      title="no keyring", severity="error", timeout=15)
-            return
-        self.app.call_from_thread(self.notify, f"key for {provider} saved in the keyring")
-        self._load_keys()
+            in_thread(self, store, done=KeyChanged, what=f"storing the key for {provider}",
+                      group="models-key-change")
+
+        self.app.push_screen(KeyModal(self._selected_provider() or ""), entered)
 
     def action_delete_key(self) -> None:
-        provider = self._provider()
+        provider = self._selected_provider()
         if provider is None:
             return
-
-        def done(yes: bool | None) -> None:
-            if yes:
-                self._delete_key(provider)
-
-        self.app.push_screen(ConfirmModal(f"Delete the key for {provider} from the keyring?"),
-                             done)
-
-    @work(thread=True, group="keys-write", exit_on_error=False)
-    def _delete_key(self, provider: str) -> None:
-        from workbench.gateway import credentials as cr
-
-        try:
-            gone = cr.delete_key(provider)
-        except cr.NoKeyringBackend:
-            self.app.call_from_thread(self.notify, cr.no_keyring_help(provider),
-                                      title="no keyring", severity="error", timeout=15)
+        if self.keys is not None and not self.keys.available:
+            self.notify(self.keys.help, title="No keyring", severity="warning", timeout=12)
             return
-        self.app.call_from_thread(
-            self.notify, f"key for {provider} deleted" if gone else f"no key for {provider}")
+        from workbench.tui.screens.modals import ConfirmModal
+
+        services = self.wb.services
+
+        def confirmed(yes: bool | None) -> None:
+            if not yes:
+                return
+
+            def delete() -> str:
+                if services.delete_key(provider):
+                    return f"Deleted the key for {provider} from the keyring"
+                return f"No key for {provider} in the keyring; nothing deleted"
+
+            in_thread(self, delete, done=KeyChanged, what=f"deleting the key for {provider}",
+                      group="models-key-change")
+
+        self.app.push_screen(ConfirmModal(f"Delete the key for {provider} from the keyring?",
+                                          "Delete"), confirmed)
+
+    def on_key_changed(self, message: KeyChanged) -> None:
+        self.notify(message.text, title="Keys")
         self._load_keys()
 
-    def action_back(self) -> None:
-        self.app.pop_screen()
+    # -- catalog --------------------------------------------------------------------------
 
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self.query_one("#keys-table" if tab == "keys" else "#catalog-search").focus()
 
-def _price(per_token: Any) -> str:
-    if isinstance(per_token, int | float) and not isinstance(per_token, bool):
-        return f"{per_token * 1_000_000:.2f}"
-    return "unknown"
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        if event.pane.id == "catalog" and not self._catalog_requested:
+            self._catalog_requested = True
+            self.query_one("#catalog-table", DataTable).loading = True
+            self.query_one("#catalog-count", Static).update(
+                "Loading LiteLLM's model catalog (a few seconds the first time)…")
+            in_thread(self, self.wb.services.model_catalog, done=CatalogLoaded,
+                      what="loading the model catalog", group="models-catalog")
+
+    def on_catalog_loaded(self, message: CatalogLoaded) -> None:
+        self.catalog = message.rows
+        self.query_one("#catalog-table", DataTable).loading = False
+        self._show_catalog()
+
+    def _show_catalog(self) -> None:
+        if self.catalog is None:
+            return
+        terms = self.query_one("#catalog-search", Input).value.lower().split()
+        rows = [r for r in self.catalog
+                if all(t in r.model.lower() or t in r.provider.lower() for t in terms)]
+        table = self.query_one("#catalog-table", DataTable)
+        table.clear()
+        table.add_rows(
+            (r.model, r.provider, r.mode, context_size(r.context), price(r.input_per_million),
+             price(r.output_per_million))
+            for r in rows[:CATALOG_ROWS]
+        )
+        more = f"; showing the first {CATALOG_ROWS}, search to narrow" if len(
+            rows) > CATALOG_ROWS else ""
+        self.query_one("#catalog-count", Static).update(
+            f"{len(rows):,} of {len(self.catalog):,} models{more}. Prices per million tokens, "
+            "from LiteLLM's local price map.")
+
+    @on(Input.Changed, "#catalog-search")
+    def _search_changed(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(0.25, self._show_catalog)
+
+    def action_search(self) -> None:
+        self.action_tab("catalog")

@@ -1,149 +1,176 @@
-"""Policies and audit: the effective policy per domain, policy errors, the audit chain's state."""
+"""Policies and audit: the effective rules per domain, policy errors, and the audit chain."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
+from rich.markup import escape
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import DataTable, OptionList, Static
+from textual.widgets.option_list import Option
 
-EFFECT_STYLE = {"deny": "bold red", "require_approval": "bold yellow", "redact": "bold magenta",
-                "allow": "bold green"}
+from workbench.tui.background import in_thread
+from workbench.tui.render import EFFECT_STYLE
+from workbench.tui.screens.base import SectionScreen
 
 
-class PoliciesScreen(Screen):
-    CSS_PATH = "policies.tcss"
-    BINDINGS = [
-        Binding("v", "verify", "Verify audit", id="policies.verify"),
-        Binding("ctrl+r", "reload", "Reload", id="policies.reload"),
-        Binding("escape", "back", "Back", id="policies.back"),
+class PoliciesLoaded(Message):
+    def __init__(self, loaded: tuple[Any, tuple[int, str]]) -> None:
+        super().__init__()
+        self.view, self.head = loaded
+
+
+class AuditVerified(Message):
+    def __init__(self, result: Any) -> None:
+        super().__init__()
+        self.result = result
+
+
+def load(services: Any) -> tuple[Any, tuple[int, str]]:
+    return services.policy_view(), services.audit_head()
+
+
+class PoliciesScreen(SectionScreen):
+    SECTION = "policies"
+    CSS_PATH = Path(__file__).with_name("policies.tcss")
+    AUTO_FOCUS = "#policy-domains"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("v", "verify", "Verify audit", id="policies.verify",
+                tooltip="Recompute the audit chain's hashes and name the first broken entry"),
+        Binding("r", "reload", "Reload", id="policies.reload",
+                tooltip="Read the policy files again"),
     ]
-
-    class Loaded(Message):
-        def __init__(self, policy: Any, error: str | None) -> None:
-            super().__init__()
-            self.policy, self.error = policy, error
-
-    class Verified(Message):
-        def __init__(self, text: Text) -> None:
-            super().__init__()
-            self.text = text
 
     def __init__(self) -> None:
         super().__init__()
-        self.policy: Any = None
-        self.domains: list[str] = []
+        self.view: Any = None
+        self.domain = "central"
+        self.rows: list[Any] = []
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("", id="policy-source")
-        with Horizontal(id="policies-body"):
-            yield OptionList(id="domains")
-            with VerticalScroll(id="effective-box"):
-                yield Static("", id="effective")
-        yield Static("audit: press v to verify the chain", id="audit")
-        yield Footer()
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="policy-summary")
+        with Horizontal(id="policy-body"):
+            domains = OptionList(id="policy-domains", classes="panel")
+            domains.border_title = "Domains"
+            yield domains
+            with Vertical(id="policy-main"):
+                table: DataTable[Any] = DataTable(id="policy-rules", cursor_type="row",
+                                                  classes="panel")
+                table.border_title = "Effective rules"
+                yield table
+                with VerticalScroll(id="policy-detail", classes="panel") as detail:
+                    detail.border_title = "Rule"
+                    yield Static("", id="policy-rule")
+        yield Static("", id="audit-status")
 
     def on_mount(self) -> None:
-        self.title = "policies and audit"
+        table = self.query_one(DataTable)
+        for name in ("Effect", "Rule", "From", "On", "Note"):
+            table.add_column(name, key=name)
         self.action_reload()
 
     def action_reload(self) -> None:
-        self._load()
+        in_thread(self, load, self.wb.services, done=PoliciesLoaded,
+                  what="reading the policies", group="policies-load")
 
-    @work(thread=True, exclusive=True, group="policies", exit_on_error=False)
-    def _load(self) -> None:
-        from workbench.governance.policy import PolicyError, load_policies
-
-        folder = self.app.services.settings.policy_dir()
-        try:
-            self.post_message(self.Loaded(load_policies(folder), None))
-        except PolicyError as exc:
-            self.post_message(self.Loaded(None, str(exc)))
-
-    @on(Loaded)
-    def _show(self, message: Loaded) -> None:
-        source = self.query_one("#policy-source", Static)
-        domains = self.query_one("#domains", OptionList)
+    def on_policies_loaded(self, message: PoliciesLoaded) -> None:
+        view = self.view = message.view
+        seq, head = message.head
+        summary = self.query_one("#policy-summary", Static)
+        if view.error:
+            summary.update(f"[b red]✘ The policy set does not load[/] — runs cannot start "
+                           f"until it is fixed:\n{escape(view.error)}")
+            summary.set_classes("-error")
+        else:
+            budgets = ", ".join(f"{k} {v:g}" for k, v in view.budgets.items()) or "none"
+            summary.update(
+                f"[b]{escape(view.folder)}[/] · default [b]{view.default}[/] · budgets "
+                f"{budgets} · policy set {view.hash[:12]}")
+            summary.set_classes("")
+        domains = self.query_one("#policy-domains", OptionList)
         domains.clear_options()
-        if message.error:
-            self.policy = None
-            source.update(Text(f"✗ {message.error}\nRuns refuse to start until this is fixed.",
-                               style="bold red"))
-            self.query_one("#effective", Static).update("")
-            return
-        p = message.policy
-        self.policy = p
-        budgets = ", ".join(f"{k} {v:g}" for k, v in p.budgets.items()) or "none"
-        source.update(Text.assemble(("✓ ", "bold green"), f"{p.source} · default {p.default}"
-                                    f" · budgets {budgets} · set {p.hash[:12]}"))
-        self.domains = ["(central only)", *sorted(p.domains)]
-        domains.add_options(self.domains)
-        domains.highlighted = 0
-        domains.focus()
+        domains.add_option(Option(f"central [dim]({len(view.central)})[/]", id="central"))
+        for name, rules in view.domains.items():
+            domains.add_option(Option(f"{name} [dim]({len(rules)})[/]", id=name))
+        ids = ["central", *view.domains]
+        if self.domain not in ids:
+            self.domain = "central"
+        domains.highlighted = ids.index(self.domain)
+        self._show_rules()
+        self.query_one("#audit-status", Static).update(
+            f"Audit chain: [b]{seq:,}[/] entries · head {head[:16]}… · "
+            "[dim]press v to verify every hash[/]")
 
-    @on(OptionList.OptionHighlighted, "#domains")
-    def _domain(self, event: OptionList.OptionHighlighted) -> None:
-        if self.policy is None or event.option_index is None:
+    @on(OptionList.OptionHighlighted, "#policy-domains")
+    def _domain_chosen(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id and event.option.id != self.domain:
+            self.domain = event.option.id
+            self._show_rules()
+
+    def _show_rules(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        if self.view is None or self.view.error:
+            self.rows = []
+            self._show_rule()
             return
-        name = self.domains[event.option_index]
-        domain = None if name.startswith("(") else name
-        self.query_one("#effective", Static).update(effective_text(self.policy, domain))
+        self.rows = self.view.effective(self.domain)
+        table.border_title = ("Central rules" if self.domain == "central" else
+                              f"Effective rules for {self.domain} (central + domain)")
+        for r in self.rows:
+            effect = Text(r.effect, EFFECT_STYLE.get(r.effect, ""))
+            table.add_row(effect, r.id, r.source, r.on, r.note or "")
+        self._show_rule()
+
+    @on(DataTable.RowHighlighted)
+    def _rule_chosen(self) -> None:
+        self._show_rule()
+
+    def _show_rule(self) -> None:
+        body = self.query_one("#policy-rule", Static)
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        if not self.rows or row is None or not 0 <= row < len(self.rows):
+            body.update(Text("No rules." if self.view and not self.view.error else "", "dim"))
+            return
+        r = self.rows[row]
+        text = Text()
+        text.append(r.id, "bold")
+        text.append(f"  {r.source} · {r.where}", "dim")
+        text.append("\nwhen   ", "dim")
+        text.append(r.when)
+        text.append("\neffect ", "dim")
+        text.append(r.effect, EFFECT_STYLE.get(r.effect, ""))
+        text.append("\nreason ", "dim")
+        text.append(r.reason)
+        if r.source == "central":
+            text.append("\n" + ("overridable by a domain allow rule" if r.overridable
+                                else "not overridable: no domain can lift it"), "dim")
+        if r.note:
+            text.append(f"\n{r.note}", "yellow")
+        body.update(text)
+
+    # -- audit ----------------------------------------------------------------------------
 
     def action_verify(self) -> None:
-        self.query_one("#audit", Static).update("verifying the audit chain…")
-        self._verify()
+        self.query_one("#audit-status", Static).update("Audit chain: verifying…")
+        in_thread(self, self.wb.services.audit_verify, done=AuditVerified,
+                  what="verifying the audit chain", group="policies-verify")
 
-    @work(thread=True, exclusive=True, group="verify", exit_on_error=False)
-    def _verify(self) -> None:
-        from workbench.store.audit import AuditChain
-
-        r = AuditChain(self.app.services.store).verify()
+    def on_audit_verified(self, message: AuditVerified) -> None:
+        r = message.result
+        status = self.query_one("#audit-status", Static)
         if r.ok:
-            text = Text.assemble(("✓ audit chain intact", "bold green"),
-                                 f" · {r.entries:,} entries · head {r.head[:16]}…")
+            status.update(f"Audit chain: [b green]✔ intact[/] · {r.entries:,} entries verified "
+                          f"in {r.seconds:.2f}s · head {r.head[:16]}…")
+            status.set_classes("")
         else:
-            text = Text.assemble(("✗ audit chain BROKEN", "bold red"), f" · {r.message}")
-        self.post_message(self.Verified(text))
-
-    @on(Verified)
-    def _verified(self, message: Verified) -> None:
-        self.query_one("#audit", Static).update(message.text)
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
-
-
-def effective_text(policy: Any, domain: str | None) -> Text:
-    """Central plus domain rules, and which central rules the domain's allow rules lift."""
-    local = policy.domains.get(domain, []) if domain else []
-    allow_on = {r.on for r in local if r.effect == "allow"}
-    out = Text()
-    out.append(f"{domain or 'every agent'}\n", style="bold underline")
-    out.append("central rules\n", style="bold")
-    for r in policy.central:
-        lifted = r.overridable and r.on in allow_on
-        out.append(f"  {r.id}", style="strike dim" if lifted else "")
-        out.append(f"  {r.on}  ", style="dim")
-        out.append(r.effect, style=EFFECT_STYLE.get(r.effect, ""))
-        if r.overridable:
-            out.append("  overridable", style="italic dim")
-        if lifted:
-            out.append(f"  ← lifted by {domain} when its allow rule matches", style="green")
-        out.append(f"\n    when {r.when}\n", style="dim")
-    if domain:
-        out.append(f"{domain} rules\n", style="bold")
-        if not local:
-            out.append("  none\n", style="dim")
-        for r in local:
-            out.append(f"  {r.id}  ")
-            out.append(f"{r.on}  ", style="dim")
-            out.append(r.effect, style=EFFECT_STYLE.get(r.effect, ""))
-            out.append(f"\n    when {r.when}\n", style="dim")
-    return out
+            status.update(f"Audit chain: [b red]✘ BROKEN[/] · {escape(r.message)} "
+                          f"({r.entries:,} entries verified before it)")
+            status.set_classes("-error")

@@ -1,245 +1,417 @@
-"""The run view: topology, the live message stream, a detail pane, totals and filters."""
+"""The run view: the crew's topology, the live message stream, a detail pane and totals.
+
+A live run executes in a thread with its own event loop; the bus subscriber only appends
+to a deque, and a 30 Hz timer folds what arrived into the model and repaints once. A replay
+builds the same model from the store in a worker and shows it in the same view.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 import time
-from collections import deque
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Select, Static
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Static
 
-from workbench.tui.widgets.stream import Entry, EventStream
+from workbench.tui.background import freeze_heap, in_thread
+from workbench.tui.clock import duration
+from workbench.tui.feed import GROUPS, Feed, RunModel
+from workbench.tui.screens.base import SectionScreen
+from workbench.tui.topology_art import Shape, agent_colour
+from workbench.tui.widgets.detail import DetailView
+from workbench.tui.widgets.stream import StreamView
 from workbench.tui.widgets.topology import TopologyView
 
-KIND_FILTERS: list[tuple[str, str]] = [
-    ("messages", "message"),
-    ("tools", "tool.requested,tool.result"),
-    ("policy", "policy.decision,approval.requested,approval.decided"),
-    ("models", "model.call"),
-]
-FLUSH_HZ = 30
+FLUSH_S = 1 / 30
+#: Most events folded per tick: a burst is spread over ticks instead of stalling one.
+PER_TICK = 5000
+#: While following a live run, the detail pane is redrawn at most this often.
+DETAIL_EVERY_S = 0.25
+STATUS_MARK = {"running": ("●", "cyan"), "completed": ("✔", "green"), "failed": ("✘", "red"),
+               "cancelled": ("■", "yellow"), "waiting": ("○", "grey50"),
+               "starting": ("○", "cyan"), "loading": ("○", "cyan")}
 
 
-class RunScreen(Screen):
-    """Live when given a prepared run, a replay when given a stored session id."""
+class ReplayLoaded(Message):
+    def __init__(self, loaded: tuple[RunModel, Shape | None]) -> None:
+        super().__init__()
+        self.model, self.shape = loaded
 
-    CSS_PATH = "run.tcss"
-    BINDINGS = [
-        Binding("escape", "back", "Back", id="run.back"),
-        Binding("ctrl+x", "stop", "Stop run", id="run.stop"),
-        Binding("f", "focus_filters", "Filter", id="run.filter"),
-        Binding("end", "follow", "Follow", id="run.follow"),
+
+class RunFinished(Message):
+    def __init__(self, outcome: Any) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+
+@dataclass
+class LiveHandle:
+    """The UI's grip on a run in its thread: enough to stop it, from any thread."""
+
+    session: Any = None
+    stop_requested: bool = False
+
+    def stop(self) -> None:
+        self.stop_requested = True
+        if self.session is not None:
+            self.session.cancel()
+
+
+def shape_from_event(data: dict[str, Any]) -> Shape | None:
+    """The topology a run announced in its first event (newer sessions carry it)."""
+    raw = data.get("shape")
+    if not isinstance(raw, dict):
+        return None
+    return Shape(
+        raw.get("topology") or data.get("topology") or "network",
+        list(raw.get("agents") or []), raw.get("hub"),
+        [a for a in raw.get("agents") or [] if a != raw.get("hub")],
+        raw.get("planner"), list(raw.get("executors") or []), raw.get("reviewer"),
+        [(e.get("from"), e.get("to"), e.get("when")) for e in raw.get("edges") or []],
+    )
+
+
+def build_replay(services: Any, session_id: str) -> tuple[RunModel, Shape | None]:
+    """A stored session folded into a model, off the UI loop (100k events in about a second)."""
+    session = services.session(session_id)
+    model = RunModel(live=False)
+    shape = None
+    apply = model.apply_row
+    for row in services.session_events(session["id"]):
+        if shape is None and row[2] == "run.started":
+            data = json.loads(row[6]) if row[6] else {}
+            shape = shape_from_event(data)
+            if shape is None:
+                topology = services.session_topology(session)
+                agents = [a["name"] for a in data.get("agents") or []]
+                shape = Shape.of(topology) if topology else Shape.guess(
+                    session.get("topology") or "", agents)
+            for i, name in enumerate(shape.agents):
+                model.agents.setdefault(name, _agent(name, i))
+        apply(*row)
+    model.session_id = session["id"]
+    model.crew = model.crew or session["crew_name"]
+    model.engine = model.engine or session["engine"]
+    model.topology = model.topology or session["topology"]
+    model.task = model.task or session.get("task") or ""
+    if model.status in ("waiting", "running"):
+        model.status = session["status"]
+    model.take_changed()
+    return model, shape
+
+
+def _agent(name: str, index: int) -> Any:
+    from workbench.tui.feed import AgentInfo
+
+    return AgentInfo(name, index)
+
+
+def execute_live(services: Any, settings: Any, prepared: Any, feed: Feed,
+                 handle: LiveHandle) -> Any:
+    """Run a prepared crew under governance in this (worker) thread; returns its outcome."""
+    store = services.store
+    from workbench.engines import load_engine
+    from workbench.governance.setup import governed
+    from workbench.mesh.session import Session
+
+    governance = governed(settings, store, "wait", services.reviewer)
+    load_engine(prepared.engine)  # the framework import (seconds) happens here, not on the UI
+    freeze_heap()
+    session = Session(prepared, settings, store, subscribers=[feed.put], stream=True,
+                      **governance.session_kwargs())
+    handle.session = session
+    if handle.stop_requested:
+        session.cancel()
+    return asyncio.run(session.execute())
+
+
+class RunScreen(SectionScreen):
+    SECTION = "run"
+    CSS_PATH = Path(__file__).with_name("run.tcss")
+    AUTO_FOCUS = "#run-stream"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+x", "stop", "Stop run", id="run.stop",
+                tooltip="Stop the live run (it is stored as cancelled)"),
+        Binding("f", "filter", "Filter", id="run.filter",
+                tooltip="Choose which agents and kinds of event the stream shows"),
+        Binding("t", "toggle_topology", "Topology", id="run.toggle_topology",
+                tooltip="Show or hide the topology drawing"),
+        Binding("d", "toggle_detail", "Detail", id="run.toggle_detail",
+                tooltip="Show or hide the detail pane"),
+        Binding("a", "app.go('approvals')", "Approvals", id="run.approvals",
+                tooltip="Open the approvals queue"),
+        Binding("escape", "back", "Back", id="run.back",
+                tooltip="Back to where the replay was opened from"),
     ]
 
-    def __init__(self, prepared: Any = None, session_id: str | None = None) -> None:
+    def __init__(self, replay: str | None = None) -> None:
         super().__init__()
-        self.prepared = prepared
-        self.session_id = session_id
-        self.session: Any = None
-        self._pending: deque[dict[str, Any]] = deque()
-        self._totals = {"turns": 0, "tokens": 0, "cost": 0.0, "unknown": 0, "first": None,
-                        "last": None, "status": "starting" if prepared else "loading"}
-        self._agents: list[str] = []
-        self._ended = threading.Event()
+        self.replay_id = replay
+        self.model: RunModel | None = None
+        self.shape: Shape | None = None
+        self.feed = Feed()
+        self.handle: LiveHandle | None = None
+        self._detail_key: tuple[int, int] | None = None
+        self._totals_text = ""
+        self._status = "loading" if replay else "waiting"
+        self._detail_at = 0.0
+        self._detail_stale = False
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(id="totals")
-        with Horizontal(id="run-body"):
-            with Vertical(id="side"):
-                yield TopologyView(id="topology")
-                yield Select([], prompt="all agents", id="agent-filter", allow_blank=True)
-                yield Select(KIND_FILTERS, prompt="all events", id="kind-filter",
-                             allow_blank=True)
-            with Vertical(id="main"):
-                yield EventStream(id="stream")
-                with VerticalScroll(id="detail-box"):
-                    yield Static("Select an entry to see it in full.", id="detail")
-        yield Footer()
+    def compose_body(self) -> ComposeResult:
+        with Horizontal(id="run-top"):
+            topology = TopologyView(id="run-topology", classes="panel")
+            topology.border_title = "Topology"
+            yield topology
+            totals = Static("", id="run-totals", classes="panel")
+            totals.border_title = "Totals"
+            yield totals
+        stream = StreamView(self.wb.clock, id="run-stream", classes="panel",
+                            empty="Loading the session…" if self.replay_id else
+                            "No run yet: compose a crew (2) and run it with ctrl+r, "
+                            "or replay a session from Sessions (1).")
+        stream.border_title = "Messages"
+        yield stream
+        detail = DetailView(id="run-detail", classes="panel")
+        detail.border_title = "Detail"
+        yield detail
 
     def on_mount(self) -> None:
-        self.query_one(EventStream).focus()
-        self.set_interval(1 / FLUSH_HZ, self._flush)
+        self.set_interval(FLUSH_S, self._drain)
+        if self.replay_id:
+            self.sub_title = "replay"
+            self.query_one(StreamView).loading = True
+            in_thread(self, build_replay, self.wb.services, self.replay_id, done=ReplayLoaded,
+                      what="opening the session", group="replay")
         self._show_totals()
-        if self.prepared is not None:
-            self.title = f"run · {self.prepared.spec.name}"
-            self._run()
-        else:
-            self.title = f"session · {self.session_id[:12] if self.session_id else ''}"
-            self._replay()
 
-    # -- feeding --------------------------------------------------------------------------
+    def on_screen_resume(self) -> None:
+        # a hidden view cannot scroll: catch up with what arrived meanwhile
+        self.query_one(StreamView).sync()
 
-    def enqueue(self, event: Any) -> None:
-        """Bus subscriber: runs on the run's thread, only appends (never touches widgets)."""
-        self._pending.append(event.to_dict())
+    # -- live runs ------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="run", exit_on_error=False)
-    def _run(self) -> None:
-        import asyncio
+    @property
+    def running(self) -> bool:
+        return self.handle is not None and self._status in ("starting", "running")
 
-        from workbench.governance.setup import governed
-        from workbench.mesh.session import Session
-
-        services = self.app.services
-        store = services.store
-        governance = governed(services.settings, store, "wait")
-        self.session = Session(self.prepared, services.settings, store,
-                               subscribers=[self.enqueue], stream=True,
-                               **governance.session_kwargs())
-        self.session_id = self.session.session_id
-        try:
-            outcome = asyncio.run(self.session.execute())
-        finally:
-            self._ended.set()
-        self.app.call_from_thread(self._ended_run, outcome)
-
-    def _ended_run(self, outcome: Any) -> None:
-        severity = "information" if outcome.status == "completed" else "warning"
-        message = f"run {outcome.status}" + (f": {outcome.error}" if outcome.error else "")
-        self.notify(message, title=self.prepared.spec.name, severity=severity)
-        self.app.refresh_sessions()
-
-    @work(thread=True, exclusive=True, group="replay", exit_on_error=False)
-    def _replay(self) -> None:
-        store = self.app.services.store
-        session = store.get_session(self.session_id)
-        self.session_id = session["id"]
-        batch: list[dict[str, Any]] = []
-        for event in store.iter_events(session["id"], batch=20_000):
-            batch.append(event)
-            if len(batch) >= 20_000:
-                self._pending.extend(batch)
-                batch = []
-        self._pending.extend(batch)
-        self._totals["status"] = session["status"]
-
-    def _flush(self) -> None:
-        if not self._pending:
+    def start_live(self, prepared: Any) -> None:
+        if self.running:
+            self.notify("A run is in progress here; stop it (ctrl+x) before starting another",
+                        severity="warning")
             return
-        n = len(self._pending)
-        batch = [self._pending.popleft() for _ in range(n)]
-        stream = self.query_one(EventStream)
-        topology = self.query_one(TopologyView)
-        new_agents = False
-        for e in batch:
-            kind, d = e["kind"], e.get("data") or {}
-            t = self._totals
-            t["first"] = t["first"] or e["ts"]
-            t["last"] = e["ts"]
-            if kind == "run.started":
-                self._agents = [a["name"] for a in d.get("agents", [])]
-                for a in self._agents:
-                    stream.color(a)
-                shape = d.get("shape") or {"topology": d.get("topology"),
-                                           "agents": self._agents}
-                topology.set_shape(shape, {a: stream.color(a) for a in self._agents})
-                new_agents = True
-                t["status"] = "running"
-            elif kind == "message":
-                t["turns"] += 1
-                targets = [x for x in (e.get("to") or "").split(",") if x]
-                topology.message_passed(e.get("agent") or "", targets, e["ts"])
-            elif kind == "model.call":
-                t["tokens"] += (d.get("prompt_tokens") or 0) + (d.get("completion_tokens") or 0)
-                if d.get("cost_usd") is None:
-                    t["unknown"] += 1
-                else:
-                    t["cost"] += d["cost_usd"]
-            elif kind in ("run.completed", "run.failed"):
-                t["status"] = d.get("status") or kind.split(".")[1]
-        stream.add_events(batch)
-        topology.tick(self._totals["last"])
-        if new_agents:
-            select = self.query_one("#agent-filter", Select)
-            select.set_options([(a, a) for a in self._agents])
+        from workbench.spec.topology import resolve
+
+        spec = prepared.spec
+        model = RunModel(live=True)
+        model.crew, model.engine = spec.name, prepared.engine
+        model.topology, model.task = prepared.topology, prepared.task
+        handle = self.attach(model, Shape.of(resolve(spec, prepared.topology)), Feed())
+        in_thread(self, execute_live, self.wb.services, self.wb.settings, prepared, self.feed,
+                  handle, done=RunFinished, what=f"running {spec.name}", group="live-run")
+
+    def attach(self, model: RunModel, shape: Shape | None, feed: Feed) -> LiveHandle:
+        """Show a live run: whatever `feed` receives (from any thread) is drawn at ~30 Hz."""
+        for i, name in enumerate(shape.agents if shape else []):
+            model.agents.setdefault(name, _agent(name, i))
+        model.status = "starting"
+        self.model, self.shape, self.feed = model, shape, feed
+        self._status = "starting"
+        self.handle = LiveHandle()
+        self._detail_key = None
+        self._show_model()
+        return self.handle
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        self._drain()
+        outcome = message.outcome
+        status = getattr(outcome, "status", "failed")
+        if self.model is not None:
+            self.model.status = status
+        self._status = status
+        severity = "information" if status == "completed" else "warning"
+        text = f"{self.model.crew if self.model else 'run'} {status}"
+        if getattr(outcome, "error", ""):
+            text += f": {outcome.error}"
+        self.notify(text, title="Run finished", severity=severity)
         self._show_totals()
 
-    def _show_totals(self) -> None:
-        t = self._totals
-        elapsed = (t["last"] - t["first"]) if t["first"] and t["last"] else 0.0
-        if self.session is not None and t["status"] == "running" and t["first"]:
-            elapsed = time.time() - t["first"]
-        cost = f"${t['cost']:.4f}" + (" + unknown" if t["unknown"] else "")
-        status_style = {"completed": "green", "failed": "red", "cancelled": "yellow"}.get(
-            t["status"], "cyan")
-        line = Text.assemble(
-            (f" {t['status']} ", f"bold reverse {status_style}"),
-            f"  turns {t['turns']}  ·  tokens {t['tokens']:,}  ·  {cost}  ·  {elapsed:.1f} s",
-            ("  ·  scripted model" if self._scripted() else "", "dim"),
-        )
-        self.query_one("#totals", Static).update(line)
-
-    def _scripted(self) -> bool:
-        return bool(self.prepared and self.prepared.spec.model.startswith("scripted/"))
-
-    # -- interaction ----------------------------------------------------------------------
-
-    @on(EventStream.Selected)
-    def _show_detail(self, message: EventStream.Selected) -> None:
-        self.query_one("#detail", Static).update(detail_text(message.entry))
-
-    @on(Select.Changed)
-    def _filter(self) -> None:
-        agent = self.query_one("#agent-filter", Select).value
-        kinds = self.query_one("#kind-filter", Select).value
-        self.query_one(EventStream).set_filters(
-            agent if isinstance(agent, str) else None,
-            set(kinds.split(",")) if isinstance(kinds, str) else None,
-        )
-
-    def action_focus_filters(self) -> None:
-        self.query_one("#agent-filter", Select).focus()
-
-    def action_follow(self) -> None:
-        self.query_one(EventStream).action_last()
+    def stop_run(self) -> None:
+        if self.handle is not None and self.running:
+            self.handle.stop()
 
     def action_stop(self) -> None:
-        if self.session is not None and not self._ended.is_set():
-            self.session.cancel()
-            self.notify("stopping the run…")
-        else:
-            self.notify("no run in progress", severity="warning")
+        if not self.running:
+            self.notify("No live run to stop", severity="warning")
+            return
+        from workbench.tui.screens.modals import ConfirmModal
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.stop_run()
+                self.notify("Stopping the run…")
+
+        self.app.push_screen(ConfirmModal("Stop the run? It is stored as cancelled.", "Stop"),
+                             answered)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop":
+            return self.replay_id is None
+        if action == "back":
+            return self.replay_id is not None
+        return True
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        if self.replay_id is not None:
+            self.dismiss()
 
+    # -- replay ---------------------------------------------------------------------------
 
-def detail_text(entry: Entry | None) -> Text:
-    if entry is None:
-        return Text("Select an entry to see it in full.", style="dim")
-    e = entry.event
-    d = e.get("data") or {}
-    out = Text()
-    out.append(f"{e['kind']}", style="bold")
-    out.append(f"  #{e.get('seq')}  {e.get('agent') or ''}", style="dim")
-    if e.get("to"):
-        out.append(f" → {e['to']}", style="dim")
-    out.append("\n")
-    if e.get("content"):
-        out.append(e["content"] + "\n")
-    for key in ("model", "provider", "prompt_tokens", "completion_tokens", "cost_usd",
-                "latency_ms", "effect", "rule_ids", "reasons", "lifted", "tool", "reviewer",
-                "decision", "approval_id"):
-        if key in d and d[key] not in (None, [], ""):
-            value = d[key]
-            if key == "cost_usd":
-                value = f"${value:.6f}"
-            out.append(f"{key}: ", style="bold dim")
-            out.append(f"{value if not isinstance(value, list) else ', '.join(map(str, value))}\n")
-    if d.get("args"):
-        out.append("args: ", style="bold dim")
-        out.append(json.dumps(d["args"], indent=2, ensure_ascii=False) + "\n")
-    for result in entry.extra:
-        ok = (result.get("data") or {}).get("ok")
-        out.append("result: ", style="bold dim")
-        out.append((result.get("content") or "") + "\n", style="green" if ok else "red")
-    return out
+    def on_replay_loaded(self, message: ReplayLoaded) -> None:
+        self.model = message.model
+        self.shape = message.shape
+        self._status = message.model.status
+        self.query_one(StreamView).loading = False
+        self._show_model()
+
+    # -- drawing --------------------------------------------------------------------------
+
+    def _colours(self) -> dict[str, str]:
+        if self.model is None:
+            return {}
+        return {name: agent_colour(info.colour) for name, info in self.model.agents.items()}
+
+    def _show_model(self) -> None:
+        topology = self.query_one(TopologyView)
+        model = self.model
+        kind = (self.shape.kind if self.shape else model.topology if model else "") or ""
+        engine = model.engine if model else ""
+        topology.border_title = " · ".join(p for p in ("Topology", kind, engine) if p)
+        topology.show(self.shape, self._colours())
+        stream = self.query_one(StreamView)
+        stream.set_model(model)
+        if model is not None:
+            stream.border_title = f"Messages · {model.crew}"
+        self._show_totals()
+        self._show_detail(force=True)
+
+    def _drain(self) -> None:
+        model = self.model
+        if model is None:
+            return
+        n = self.feed.drain(model, PER_TICK)
+        if n:
+            if model.status != self._status and model.status != "waiting":
+                self._status = model.status
+            self.query_one(StreamView).sync()
+            changed = model.take_changed()
+            selected = self.query_one(StreamView).selected
+            if selected is not None and selected.index in changed:
+                self._show_detail(force=True)
+        if self._detail_stale and time.monotonic() - self._detail_at >= DETAIL_EVERY_S:
+            self._selected()
+        if model.live:
+            lit = model.lit_edges(time.monotonic())
+            self.query_one(TopologyView).light(lit, model.active if self.running else None)
+        if n or self.running:
+            self._show_totals()
+
+    def _show_totals(self) -> None:
+        model = self.model
+        status = self._status
+        mark, colour = STATUS_MARK.get(status, ("○", "grey50"))
+        if model is None:
+            text = f"[{colour}]{mark}[/] {status}"
+        else:
+            t = model.totals
+            cost = f"${t.cost_usd:.4f}" + (" + unknown" if t.cost_unknown_calls else "")
+            elapsed = duration(model.elapsed(self.wb.clock.now()))
+            shown = len(model.visible)
+            agents = ("all agents" if model.agent_filter is None
+                      else f"{len(model.agent_filter)} agents")
+            text = (
+                f"[{colour}]{mark} {status}[/] · {elapsed}\n"
+                f"turns [b]{t.turns}[/] · tokens [b]{t.tokens:,}[/]\n"
+                f"cost [b]{cost}[/]\n"
+                f"calls {t.model_calls} model · {t.tool_calls} tool\n"
+                f"[dim]{shown:,}/{len(model.entries):,} shown · {agents}[/]"
+            )
+        if text != self._totals_text:
+            self._totals_text = text
+            # a fixed-size panel: new numbers need a repaint, not a layout of the screen
+            self.query_one("#run-totals", Static).update(text, layout=False)
+
+    @on(StreamView.Selected)
+    def _selected(self) -> None:
+        stream = self.query_one(StreamView)
+        if self.running and stream.follow:
+            # following a live run, the newest entry changes every frame: a few times a
+            # second is plenty for the eye and keeps the UI loop free
+            now = time.monotonic()
+            if now - self._detail_at < DETAIL_EVERY_S:
+                self._detail_stale = True
+                return
+            self._detail_at = now
+        self._detail_stale = False
+        self._show_detail()
+
+    def _show_detail(self, force: bool = False) -> None:
+        from workbench.tui.render import entry_detail
+
+        entry = self.query_one(StreamView).selected
+        body = self.query_one(DetailView)
+        if entry is None or self.model is None:
+            if force or self._detail_key is not None:
+                body.show(Text("Select an entry to see all of it.", "dim"))
+            self._detail_key = None
+            return
+        key = (entry.index, entry.version)
+        if not force and key == self._detail_key:
+            return
+        self._detail_key = key
+        body.show(entry_detail(entry, self.model, self.wb.clock))
+        self._highlight(entry)
+
+    def _highlight(self, entry: Any) -> None:
+        """The selected message's edge is drawn lit, so the picture follows the reading."""
+        if self.model is None or self.running:
+            return
+        lit: set[tuple[str, str]] = set()
+        if entry.agent and entry.to:
+            lit = {(entry.agent, t) for t in entry.to.split(",") if t}
+        self.query_one(TopologyView).light(lit, entry.agent)
+
+    # -- filters and layout ---------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        if self.model is None:
+            self.notify("Nothing to filter yet", severity="warning")
+            return
+        from workbench.tui.screens.modals import FilterModal
+
+        model = self.model
+
+        def chosen(result: tuple[set[str] | None, set[str]] | None) -> None:
+            if result is None or self.model is not model:
+                return
+            agents, groups = result
+            model.set_filters(groups, agents)
+            self.query_one(StreamView).refilter()
+            self._show_totals()
+
+        self.app.push_screen(FilterModal(list(model.agents), model.agent_filter, list(GROUPS),
+                                         model.groups), chosen)
+
+    def action_toggle_topology(self) -> None:
+        self.query_one("#run-top").toggle_class("-hidden")
+
+    def action_toggle_detail(self) -> None:
+        self.query_one("#run-detail").toggle_class("-hidden")

@@ -1,136 +1,218 @@
-"""Sessions (home): past runs in a table, searchable; open one to replay it, or export it."""
+"""Sessions, the home screen: past runs to search, replay and export."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, ClassVar
 
-from textual import on, work
+from rich.markup import escape
+from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Static
 
-COLUMNS = ("ID", "Crew", "Engine", "Topology", "Status", "Started", "Turns", "Tokens", "Cost",
-           "Pending")
+from workbench.tui.background import in_thread
+from workbench.tui.screens.base import SectionScreen
+
+STATUS_MARK = {"completed": ("✔", "green"), "failed": ("✘", "red"), "cancelled": ("■", "yellow"),
+               "running": ("▶", "cyan")}
+COLUMNS = ("Crew", "Status", "Started", "Turns", "Tokens", "Cost", "⏸", "Engine", "Topology")
+#: While the screen is shown, the list is re-read this often (other processes add runs).
+REFRESH_S = 3.0
 
 
-def format_started(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
+class SessionsLoaded(Message):
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.rows = rows
 
 
-class SessionsScreen(Screen):
-    CSS_PATH = "sessions.tcss"
-    BINDINGS = [
-        Binding("enter", "open", "Open", id="sessions.open"),
-        Binding("slash", "search", "Search", id="sessions.search"),
-        Binding("x", "export('md')", "Export md", id="sessions.export_md"),
-        Binding("X", "export('json')", "Export json", id="sessions.export_json"),
-        Binding("ctrl+r", "reload", "Reload", id="sessions.reload"),
+class Exported(Message):
+    def __init__(self, path: Any) -> None:
+        super().__init__()
+        self.path = path
+
+
+def status_text(status: str) -> Text:
+    mark, colour = STATUS_MARK.get(status, ("?", ""))
+    text = Text(mark, colour)
+    text.append(f" {status}")
+    return text
+
+
+def format_cost(row: dict[str, Any]) -> str:
+    cost = row.get("cost_usd") or 0.0
+    if row.get("cost_unknown_calls"):
+        return f"${cost:.4f}+?" if cost else "unknown"
+    return f"${cost:.4f}"
+
+
+class SessionsScreen(SectionScreen):
+    SECTION = "sessions"
+    CSS_PATH = Path(__file__).with_name("sessions.tcss")
+    AUTO_FOCUS = "#sessions-table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Replay", id="sessions.open",
+                tooltip="Replay the selected session's traffic in the run view"),
+        Binding("slash", "search", "Search", id="sessions.search",
+                tooltip="Search sessions by crew, task, status or id"),
+        Binding("m", "export('md')", "Export MD", id="sessions.export_md",
+                tooltip="Export the selected session as Markdown into the exports folder"),
+        Binding("j", "export('json')", "Export JSON", id="sessions.export_json",
+                tooltip="Export the selected session as JSON into the exports folder"),
+        Binding("r", "refresh", "Refresh", id="sessions.refresh",
+                tooltip="Read the sessions again"),
+        Binding("n", "app.go('compose')", "New run", id="sessions.new",
+                tooltip="Compose a crew and run it"),
     ]
 
-    class Loaded(Message):
-        def __init__(self, rows: list[dict[str, Any]]) -> None:
-            super().__init__()
-            self.rows = rows
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[dict[str, Any]] = []
+        self._shown: tuple[Any, ...] | None = None
+        self._debounce: Timer | None = None
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Input(placeholder="search crew, task, status or id  (/)", id="search")
-        yield DataTable(id="sessions", cursor_type="row", zebra_stripes=True)
-        yield Static("loading sessions…", id="sessions-hint")
-        yield Footer()
+    def compose_body(self) -> ComposeResult:
+        yield Input(placeholder="search crew, task, status (e.g. failed) or id  (/)",
+                    id="sessions-search")
+        table: DataTable[Any] = DataTable(id="sessions-table", cursor_type="row",
+                                          zebra_stripes=True)
+        table.border_title = "Sessions"
+        table.add_class("panel")
+        yield table
+        yield Static("", id="sessions-detail", classes="hint")
 
     def on_mount(self) -> None:
-        self.title = "sessions"
         table = self.query_one(DataTable)
-        for col in COLUMNS:
-            table.add_column(col, key=col.lower())
-        table.focus()
-        self.reload()
+        for name in COLUMNS:
+            table.add_column(name, key=name)
+        table.loading = True
+        self.set_interval(REFRESH_S, self._refresh_if_shown)
+        self.watch(self.app, "pending", lambda _count: self.action_refresh(), init=False)
+        # the database (and sqlalchemy's import) waits until the first frame is on screen
+        self.call_after_refresh(self.action_refresh)
 
-    @work(thread=True, exclusive=True, group="sessions", exit_on_error=False)
-    def reload(self, search: str = "") -> None:
-        store = self.app.services.store
-        rows = store.list_sessions(limit=500, search=search)
-        pending = _pending_by_session(store)
-        for r in rows:
-            r["pending"] = pending.get(r["id"], 0)
-        self.post_message(self.Loaded(rows))
+    def on_screen_resume(self) -> None:
+        if self._shown is not None:
+            self.action_refresh()
 
-    @on(Loaded)
-    def _show(self, message: Loaded) -> None:
+    def _refresh_if_shown(self) -> None:
+        if self.is_current:
+            self.action_refresh()
+
+    # -- loading ------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        search = self.query_one("#sessions-search", Input).value.strip()
+        in_thread(self, self.wb.services.list_sessions, search, done=SessionsLoaded,
+                  what="loading sessions", group="sessions-load")
+
+    def on_sessions_loaded(self, message: SessionsLoaded) -> None:
         table = self.query_one(DataTable)
+        table.loading = False
+        clock = self.wb.clock
+        rows = message.rows
+        shown = tuple((r["id"], r["status"], r["turns"], r["pending"], r["cost_usd"],
+                       r["prompt_tokens"] + r["completion_tokens"]) for r in rows)
+        self._rows = rows
+        if shown == self._shown:
+            return
+        self._shown = shown
+        selected = self._selected_id()
         table.clear()
+        # Text cells, not strings: a string cell is parsed as markup, and a time's ":" sends
+        # Rich looking for emoji codes
         table.add_rows(
-            [(r["id"][:8], r["crew_name"], r["engine"], r["topology"], r["status"],
-              format_started(r["started_at"]), str(r["turns"]),
-              f"{r['prompt_tokens'] + r['completion_tokens']:,}",
-              f"${r['cost_usd']:.4f}" + ("+?" if r["cost_unknown_calls"] else ""),
-              str(r["pending"] or "")) for r in message.rows]
+            [
+                Text(r["crew_name"][:24]),
+                status_text(r["status"]),
+                Text(clock.short(r["started_at"])),
+                Text(str(r["turns"]), justify="right"),
+                Text(f"{r['prompt_tokens'] + r['completion_tokens']:,}", justify="right"),
+                Text(format_cost(r), justify="right"),
+                Text(str(r["pending"]), "bold yellow") if r["pending"] else Text(""),
+                Text(r["engine"]),
+                Text(r["topology"]),
+            ]
+            for r in rows
         )
-        self._ids = [r["id"] for r in message.rows]
-        hint = self.query_one("#sessions-hint", Static)
-        hint.update(f"{len(message.rows)} sessions · enter opens · n starts a new run"
-                    if message.rows else "No sessions yet: press n to compose and run a crew.")
+        # add_rows keys rows by position; keep our own id list to map back
+        self._ids = [r["id"] for r in rows]
+        if selected in self._ids:
+            table.move_cursor(row=self._ids.index(selected), animate=False)
+        self._show_detail()
+        self.query_one("#sessions-detail", Static).set_class(not rows, "empty")
 
-    @on(Input.Changed, "#search")
-    def _search(self, event: Input.Changed) -> None:
-        self.reload(event.value.strip())
+    def _selected_id(self) -> str | None:
+        table = self.query_one(DataTable)
+        ids = getattr(self, "_ids", [])
+        if not ids or table.cursor_row is None or not 0 <= table.cursor_row < len(ids):
+            return None
+        return ids[table.cursor_row]
 
-    @on(Input.Submitted, "#search")
+    def _selected(self) -> dict[str, Any] | None:
+        sid = self._selected_id()
+        return next((r for r in self._rows if r["id"] == sid), None)
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#sessions-detail", Static)
+        row = self._selected()
+        if row is None:
+            if self._rows:
+                detail.update("")
+            else:
+                detail.update("No sessions yet. Compose a crew ([b]2[/b]) and run it, "
+                              "or run one from the command line: workbench run market-entry")
+            return
+        task = " ".join((row.get("task") or "").split())
+        extra = f" · [red]{escape(row['error'])}[/]" if row.get("error") else ""
+        started = self.wb.clock.date_time(row["started_at"])
+        detail.update(f"[b]{row['id'][:12]}[/b] · {started} · {escape(task[:200])}{extra}")
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    @on(DataTable.RowSelected)
+    def _selected_row(self) -> None:
+        self.action_open()
+
+    # -- filters ------------------------------------------------------------------------
+
+    @on(Input.Changed, "#sessions-search")
+    def _search_changed(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(0.25, self.action_refresh)
+
+    @on(Input.Submitted, "#sessions-search")
     def _search_done(self) -> None:
         self.query_one(DataTable).focus()
 
     def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        self.query_one("#sessions-search", Input).focus()
 
-    def action_reload(self) -> None:
-        self.reload(self.query_one("#search", Input).value.strip())
+    # -- actions ------------------------------------------------------------------------
 
-    def _selected(self) -> str | None:
-        table = self.query_one(DataTable)
-        ids = getattr(self, "_ids", [])
-        if not ids or table.cursor_row < 0 or table.cursor_row >= len(ids):
-            return None
-        return ids[table.cursor_row]
-
-    @on(DataTable.RowSelected)
     def action_open(self) -> None:
-        session_id = self._selected()
-        if session_id:
-            from workbench.tui.screens.run import RunScreen
-
-            self.app.push_screen(RunScreen(session_id=session_id))
+        sid = self._selected_id()
+        if sid is None:
+            self.notify("No session selected", severity="warning")
+            return
+        self.wb.open_replay(sid)
 
     def action_export(self, fmt: str) -> None:
-        session_id = self._selected()
-        if session_id:
-            self._export(session_id, fmt)
+        sid = self._selected_id()
+        if sid is None:
+            self.notify("No session selected", severity="warning")
+            return
+        in_thread(self, self.wb.services.export_session, sid, fmt, done=Exported,
+                  what="exporting the session", group="sessions-export")
 
-    @work(thread=True, group="export", exit_on_error=False)
-    def _export(self, session_id: str, fmt: str) -> None:
-        import json
+    def on_exported(self, message: Exported) -> None:
+        from workbench.tui.services import display_path
 
-        from workbench.store.export import session_json, session_markdown
-
-        services = self.app.services
-        folder = services.settings.home / "exports"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"session-{session_id[:12]}.{fmt}"
-        if fmt == "json":
-            text = json.dumps(session_json(services.store, session_id), indent=2, default=str)
-        else:
-            text = session_markdown(services.store, session_id)
-        path.write_text(text + "\n", encoding="utf-8")
-        self.app.call_from_thread(self.notify, f"exported to {path}", title="export")
-
-
-def _pending_by_session(store: Any) -> dict[str, int]:
-    from sqlalchemy import text
-
-    with store.engine.connect() as conn:
-        return dict(conn.execute(text(
-            "SELECT session_id, count(*) FROM approval WHERE status = 'pending' "
-            "GROUP BY session_id")).all())
+        self.notify(f"Exported to {display_path(message.path)}", title="Export")

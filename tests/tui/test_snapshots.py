@@ -1,0 +1,92 @@
+"""Every screen at 80x24 and 120x40, from fixed data, a frozen clock and no blinking cursor."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from textual.pilot import Pilot
+
+from tests.tui.conftest import settle
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+
+def keys(*pressed: str) -> Callable[[Pilot], Awaitable[None]]:
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        for key in pressed:
+            await pilot.press(key)
+            await settle(pilot)
+        await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_sessions_screen(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compose_screen_with_a_shipped_crew(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("2"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compose_screen_shows_the_validation_error(seeded, make_app, snap_compare,
+                                                   size) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await keys("2")(pilot)
+        pilot.app.screen.query_one("#agent-goal").value = ""
+        await pilot.pause(0.3)
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_run_screen_replaying_a_session(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size,
+                        run_before=keys("down", "enter", "up", "up", "up"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_run_screen_before_any_run(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("3"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_approvals_screen_with_a_pending_request(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("4"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_review_app(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(review=True), terminal_size=size, run_before=keys())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_models_screen_keys(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("5"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_models_screen_catalog(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("5", "c"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_policies_screen_for_a_domain(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size,
+                        run_before=keys("6", "down", "down", "down", "down", "down"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_reject_dialog(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("4", "r"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_edit_arguments_dialog(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("4", "e"))

@@ -1,0 +1,368 @@
+"""A run's traffic as the run view shows it: events folded into entries, totals and lit edges.
+
+Pure Python (no widgets), so a replay can be built off the UI thread and a live run can be
+fed from any thread: the bus subscriber only appends to `Feed.inbox`; the UI drains it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from workbench.mesh import events as ev
+
+#: Filter groups: what a person filters by, each covering one or more event kinds.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "message": (ev.MESSAGE, ev.MESSAGE_DELTA),
+    "handoff": (ev.HANDOFF,),
+    "tool": (ev.TOOL_REQUESTED, ev.TOOL_RESULT),
+    "policy": (ev.POLICY_DECISION,),
+    "approval": (ev.APPROVAL_REQUESTED, ev.APPROVAL_DECIDED),
+    "model": (ev.MODEL_CALL,),
+    "run": (ev.RUN_STARTED, ev.RUN_COMPLETED, ev.RUN_FAILED),
+}
+GROUP_OF = {kind: group for group, kinds in GROUPS.items() for kind in kinds}
+#: Model calls are folded into the messages they produced; their own rows are opt-in.
+DEFAULT_GROUPS = frozenset(GROUPS) - {"model"}
+#: Kinds whose folding reads the event's data (the others keep it as text until shown).
+_NEEDS_DATA = frozenset({ev.MODEL_CALL, ev.TOOL_REQUESTED, ev.TOOL_RESULT, ev.RUN_STARTED,
+                         ev.RUN_COMPLETED, ev.RUN_FAILED})
+#: How long an edge stays lit after a message passed along it (seconds).
+LIT_FOR = 1.5
+
+
+class Entry:
+    """One row of the stream: a message (maybe still streaming), a tool call with its result,
+    a policy decision, an approval, a model call or a run milestone."""
+
+    __slots__ = ("index", "seq", "ts", "kind", "group", "agent", "to", "_chunks", "_text",
+                 "_data", "result", "model", "streaming", "version")
+
+    def __init__(self, index: int, seq: int, ts: float, kind: str, agent: str | None,
+                 to: str | None, text: str, data: dict[str, Any] | str) -> None:
+        self.index = index
+        self.seq = seq
+        self.ts = ts
+        self.kind = kind
+        self.group = GROUP_OF.get(kind, "run")
+        self.agent = agent
+        self.to = to
+        self._chunks: list[str] | None = None
+        self._text = text
+        #: A stored event's data stays JSON text until someone looks (most never are).
+        self._data = data
+        #: For a tool call: the paired tool.result event's (ok, text, data).
+        self.result: tuple[bool, str, dict[str, Any]] | None = None
+        #: The model call that produced this message or tool call (model, tokens, cost, ...).
+        self.model: dict[str, Any] | None = None
+        self.streaming = False
+        #: Bumped on every change, so a rendered line can be cached until it changes.
+        self.version = 0
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data = self._data
+        if isinstance(data, str):
+            data = self._data = json.loads(data) if data else {}
+        return data
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:
+        self._data = value
+
+    @property
+    def text(self) -> str:
+        if self._chunks:
+            # tokens arrive one by one: join once per read, not once per token
+            self._text += "".join(self._chunks)
+            self._chunks = None
+        return self._text
+
+    def append(self, chunk: str) -> None:
+        if self._chunks is None:
+            self._chunks = [chunk]
+        else:
+            self._chunks.append(chunk)
+        self.version += 1
+
+    def set_text(self, text: str) -> None:
+        self._chunks = None
+        self._text = text
+        self.version += 1
+
+
+@dataclass(slots=True)
+class RunTotals:
+    turns: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_unknown_calls: int = 0
+    model_calls: int = 0
+    tool_calls: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class AgentInfo:
+    name: str
+    colour: int
+    role: str = ""
+    model: str = ""
+    domain: str = ""
+    tools: list[str] = field(default_factory=list)
+    capabilities: list[str] = field(default_factory=list)
+
+
+def _fields(e: Any) -> tuple[int, float, str, str | None, str | None, str | None, dict]:
+    if isinstance(e, dict):
+        return (e.get("seq", 0), e.get("ts", 0.0), e["kind"], e.get("agent"), e.get("to"),
+                e.get("content"), e.get("data") or {})
+    return e.seq, e.ts, e.kind, e.agent, e.to, e.content, e.data
+
+
+class RunModel:
+    """Everything the run view shows, folded from events in order."""
+
+    def __init__(self, live: bool = False) -> None:
+        self.live = live
+        self.entries: list[Entry] = []
+        #: Indices of the entries that pass the filters, in order.
+        self.visible: list[int] = []
+        self.groups: set[str] = set(DEFAULT_GROUPS)
+        self.agent_filter: set[str] | None = None
+        self.agents: dict[str, AgentInfo] = {}
+        self.totals = RunTotals()
+        self.session_id = ""
+        self.crew = ""
+        self.engine = ""
+        self.topology = ""
+        self.task = ""
+        self.status = "waiting"
+        self.result = ""
+        self.started_ts: float | None = None
+        self.ended_ts: float | None = None
+        self.elapsed_s: float | None = None
+        self.events = 0
+        #: (source, target) -> monotonic time the last message passed (live runs only).
+        self.edge_lit: dict[tuple[str, str], float] = {}
+        self.edge_count: dict[tuple[str, str], int] = {}
+        self.active: str | None = None
+        #: Entries changed since the UI last looked (for the detail pane).
+        self.changed: set[int] = set()
+        self._open_stream: dict[str, Entry] = {}
+        self._last_model: dict[str, dict[str, Any]] = {}
+        self._tools: dict[tuple[str, str], list[Entry]] = {}
+
+    # -- folding events -----------------------------------------------------------------
+
+    def apply_all(self, events: Iterable[Any]) -> None:
+        for e in events:
+            self.apply(e)
+
+    def apply(self, e: Any) -> None:
+        """Fold one event (a bus `Event` or a stored event dict)."""
+        seq, ts, kind, agent, to, content, data = _fields(e)
+        if kind == ev.RUN_STARTED:
+            self.session_id = (e.get("session_id") if isinstance(e, dict)
+                               else e.session_id) or self.session_id
+        self.apply_row(seq, ts, kind, agent, to, content, data)
+
+    def apply_row(self, seq: int, ts: float, kind: str, agent: str | None, to: str | None,
+                  content: str | None, data: dict[str, Any] | str) -> None:
+        """Fold one event given as its fields; `data` may still be JSON text (stored events):
+        it is decoded only for the kinds whose folding needs it."""
+        self.events += 1
+        text = content or ""
+        if isinstance(data, str) and kind in _NEEDS_DATA:
+            data = json.loads(data) if data else {}
+        if kind == ev.MESSAGE_DELTA:
+            entry = self._open_stream.get(agent or "")
+            if entry is None or not entry.streaming:
+                entry = self._new(seq, ts, ev.MESSAGE, agent, None, "", data)
+                entry.streaming = True
+                self._open_stream[agent or ""] = entry
+            entry.append(text)
+            self.changed.add(entry.index)
+            self.active = agent
+            return
+        if kind == ev.MESSAGE:
+            self.totals.turns += 1
+            entry = self._open_stream.pop(agent or "", None)
+            if entry is not None:
+                entry.seq, entry.ts, entry.to, entry.data = seq, ts, to, data
+                entry.streaming = False
+                entry.set_text(text)
+                self.changed.add(entry.index)
+            else:
+                entry = self._new(seq, ts, kind, agent, to, text, data)
+            if entry.model is None:
+                entry.model = self._last_model.pop(agent or "", None)
+            self._light(agent, to)
+            return
+        if kind == ev.MODEL_CALL:
+            self.totals.model_calls += 1
+            self.totals.prompt_tokens += data.get("prompt_tokens") or 0
+            self.totals.completion_tokens += data.get("completion_tokens") or 0
+            cost = data.get("cost_usd")
+            if cost is None:
+                if data.get("ok", True):
+                    self.totals.cost_unknown_calls += 1
+            else:
+                self.totals.cost_usd += cost
+            streamed = self._open_stream.get(agent or "")
+            if streamed is not None and streamed.streaming:
+                streamed.streaming = False
+                streamed.model = data
+                streamed.version += 1
+                self.changed.add(streamed.index)
+            else:
+                self._last_model[agent or ""] = data
+            self._new(seq, ts, kind, agent, to, text, data)
+            return
+        if kind == ev.TOOL_REQUESTED:
+            # a stream that ended in a tool call stays as its own message: the next message
+            # from this agent is a new one
+            self._open_stream.pop(agent or "", None)
+            entry = self._new(seq, ts, kind, agent, to, text, data)
+            entry.model = self._last_model.pop(agent or "", None)
+            key = (agent or "", data.get("call_id") or data.get("tool") or "")
+            self._tools.setdefault(key, []).append(entry)
+            self.active = agent
+            return
+        if kind == ev.TOOL_RESULT:
+            self.totals.tool_calls += 1 if data.get("ok") else 0
+            key = (agent or "", data.get("call_id") or data.get("tool") or "")
+            waiting = self._tools.get(key)
+            if waiting:
+                entry = waiting.pop(0)
+                entry.result = (bool(data.get("ok")), text, data)
+                entry.version += 1
+                self.changed.add(entry.index)
+            else:
+                entry = self._new(seq, ts, kind, agent, to, text, data)
+                entry.result = (bool(data.get("ok")), text, data)
+            return
+        if kind == ev.HANDOFF:
+            self._light(agent, to)
+        elif kind == ev.RUN_STARTED:
+            self._started(ts, text, data)
+        elif kind in (ev.RUN_COMPLETED, ev.RUN_FAILED):
+            self._ended(kind, ts, text, data)
+        self._new(seq, ts, kind, agent, to, text, data)
+
+    def _new(self, seq: int, ts: float, kind: str, agent: str | None, to: str | None,
+             text: str, data: dict[str, Any] | str) -> Entry:
+        entry = Entry(len(self.entries), seq, ts, kind, agent, to, text, data)
+        self.entries.append(entry)
+        if agent and agent not in self.agents:
+            self.agents[agent] = AgentInfo(agent, len(self.agents))
+        if self._passes(entry):
+            self.visible.append(entry.index)
+        return entry
+
+    def _started(self, ts: float, text: str, data: dict[str, Any]) -> None:
+        self.started_ts = ts
+        self.status = "running"
+        self.crew = data.get("crew") or ""
+        self.engine = data.get("engine") or ""
+        self.topology = data.get("topology") or ""
+        self.task = text
+        for a in data.get("agents") or []:
+            info = self.agents.get(a["name"]) or AgentInfo(a["name"], len(self.agents))
+            info.role = a.get("role") or ""
+            info.model = a.get("model") or ""
+            info.domain = a.get("domain") or ""
+            info.tools = list(a.get("tools") or [])
+            info.capabilities = list(a.get("capabilities") or [])
+            self.agents[a["name"]] = info
+
+    def _ended(self, kind: str, ts: float, text: str, data: dict[str, Any]) -> None:
+        self.ended_ts = ts
+        self.status = data.get("status") or ("completed" if kind == ev.RUN_COMPLETED
+                                              else "failed")
+        self.result = text
+        self.elapsed_s = data.get("elapsed_s")
+        t = self.totals
+        # the run's own summary is authoritative (it also counts what was not streamed)
+        t.turns = data.get("turns", t.turns)
+        t.prompt_tokens = data.get("prompt_tokens", t.prompt_tokens)
+        t.completion_tokens = data.get("completion_tokens", t.completion_tokens)
+        t.cost_usd = data.get("cost_usd", t.cost_usd) or 0.0
+        if "cost_known" in data:
+            t.cost_unknown_calls = 0 if data["cost_known"] else max(1, t.cost_unknown_calls)
+        t.model_calls = data.get("model_calls", t.model_calls)
+        t.tool_calls = data.get("tool_calls", t.tool_calls)
+        self.active = None
+
+    def _light(self, source: str | None, to: str | None) -> None:
+        if not source or not to:
+            return
+        now = time.monotonic()
+        for target in to.split(","):
+            target = target.strip()
+            if target:
+                edge = (source, target)
+                self.edge_count[edge] = self.edge_count.get(edge, 0) + 1
+                if self.live:
+                    self.edge_lit[edge] = now
+        self.active = source
+
+    # -- what the view asks -------------------------------------------------------------
+
+    def lit_edges(self, now: float | None = None) -> set[tuple[str, str]]:
+        now = time.monotonic() if now is None else now
+        return {edge for edge, at in self.edge_lit.items() if now - at < LIT_FOR}
+
+    def _passes(self, entry: Entry) -> bool:
+        if entry.group not in self.groups:
+            return False
+        if self.agent_filter is None or entry.agent is None:
+            return True
+        return entry.agent in self.agent_filter
+
+    def set_filters(self, groups: set[str], agents: set[str] | None) -> None:
+        self.groups = set(groups)
+        self.agent_filter = None if agents is None else set(agents)
+        self.visible = [e.index for e in self.entries if self._passes(e)]
+
+    def elapsed(self, now: float) -> float:
+        if self.elapsed_s is not None:
+            return float(self.elapsed_s)
+        if self.started_ts is None:
+            return 0.0
+        return max(0.0, (self.ended_ts or now) - self.started_ts)
+
+    def take_changed(self) -> set[int]:
+        changed, self.changed = self.changed, set()
+        return changed
+
+
+class Feed:
+    """The hand-over point between a run (any thread) and the UI (its loop).
+
+    `put` is the bus subscriber: a deque append, nothing else, so a run never waits on the UI.
+    """
+
+    def __init__(self) -> None:
+        self.inbox: deque[Any] = deque()
+
+    def put(self, event: Any) -> None:
+        self.inbox.append(event)
+
+    def drain(self, model: RunModel, limit: int = 50_000) -> int:
+        """Fold up to `limit` queued events into `model`; returns how many."""
+        inbox = self.inbox
+        n = 0
+        apply = model.apply
+        while inbox and n < limit:
+            apply(inbox.popleft())
+            n += 1
+        return n
