@@ -17,7 +17,7 @@ from tests.tui.conftest import settle, wait_for
 from tests.tui.seed import PENDING_ID, ROOT, S_DONE
 from workbench.tui.screens.approvals import ApprovalsScreen
 from workbench.tui.screens.compose import ComposeScreen
-from workbench.tui.screens.modals import ArgsModal, ErrorModal, ReasonModal
+from workbench.tui.screens.modals import ArgsModal, ConfirmModal, ErrorModal, ReasonModal
 from workbench.tui.screens.run import RunScreen
 from workbench.tui.screens.sessions import SessionsScreen
 from workbench.tui.widgets.detail import DetailView
@@ -137,7 +137,9 @@ async def test_stopping_a_live_run_stores_it_as_cancelled(settings, make_app) ->
         await wait_for(pilot, lambda: app.pending == 1, what="the approval request")
         run = app.screen
         await pilot.press("ctrl+x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), what="the question")
         await pilot.press("y")
+        await wait_for(pilot, lambda: run.handle.stop_requested, what="the stop request")
         await wait_for(pilot, lambda: run.model.status == "cancelled", what="cancellation")
     assert run.model.entries[-1].kind == "run.failed"
 

@@ -99,6 +99,7 @@ class WorkbenchApp(App[int]):
         self._newest_pending: str | None = None
         self._polled = False
         self.first_frame_at: float | None = None
+        self._after_first_frame: list[Callable[[], object]] = []
         if review:
             self.sub_title = "review"
         for mode, _, _ in self.sections:
@@ -136,6 +137,18 @@ class WorkbenchApp(App[int]):
             with open(out, "w", encoding="utf-8") as fh:
                 fh.write(repr(self.first_frame_at))
             self.exit(0)
+            return
+        waiting, self._after_first_frame = self._after_first_frame, []
+        for callback in waiting:
+            callback()
+
+    def after_first_frame(self, callback: Callable[[], object]) -> None:
+        """Run `callback` once the first frame is on screen (now, if it already is): work
+        that imports heavy modules, even in a thread, must not compete with that frame."""
+        if self.first_frame_at is not None:
+            callback()
+        else:
+            self._after_first_frame.append(callback)
 
     # -- navigation -------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from autogen_core import CancellationToken
 from autogen_core.tools import BaseTool, StaticWorkbench, TextResultContent, ToolResult, ToolSchema
 from pydantic import BaseModel, ConfigDict
 
-from workbench.mesh.context import RunContext
+from workbench.mesh.context import RunAborted, RunContext
 from workbench.tools.base import Tool
 
 
@@ -51,7 +51,14 @@ class GovernedWorkbench(StaticWorkbench):
         cancellation_token: CancellationToken | None = None,
         call_id: str | None = None,
     ) -> ToolResult:
-        outcome = await self._ctx.call_tool(self._agent, name, dict(arguments or {}),
-                                            call_id or "")
+        try:
+            outcome = await self._ctx.call_tool(self._agent, name, dict(arguments or {}),
+                                                call_id or "")
+        except RunAborted as exc:
+            # AutoGen's agent waits forever for a tool task that raises (its result queue is
+            # never closed), so a stopped run answers the tool call and ends at the agent's
+            # next model call instead, where the gateway refuses to go on.
+            return ToolResult(name=name, result=[TextResultContent(content=f"run stopped: {exc}")],
+                              is_error=True)
         return ToolResult(name=name, result=[TextResultContent(content=outcome.output)],
                           is_error=not outcome.ok)

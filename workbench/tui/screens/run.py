@@ -244,6 +244,10 @@ class RunScreen(SectionScreen):
         self.notify(text, title="Run finished", severity=severity)
         self._show_totals()
 
+    def on_unmount(self) -> None:
+        # however the app ends, a live run must not outlive it (waiting for an approval, say)
+        self.stop_run()
+
     def stop_run(self) -> None:
         if self.handle is not None and self.running:
             self.handle.stop()

@@ -50,6 +50,15 @@ def format_cost(row: dict[str, Any]) -> str:
     return f"${cost:.4f}"
 
 
+class SessionsTable(DataTable[Any]):
+    """The sessions list; enter replays the highlighted session (and says so in the footer)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Replay", id="sessions.table.open",
+                tooltip="Replay the selected session's traffic in the run view"),
+    ]
+
+
 class SessionsScreen(SectionScreen):
     SECTION = "sessions"
     CSS_PATH = Path(__file__).with_name("sessions.tcss")
@@ -78,8 +87,7 @@ class SessionsScreen(SectionScreen):
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="search crew, task, status (e.g. failed) or id  (/)",
                     id="sessions-search")
-        table: DataTable[Any] = DataTable(id="sessions-table", cursor_type="row",
-                                          zebra_stripes=True)
+        table = SessionsTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
         table.border_title = "Sessions"
         table.add_class("panel")
         yield table
@@ -93,7 +101,7 @@ class SessionsScreen(SectionScreen):
         self.set_interval(REFRESH_S, self._refresh_if_shown)
         self.watch(self.app, "pending", lambda _count: self.action_refresh(), init=False)
         # the database (and sqlalchemy's import) waits until the first frame is on screen
-        self.call_after_refresh(self.action_refresh)
+        self.wb.after_first_frame(self.action_refresh)
 
     def on_screen_resume(self) -> None:
         if self._shown is not None:
@@ -113,6 +121,8 @@ class SessionsScreen(SectionScreen):
     def on_sessions_loaded(self, message: SessionsLoaded) -> None:
         table = self.query_one(DataTable)
         table.loading = False
+        if self.focused is None:
+            table.focus()  # a loading table cannot take the focus the screen gave it
         clock = self.wb.clock
         rows = message.rows
         shown = tuple((r["id"], r["status"], r["turns"], r["pending"], r["cost_usd"],

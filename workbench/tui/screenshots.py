@@ -1,0 +1,189 @@
+"""Make the SVG screenshots in `screenshots/` with the app itself, from real offline runs.
+
+    python -m workbench.tui.screenshots [OUT_DIR] [--size COLSxROWS]
+
+Works in a fresh temporary home: runs two shipped crews headless (AutoGen and CrewAI),
+then opens the app, composes and runs `support-triage` live until it asks for an approval,
+approves it from the queue and saves a screenshot of every section on the way. No real
+key is involved: the keyring is replaced by a throwaway in-memory one for the duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import keyring
+from keyring.backend import KeyringBackend
+
+DEFAULT_OUT = Path("screenshots")
+TASK = "Acme Ltd cannot export invoices as PDF since this morning's release"
+
+
+class InMemoryKeyring(KeyringBackend):
+    """A throwaway keyring, so no real key's presence shows in a picture."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self._store.pop((service, username), None)
+
+
+InMemoryKeyring.__module__ = "workbench.tui.screenshots"  # its name on the Models screen
+
+
+def _headless_runs(home: Path) -> None:
+    """Two finished sessions for the list: the CLI, exactly as a user would run it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    for crew, engine in (("market-entry", "autogen"), ("contract-review", "crewai")):
+        print(f"  running {crew} on {engine} ...", flush=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "workbench.cli", "--home", str(home), "run", crew,
+             "--engine", engine, "--approvals", "deny", "--json"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True, env=env)
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"workbench run {crew} failed: {done.stderr.strip()[-500:]}")
+
+
+async def _wait(pilot, condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def _settle(pilot) -> None:
+    app = pilot.app
+    for _ in range(40):
+        await pilot.pause()
+        busy = [w for w in app.workers if w.group != "live-run" and w.is_running]
+        if not busy:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause(0.2)
+
+
+async def _shoot(home: Path, out: Path, size: tuple[int, int]) -> list[Path]:
+    from textual.widgets import Input
+
+    from workbench.config import Settings
+    from workbench.tui.app import WorkbenchApp
+
+    saved: list[Path] = []
+    app = WorkbenchApp(Settings(home=home), cursor_blink=False)
+
+    def save(name: str) -> None:
+        path = out / f"{name}.svg"
+        app.save_screenshot(filename=path.name, path=str(out))
+        saved.append(path)
+        print(f"  saved {path}", flush=True)
+
+    async with app.run_test(size=size) as pilot:
+        await _settle(pilot)
+        await _wait(pilot, lambda: bool(getattr(app.screen, "_rows", None)), "the sessions")
+        await _settle(pilot)
+        save("sessions")
+
+        await pilot.press("2")
+        await _settle(pilot)
+        compose = app.screen
+        crews = [c.name for c in compose._crews]
+        compose.query_one("#compose-crews").highlighted = crews.index("support-triage") + 1
+        compose.query_one("#compose-crews").focus()
+        await pilot.press("enter")
+        await _wait(pilot, lambda: compose.query_one("#crew-name", Input).value
+                    == "support-triage", "the crew to open")
+        compose.query_one("#crew-task", Input).value = TASK
+        await _settle(pilot)
+        save("compose")
+
+        await pilot.press("ctrl+r")
+        await _wait(pilot, lambda: app.pending >= 1, "the approval request")
+        await _settle(pilot)
+        save("run-waiting-for-approval")
+
+        await pilot.press("4")
+        await _settle(pilot)
+        save("approvals")
+
+        await pilot.press("a")
+        await pilot.press("3")
+        run = app.screen
+        await _wait(pilot, lambda: run.model is not None and run.model.status == "completed",
+                    "the run to complete")
+        await _settle(pilot)
+        save("run-completed")
+
+        await pilot.press("5")
+        await _settle(pilot)
+        save("models")
+        await pilot.press("c")
+        await _settle(pilot)
+        save("models-catalog")
+
+        app.set_focus(None)  # the catalog's search box has the keyboard
+        await pilot.press("6")
+        await _settle(pilot)
+        for _ in range(5):
+            await pilot.press("down")
+        await _settle(pilot)
+        save("policies")
+
+        await pilot.press("1")
+        await _settle(pilot)
+        await pilot.press("r")
+        await _settle(pilot)
+        save("sessions-after-run")
+        await app.action_quit()
+    return saved
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m workbench.tui.screenshots",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("out", nargs="?", type=Path, default=DEFAULT_OUT,
+                        help="folder for the SVG files (default: screenshots)")
+    parser.add_argument("--size", default="120x40", help="terminal size (default: 120x40)")
+    args = parser.parse_args(argv)
+    try:
+        cols, rows = (int(n) for n in args.size.lower().split("x"))
+    except ValueError:
+        parser.error(f"--size must look like 120x40, not {args.size!r}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    previous = keyring.get_keyring()
+    demo = InMemoryKeyring()
+    demo.set_password("workbench", "openai", "placeholder-not-a-key")
+    keyring.set_keyring(demo)
+    try:
+        with tempfile.TemporaryDirectory(prefix="workbench-shots-") as tmp:
+            home = Path(tmp) / "home"
+            print("Recording sessions in a temporary home", flush=True)
+            _headless_runs(home)
+            print(f"Taking screenshots at {cols}x{rows}", flush=True)
+            asyncio.run(_shoot(home, args.out.resolve(), (cols, rows)))
+    finally:
+        keyring.set_keyring(previous)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
