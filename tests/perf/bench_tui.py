@@ -316,9 +316,22 @@ def _fill(home: Path, n: int) -> str:
     return sid
 
 
-def _child_replay(home: str, session_id: str, out: str) -> None:
+def _peak_rss_kb() -> int:
+    """This process's peak resident size. Not getrusage's ru_maxrss: Linux carries that over
+    an exec from the forking parent, so a child of a big benchmark process would report the
+    parent's size."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
     import resource
 
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _child_replay(home: str, session_id: str, out: str) -> None:
     from workbench.config import Settings
     from workbench.tui.app import WorkbenchApp
     from workbench.tui.screens.run import RunScreen
@@ -347,8 +360,7 @@ def _child_replay(home: str, session_id: str, out: str) -> None:
                 "events": self.model.events if self.model else 0,
                 "entries": len(self.model.entries) if self.model else 0,
                 "open_s": round(time.perf_counter() - app.started, 3),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                                     1),
+                "peak_rss_mb": round(_peak_rss_kb() / 1024, 1),
             }))
             app.exit(0)
 
