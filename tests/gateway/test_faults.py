@@ -114,11 +114,19 @@ async def test_malformed_json_is_retried() -> None:
 async def test_a_stream_cut_midway_is_retried() -> None:
     words = "the answer is forty two"
     plan = Plan(Reply(content=words, fault="cut"), Reply(content=words))
-    deltas: list[str] = []
+    shown: list[str] = []
+
+    def on_delta(text: str, restart: bool = False) -> None:
+        if restart:
+            shown.clear()
+        shown.append(text)
+
     with FakeProvider(responder=plan) as fp:
         response = await _ask(_gateway(main=_alias(fp.api_base)), stream=True,
-                              on_delta=deltas.append)
+                              on_delta=on_delta)
     assert response.content == words and response.attempts == 2
+    # what was streamed before the cut is withdrawn: the screen shows the answer once
+    assert "".join(shown) == words
     assert response.retried[0].startswith("main: StreamCut")
     assert all(r.get("stream") for r in fp.requests)
 

@@ -28,6 +28,16 @@ def test_streamed_tokens_grow_one_entry_that_the_message_completes() -> None:
     assert model.totals.tokens == 13 and model.totals.turns == 1
 
 
+def test_a_retried_stream_starts_its_entry_over() -> None:
+    model = RunModel(live=True)
+    model.apply(ev("message.delta", "lead", content="the ans"))
+    model.apply(ev("message.delta", "lead", content="", restart=True))
+    model.apply(ev("message.delta", "lead", content="the answer is 42"))
+    assert len(model.entries) == 1 and model.entries[0].text == "the answer is 42"
+    model.apply(ev("message", "lead", "analyst", "the answer is 42", turn=1))
+    assert [e.text for e in model.entries] == ["the answer is 42"]
+
+
 def test_a_stream_that_ends_in_a_tool_call_is_not_overwritten_by_the_next_message() -> None:
     model = RunModel()
     model.apply(ev("message.delta", "analyst", content="Let me compute"))

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from typing import Any
 
 from workbench.gateway.profiles import ModelProfiles, Route
 from workbench.gateway.scripted import ScriptedModel, ScriptPlayer
-from workbench.gateway.types import ModelRequest, ModelResponse
+from workbench.gateway.types import DeltaSink, ModelRequest, ModelResponse
 
 _NO_PROFILES = ModelProfiles()
 
@@ -33,7 +32,7 @@ class Gateway:
         return (self.profiles or _NO_PROFILES).resolve(request.model, request.api_base)
 
     async def complete(
-        self, request: ModelRequest, on_delta: Callable[[str], None] | None = None
+        self, request: ModelRequest, on_delta: DeltaSink | None = None
     ) -> ModelResponse:
         if request.model.startswith("scripted/"):
             return self._scripted(request, on_delta)
@@ -48,7 +47,7 @@ class Gateway:
         return await self._litellm.complete(request, on_delta, route)
 
     def _scripted(self, request: ModelRequest,
-                  on_delta: Callable[[str], None] | None) -> ModelResponse:
+                  on_delta: DeltaSink | None) -> ModelResponse:
         started = time.perf_counter()
         response = self.scripted.respond(request)
         if on_delta and response.content:

@@ -23,7 +23,14 @@ from workbench.errors import ProviderError
 from workbench.gateway.credentials import KEYLESS, env_var, get_key, scrub
 from workbench.gateway.profiles import NO_CREDENTIAL, Route, Target
 from workbench.gateway.retry import Failure, Malformed, StreamCut, backoff_delay, classify
-from workbench.gateway.types import ModelRequest, ModelResponse, ToolCall, Usage, split_model
+from workbench.gateway.types import (
+    DeltaSink,
+    ModelRequest,
+    ModelResponse,
+    ToolCall,
+    Usage,
+    split_model,
+)
 
 _litellm: Any = None
 
@@ -138,7 +145,7 @@ class LiteLLMProvider:
     async def complete(
         self,
         request: ModelRequest,
-        on_delta: Callable[[str], None] | None = None,
+        on_delta: DeltaSink | None = None,
         route: Route | None = None,
     ) -> ModelResponse:
         """Try the route's models in order, each with its retries; the first answer wins."""
@@ -150,15 +157,26 @@ class LiteLLMProvider:
         attempts = 0
         last: Failure | None = None
         last_target = route.primary
+        # what this attempt has streamed: a retry or a fallback starts the answer over
+        streamed = [False]
+        sink: DeltaSink | None = None
+        if on_delta is not None:
+            def sink(text: str, restart: bool = False) -> None:
+                streamed[0] = True
+                on_delta(text, restart)
+
         for index, target in enumerate(route.targets):
             key = None if target.key_name == NO_CREDENTIAL else get_key(target.key_name)
             if key:
                 secrets.append(key)
             for attempt in range(target.num_retries + 1):
                 attempts += 1
+                if on_delta is not None and streamed[0]:
+                    on_delta("", restart=True)
+                    streamed[0] = False
                 try:
                     response = await asyncio.wait_for(
-                        self._once(litellm, request, target, key, on_delta), target.timeout
+                        self._once(litellm, request, target, key, sink), target.timeout
                     )
                 except TimeoutError:
                     failure = Failure("Timeout", True, f"no answer within {target.timeout:g} s")
@@ -193,7 +211,7 @@ class LiteLLMProvider:
                           [scrub(t, secrets) for t in tried], target.model)
 
     async def _once(self, litellm: Any, request: ModelRequest, target: Target,
-                    key: str | None, on_delta: Callable[[str], None] | None) -> ModelResponse:
+                    key: str | None, on_delta: DeltaSink | None) -> ModelResponse:
         kwargs: dict[str, Any] = {
             "model": target.model,
             "messages": request.messages,
@@ -221,7 +239,7 @@ class LiteLLMProvider:
         return self._to_response(litellm, raw, request, target, started)
 
     async def _stream(self, litellm: Any, request: ModelRequest, target: Target,
-                      kwargs: dict[str, Any], on_delta: Callable[[str], None] | None,
+                      kwargs: dict[str, Any], on_delta: DeltaSink | None,
                       started: float) -> ModelResponse:
         kwargs["stream"] = True
         kwargs.setdefault("stream_options", {"include_usage": True})

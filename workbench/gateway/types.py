@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 Purpose = Literal["agent", "selector", "manager"]
 
@@ -75,3 +75,10 @@ def split_model(model: str) -> tuple[str, str]:
         provider, name = model.split("/", 1)
         return provider, name
     return "openai", model
+
+
+class DeltaSink(Protocol):
+    """Receives a streamed answer as it arrives. `restart=True` (with empty text) says the
+    answer starts over, on a retry or a fallback: what was streamed so far is void."""
+
+    def __call__(self, text: str, restart: bool = False) -> None: ...

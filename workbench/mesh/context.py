@@ -291,8 +291,11 @@ class RunContext:
         if self.stream:
             request.stream = True
         if request.stream:
-            def on_delta(text: str, _agent: str = request.agent) -> None:
-                self.emit(ev.MESSAGE_DELTA, _agent, None, text)
+            def on_delta(text: str, restart: bool = False, _agent: str = request.agent) -> None:
+                if restart:
+                    self.emit(ev.MESSAGE_DELTA, _agent, None, "", restart=True)
+                else:
+                    self.emit(ev.MESSAGE_DELTA, _agent, None, text)
         try:
             response = await self._abortable(self.gateway.complete(request, on_delta))
         except ProviderError as exc:

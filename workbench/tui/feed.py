@@ -185,6 +185,12 @@ class RunModel:
             data = json.loads(data) if data else {}
         if kind == ev.MESSAGE_DELTA:
             entry = self._open_stream.get(agent or "")
+            if isinstance(data, dict) and data.get("restart"):
+                # a retry or a fallback starts the answer over: drop what was streamed
+                if entry is not None and entry.streaming:
+                    entry.set_text("")
+                    self.changed.add(entry.index)
+                return
             if entry is None or not entry.streaming:
                 entry = self._new(seq, ts, ev.MESSAGE, agent, None, "", data)
                 entry.streaming = True
