@@ -64,11 +64,16 @@ async def test_compose_edits_an_agent_shows_the_problem_and_saves(settings, make
         role = screen.query_one("#agent-role", Input)
         role.focus()
         role.value = ""
+        # saved at once, before the check that runs as you type: still refused
+        screen.query_one("#crew-name", Input).value = "hasty"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not (settings.crews_dir / "hasty.yaml").exists()
         await wait_for(pilot, lambda: "✘" in status_text(app), what="the validation error")
         assert "line" in status_text(app) and "role" in status_text(app)
         await pilot.press("ctrl+s")
         await settle(pilot)
-        assert not (settings.crews_dir / "market-entry.yaml").exists()
+        assert not list(settings.crews_dir.glob("*.yaml"))
         role.value = "Head of research"
         await wait_for(pilot, lambda: "✔ valid" in status_text(app), what="valid again")
         screen.query_one("#crew-name", Input).value = "nordic-entry"
@@ -141,7 +146,11 @@ async def test_stopping_a_live_run_stores_it_as_cancelled(settings, make_app) ->
         await pilot.press("y")
         await wait_for(pilot, lambda: run.handle.stop_requested, what="the stop request")
         await wait_for(pilot, lambda: run.model.status == "cancelled", what="cancellation")
+        # nothing is left for a reviewer to approve
+        await wait_for(pilot, lambda: app.pending == 0, what="the badge to clear")
     assert run.model.entries[-1].kind == "run.failed"
+    [request] = app.services.approvals(pending_only=False)
+    assert request.status == "expired" and "cancelled" in request.decision_reason
 
 
 def _start_elsewhere(settings) -> subprocess.Popen:
@@ -198,6 +207,12 @@ async def test_edited_arguments_must_be_a_json_object(seeded, make_app) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("4")
         await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, ArgsModal)
+        await pilot.press("escape")  # one escape closes the editor, even from inside it
+        await settle(pilot)
+        assert isinstance(app.screen, ApprovalsScreen)
         await pilot.press("e")
         await settle(pilot)
         modal = app.screen
@@ -340,10 +355,13 @@ async def test_the_model_catalog_loads_in_a_worker_and_searches(settings, make_a
         await settle(pilot)
         table = app.screen.query_one("#catalog-table", DataTable)
         assert table.row_count == 6
-        await pilot.press(*"anthropic")
+        await pilot.press("slash", *"anthropic")
         await pilot.pause(0.4)
         await settle(pilot)
         assert table.row_count == 1
+        await pilot.press("escape", "k")  # out of the search box, the keys work again
+        await settle(pilot)
+        assert app.screen.query_one("TabbedContent").active == "keys"
 
 
 async def test_policies_show_what_a_domain_lifts_and_the_audit_verifies(seeded,

@@ -157,6 +157,22 @@ def expire_overdue(store: Store) -> int:
     return len(overdue)
 
 
+def close_session(store: Store, session_id: str, status: str) -> int:
+    """A run that ended leaves nothing to approve: its pending requests expire, so that no
+    reviewer approves an action that can no longer happen."""
+    with store.engine.connect() as conn:
+        pending = [r[0] for r in conn.execute(text(
+            "SELECT id FROM approval WHERE status = 'pending' AND session_id = :sid"),
+            {"sid": session_id})]
+    for approval_id in pending:
+        try:
+            decide(store, approval_id, "expired", "workbench",
+                   f"the run ended ({status}) before a decision")
+        except UserInputError:
+            pass  # decided meanwhile
+    return len(pending)
+
+
 class DatabaseApprovals:
     """Stores the request and waits for a decision from any process on the same database
     (`--approvals wait`, the TUI, `workbench approvals approve`). Polls a cheap indexed query a
@@ -192,6 +208,9 @@ class DatabaseApprovals:
                 except UserInputError:
                     continue
             await asyncio.sleep(self.poll_s)
+
+    def close(self, session_id: str, status: str) -> None:
+        close_session(self.store, session_id, status)
 
     def _outcome(self, ctx: RunContext, a: Approval) -> ApprovalOutcome:
         approved = a.status == "approved"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from workbench.store.db import Store
 from workbench.store.writer import EventWriter
 from workbench.tools.base import ToolContext
 from workbench.tools.registry import ToolRegistry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -238,6 +241,12 @@ class Session:
         if self.writer.error is not None:
             status = "failed"
             error = error or f"events could not be stored: {self.writer.error}"
+        close = getattr(self.ctx.approvals, "close", None)
+        if close is not None:
+            try:
+                close(self.session_id, status)
+            except Exception:  # the session's own record comes first
+                log.exception("could not expire the run's pending approvals")
         self.store.update_session(
             self.session_id, status=status, ended_at=time.time(), turns=t.turns,
             prompt_tokens=t.prompt_tokens, completion_tokens=t.completion_tokens,

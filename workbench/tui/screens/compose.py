@@ -385,12 +385,25 @@ class ComposeScreen(SectionScreen):
             self._debounce.stop()
         self._debounce = self.set_timer(0.15, self._validate)
 
+    def _file_name(self) -> str:
+        return self.path.name if self.path else f"{self.data.get('name') or 'crew'}.yaml"
+
     def _validate(self) -> None:
         text = crew_yaml(self.data)
-        file = self.path.name if self.path else f"{self.data.get('name') or 'crew'}.yaml"
         engine, topology = self._choice()
-        in_thread(self, validate, text, file, engine, topology, done=Validated,
+        in_thread(self, validate, text, self._file_name(), engine, topology, done=Validated,
                   what="checking the crew", group="compose-validate")
+
+    def _check_now(self) -> None:
+        """Save and run act on what is on screen, not on the last check made while typing."""
+        text = crew_yaml(self.data)
+        if text == self.text:
+            return
+        if self._debounce is not None:
+            self._debounce.stop()
+        self.workers.cancel_group(self, "compose-validate")
+        engine, topology = self._choice()
+        self.on_validated(Validated(validate(text, self._file_name(), engine, topology)))
 
     def _choice(self) -> tuple[str, str]:
         engine = self.query_one("#crew-engine", Select).value
@@ -433,6 +446,7 @@ class ComposeScreen(SectionScreen):
         if not self.data:
             self.notify("Pick a crew first", severity="warning")
             return False
+        self._check_now()
         if self.problem is not None or not self.text:
             where = f"line {self.problem.line}: " if self.problem and self.problem.line else ""
             what = self.problem.problem if self.problem else "not checked yet"

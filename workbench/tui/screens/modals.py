@@ -21,7 +21,8 @@ class Dialog(ModalScreen[Any]):
 
     CSS_PATH = Path(__file__).with_name("modals.tcss")
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="dialog.cancel"),
+        # priority: a text editor inside a dialog must not take escape for itself
+        Binding("escape", "cancel", "Cancel", id="dialog.cancel", priority=True),
     ]
 
     def compose(self) -> ComposeResult:

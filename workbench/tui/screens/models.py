@@ -77,6 +77,8 @@ class ModelsScreen(SectionScreen):
                 tooltip="LiteLLM's model catalog with context sizes and prices"),
         Binding("slash", "search", "Search", id="models.search",
                 tooltip="Search the model catalog"),
+        Binding("escape", "leave_search", "Catalog", show=False, id="models.leave_search",
+                tooltip="Leave the search box for the catalog"),
     ]
 
     def __init__(self) -> None:
@@ -206,7 +208,11 @@ class ModelsScreen(SectionScreen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        self.query_one("#keys-table" if tab == "keys" else "#catalog-search").focus()
+        self.query_one("#keys-table" if tab == "keys" else "#catalog-table").focus()
+
+    def action_leave_search(self) -> None:
+        if isinstance(self.focused, Input):
+            self.query_one("#catalog-table").focus()
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
@@ -250,3 +256,4 @@ class ModelsScreen(SectionScreen):
 
     def action_search(self) -> None:
         self.action_tab("catalog")
+        self.query_one("#catalog-search").focus()

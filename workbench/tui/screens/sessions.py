@@ -76,6 +76,8 @@ class SessionsScreen(SectionScreen):
                 tooltip="Read the sessions again"),
         Binding("n", "app.go('compose')", "New run", id="sessions.new",
                 tooltip="Compose a crew and run it"),
+        Binding("escape", "leave_search", "List", show=False, id="sessions.leave_search",
+                tooltip="Leave the search box for the list"),
     ]
 
     def __init__(self) -> None:
@@ -171,8 +173,11 @@ class SessionsScreen(SectionScreen):
         detail = self.query_one("#sessions-detail", Static)
         row = self._selected()
         if row is None:
+            search = self.query_one("#sessions-search", Input).value.strip()
             if self._rows:
                 detail.update("")
+            elif search:
+                detail.update(f"No sessions match [b]{escape(search)}[/b].")
             else:
                 detail.update("No sessions yet. Compose a crew ([b]2[/b]) and run it, "
                               "or run one from the command line: workbench run market-entry")
@@ -200,6 +205,9 @@ class SessionsScreen(SectionScreen):
 
     @on(Input.Submitted, "#sessions-search")
     def _search_done(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_leave_search(self) -> None:
         self.query_one(DataTable).focus()
 
     def action_search(self) -> None:
