@@ -127,3 +127,55 @@ def test_ctrl_c_stores_the_session_as_cancelled_with_what_it_had(tmp_path: Path)
     kinds = [r[0] for r in con.execute("select kind from event order by seq")]
     assert status == "cancelled"
     assert kinds[0] == "run.started" and kinds[-1] == "run.failed"
+
+
+
+CUSTOM_CREW = """\
+name: custom-tools
+model: scripted/demo
+topology: {kind: network, max_turns: 4}
+agents:
+  - name: a
+    role: Caller
+    goal: Use the custom tool
+    tools: ["tests.core.test_tools:shout"]
+  - name: b
+    role: Second caller
+    goal: Use it too
+    tools: ["tests.core.test_tools:shout"]
+script:
+  - {agent: a, call: "tests.core.test_tools:shout", args: {text: hello, times: 2}}
+  - {agent: a, say: "Shouted."}
+  - {agent: b, call: shout, args: {text: again}}
+  - {agent: b, say: "Tried."}
+"""
+
+CUSTOM_POLICY = """\
+version: 1
+default: allow
+rules:
+  - id: b-no-custom-tools
+    on: tool_call
+    when: 'agent.name == "b" && "custom" in tool.tags'
+    effect: deny
+    reason: b may not use custom tools
+"""
+
+
+@pytest.mark.parametrize("engine", ["autogen", "crewai"])
+def test_a_custom_tool_runs_through_the_gate_by_path_or_by_name(engine: str, home: Path,
+                                                                 tmp_path: Path) -> None:
+    crew = tmp_path / "custom.yaml"
+    crew.write_text(CUSTOM_CREW)
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "central.yaml").write_text(CUSTOM_POLICY)
+    code = main(["--home", str(home), "--policies", str(policies), "run", str(crew),
+                 "--engine", engine])
+    assert code == 0
+    store = _store(home)
+    events = list(store.iter_events(store.list_sessions()[0]["id"]))
+    results = [(e["agent"], e["data"]["tool"], e["data"]["ok"], e["content"])
+               for e in events if e["kind"] == "tool.result"]
+    assert results == [("a", "shout", True, "HELLO HELLO "),
+                       ("b", "shout", False, "denied by policy: b may not use custom tools")]

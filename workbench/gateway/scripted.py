@@ -91,7 +91,8 @@ class ScriptedModel:
         if entry is None:
             return self._response(request, self._generic(request))
         if entry.action == "call":
-            tool_call = ToolCall(self.player.call_id(), entry.call or "", dict(entry.args))
+            tool_call = ToolCall(self.player.call_id(), _offered_name(request, entry.call or ""),
+                                 dict(entry.args))
             return self._response(request, "", tool_calls=[tool_call], finish="tool_calls")
         if entry.action == "handoff":
             target = entry.handoff or ""
@@ -144,3 +145,13 @@ class ScriptedModel:
             finish_reason=finish,
             handoff=handoff,
         )
+
+
+def _offered_name(request: ModelRequest, call: str) -> str:
+    """A script may name a custom tool by its import path (`module:function`); the model
+    calls it by the name it was offered under (the function's)."""
+    offered = {t.get("function", {}).get("name") for t in request.tools}
+    if call in offered or ":" not in call:
+        return call
+    short = call.rsplit(":", 1)[-1]
+    return short if short in offered else call

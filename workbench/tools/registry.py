@@ -79,7 +79,14 @@ class ToolRegistry:
         if not callable(fn):
             raise UserInputError(f"custom tool {name!r} is not a function")
         tool = tool_from_function(name, fn)
-        self._tools[name] = tool
+        known = self._tools.get(tool.name)
+        if known is not None and known.fn is not fn:
+            raise UserInputError(
+                f"custom tool {name!r} is called {tool.name!r}, like another tool; give the "
+                "function another name or a tool_name attribute"
+            )
+        # engines offer it, and models call it, by its own name
+        self._tools[name] = self._tools[tool.name] = tool
         return tool
 
 
