@@ -179,3 +179,15 @@ def test_a_custom_tool_runs_through_the_gate_by_path_or_by_name(engine: str, hom
                for e in events if e["kind"] == "tool.result"]
     assert results == [("a", "shout", True, "HELLO HELLO "),
                        ("b", "shout", False, "denied by policy: b may not use custom tools")]
+
+
+def test_paths_and_urls_that_cannot_be_used_are_bad_input(tmp_path: Path, capsys) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    assert main(["--home", str(a_file / "home"), "sessions", "list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("workbench: error: cannot use") and "Traceback" not in err
+    code = main(["--home", str(tmp_path / "h"), "--db",
+                 "postgresql://ann:s3cret-pw@127.0.0.1:1/db", "sessions", "list"])
+    err = capsys.readouterr().err
+    assert code == 2 and "s3cret-pw" not in err and "ann:***@" in err

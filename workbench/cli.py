@@ -291,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CANCELLED
     except BrokenPipeError:
         return EXIT_OK
+    except (FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+            PermissionError) as exc:
+        # a path the user gave (--home, --db, -o) that cannot be used
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"workbench: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception as exc:
         if os.environ.get("WORKBENCH_DEBUG"):
             raise

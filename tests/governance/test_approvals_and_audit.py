@@ -128,6 +128,36 @@ def test_deciding_twice_is_a_clear_error(tmp_path: Path, capsys) -> None:
     assert main(["--home", str(home), "approvals", "reject", "nope", "--reason", "x"]) == 2
 
 
+def test_edited_arguments_must_fit_the_tool(tmp_path: Path, capsys) -> None:
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "run", "support-triage", "--approvals", "deny"]) == 0
+    con = sqlite3.connect(home / "workbench.db")
+    approval = con.execute("select id from approval").fetchone()[0]
+    with con:  # pending again, as if the run still waited
+        con.execute("update approval set status='pending', decided_at=null, "
+                    "expires_at=:t", {"t": time.time() + 600})
+    capsys.readouterr()
+    code = main(["--home", str(home), "approvals", "approve", approval, "--args",
+                 '{"too": "it@acme.example.com"}'])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "send_email takes to, subject, body: no argument 'too'; 'body', 'subject', 'to' missing" \
+        in err
+    assert con.execute("select status from approval").fetchone()[0] == "pending"
+
+
+def test_prompt_without_a_terminal_answer_rejects_at_end_of_input(tmp_path: Path) -> None:
+    env = {**os.environ, "WORKBENCH_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "run", "support-triage", "--approvals",
+         "prompt", "--reviewer", "dana"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, cwd=ROOT,
+        timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "no answer (end of input): rejected" in done.stderr
+    assert "rejected by dana" in done.stdout or "rejected by dana" in done.stderr
+
+
 # -- tamper evidence ------------------------------------------------------------------------
 
 

@@ -224,10 +224,15 @@ async def test_edited_arguments_must_be_a_json_object(seeded, make_app) -> None:
         area.text = '{"to": "it@example.com", "subject": "Fixed"}'
         await pilot.press("ctrl+s")
         await settle(pilot)
+        assert isinstance(app.screen, ArgsModal), "arguments the tool cannot take"
+        assert "'body' missing" in plain(modal.query_one("#problem", Static))
+        area.text = '{"to": "it@example.com", "subject": "Fixed", "body": "Done."}'
+        await pilot.press("ctrl+s")
+        await settle(pilot)
         assert isinstance(app.screen, ApprovalsScreen)
     a = next(a for a in app.services.approvals(pending_only=False) if a.id == PENDING_ID)
     assert a.status == "approved" and a.edited_args == {"to": "it@example.com",
-                                                        "subject": "Fixed"}
+                                                        "subject": "Fixed", "body": "Done."}
 
 
 async def test_approve_always_is_recorded(seeded, make_app) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import json
 import sys
@@ -123,6 +124,8 @@ def decide(store: Store, approval_id: str, decision: str, reviewer: str,
     if args is not None and not isinstance(args, dict):
         raise UserInputError("edited arguments must be a JSON object")
     current = get(store, approval_id)
+    if args is not None:
+        check_args(current.tool, args)
     now = time.time()
     with store.engine.begin() as conn:
         changed = conn.execute(text(
@@ -140,6 +143,27 @@ def decide(store: Store, approval_id: str, decision: str, reviewer: str,
     AuditChain(store).append([AuditRecord(current.session_id, reviewer, "approval.decided",
                                           payload, now)])
     return get(store, current.id)
+
+
+def check_args(tool_name: str, args: dict[str, Any]) -> None:
+    """Edited arguments must fit the tool, or the approved call would only fail later."""
+    from workbench.tools.registry import default_registry
+
+    registry = default_registry()
+    if tool_name not in registry.names():
+        return  # a custom tool known only to the run: it checks its own arguments
+    schema = registry.get(tool_name).parameters
+    known = schema.get("properties", {})
+    unknown = sorted(set(args) - set(known))
+    missing = sorted(set(schema.get("required", [])) - set(args))
+    if unknown or missing:
+        problems = []
+        if unknown:
+            problems.append(f"no argument {', '.join(map(repr, unknown))}")
+        if missing:
+            problems.append(f"{', '.join(map(repr, missing))} missing")
+        raise UserInputError(f"{tool_name} takes {', '.join(known) or 'no arguments'}: "
+                             f"{'; '.join(problems)}")
 
 
 def expire_overdue(store: Store) -> int:
@@ -259,7 +283,12 @@ class PromptApprovals(DatabaseApprovals):
                 out.flush()
                 answer = sys.stdin.readline()
                 if not answer:
-                    return  # no terminal after all: wait for another reviewer
+                    # end of input: nobody can answer here, and waiting would hold the run
+                    with contextlib.suppress(UserInputError):
+                        decide(self.store, a.id, "rejected", self.reviewer,
+                               "no answer on the terminal (end of input)")
+                    out.write("  no answer (end of input): rejected\n")
+                    return
                 choice = answer.strip()
                 try:
                     if choice == "a":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,7 +45,17 @@ def make_engine(url: str) -> Engine:
     try:
         return create_engine(url, pool_pre_ping=True)
     except Exception as exc:  # an unknown dialect or a missing driver is a user's input problem
-        raise UserInputError(f"cannot use database URL {url!r}: {exc}") from None
+        raise UserInputError(f"cannot use database URL {_shown(url)!r}: {exc}") from None
+
+
+def _shown(url: str) -> str:
+    """A database URL fit for a message: its password masked."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def upgrade(engine: Engine) -> None:

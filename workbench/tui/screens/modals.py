@@ -145,14 +145,26 @@ class ArgsModal(Dialog):
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
 
+    def _parsed(self) -> tuple[dict[str, Any] | None, str]:
+        """The arguments, if they parse as an object the tool can take; else the problem."""
+        from workbench.errors import UserInputError
+        from workbench.governance.approvals import check_args
+
+        value, problem = parse_args(self.query_one(TextArea).text)
+        if value is not None:
+            try:
+                check_args(self.tool, value)
+            except UserInputError as exc:
+                return None, str(exc)
+        return value, problem
+
     @on(TextArea.Changed)
     def _check(self) -> None:
-        _, problem = parse_args(self.query_one(TextArea).text)
-        self.show_problem(problem)
+        self.show_problem(self._parsed()[1])
 
     @on(Button.Pressed, "#ok")
     def action_approve(self) -> None:
-        value, problem = parse_args(self.query_one(TextArea).text)
+        value, problem = self._parsed()
         if value is None:
             self.show_problem(problem)
             return
