@@ -211,7 +211,10 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                 print(json.dumps(r, default=str))
             return EXIT_OK
         if not rows:
-            print("no sessions yet; run one with `workbench run CREW`")
+            if args.search:
+                print(f"no sessions match {args.search!r}")
+            else:
+                print("no sessions yet; run one with `workbench run CREW`")
             return EXIT_OK
         _print_table(
             [[r["id"][:12], r["crew_name"], r["engine"], r["topology"], r["status"],
