@@ -177,6 +177,20 @@ def test_policies_check_names_file_line_and_rule(tmp_path: Path, capsys, home: P
     assert "Traceback" not in err
 
 
+def test_policies_check_reports_every_problem_at_once(tmp_path: Path, capsys,
+                                                      home: Path) -> None:
+    folder = write_policies(tmp_path / "p", BAD[2][0] + "  - {id: ok, on: message, "
+                            "effect: allow}\n  - {id: s, on: message, effect: nope}\n",
+                            support=BAD[0][0])
+    assert main(["policies", "check", str(folder)]) == 2
+    err = capsys.readouterr().err
+    problems = [line for line in err.splitlines() if ".yaml:" in line]
+    assert len(problems) == 3, err
+    assert "central.yaml:5: rule 'r': CEL syntax error" in problems[0]
+    assert "central.yaml:8: rule 's': `effect` must be one of" in problems[1]
+    assert "support.yaml:5: rule 'r': unknown name 'agnet'" in problems[2]
+
+
 def test_overridable_is_refused_in_a_domain_file(tmp_path: Path) -> None:
     folder = write_policies(tmp_path, "version: 1\nrules: []\n", sales="""\
 version: 1

@@ -117,52 +117,78 @@ def _load_file(path: Path, central: bool) -> tuple[dict[str, Any], dict, str]:
     return data, lines, text
 
 
-def _rules(data: dict[str, Any], lines: dict, file: str, domain: str | None) -> list[Rule]:
+class PolicyErrors(PolicyError):
+    """Every problem of a policy folder, one `file:line: rule: problem` a line."""
+
+    def __init__(self, errors: list[PolicyError]) -> None:
+        first = errors[0]
+        super().__init__("", first.file, first.line, first.rule)
+        self.errors = errors
+        self.args = ("\n".join(str(e) for e in errors),)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def _rules(data: dict[str, Any], lines: dict, file: str, domain: str | None,
+           errors: list[PolicyError]) -> list[Rule]:
+    """The file's rules; each broken one is added to `errors` and the others still checked."""
     raw = data.get("rules") or []
     if not isinstance(raw, list):
-        raise PolicyError("`rules` must be a list", file, line_of(lines, ("rules",)))
+        errors.append(PolicyError("`rules` must be a list", file, line_of(lines, ("rules",))))
+        return []
     out: list[Rule] = []
     seen: set[str] = set()
     for i, r in enumerate(raw):
-        at = line_of(lines, ("rules", i))
-        if not isinstance(r, dict):
-            raise PolicyError("each rule must be a mapping", file, at)
-        if True in r and "on" not in r:  # YAML 1.1 reads a bare `on:` key as true
-            r["on"] = r.pop(True)
-            lines[("rules", i, "on")] = lines.get(("rules", i, True), at)
-        rid = r.get("id")
-        if not isinstance(rid, str) or not rid:
-            raise PolicyError("a rule needs an `id`", file, at)
-        if rid in seen:
-            raise PolicyError("duplicate rule id", file, at, rid)
-        seen.add(rid)
-        allowed = {"id", "on", "when", "effect", "reason"} | ({"overridable"} if domain is None
-                                                              else set())
-        for key in r:
-            if key not in allowed:
-                hint = " (only central rules are overridable)" if key == "overridable" else ""
-                raise PolicyError(f"unknown key {key!r}{hint}", file,
-                                  line_of(lines, ("rules", i, key)), rid)
-        on = r.get("on")
-        if on not in ACTIONS:
-            raise PolicyError(f"`on` must be one of {', '.join(ACTIONS)}, not {on!r}", file,
-                              line_of(lines, ("rules", i, "on")), rid)
-        effect = r.get("effect")
-        if effect not in EFFECTS:
-            raise PolicyError(f"`effect` must be one of {', '.join(EFFECTS)}, not {effect!r}",
-                              file, line_of(lines, ("rules", i, "effect")), rid)
-        when = r.get("when", "true")
         try:
-            program, variables = compile_condition(str(when))
-        except ValueError as exc:
-            raise PolicyError(str(exc), file, line_of(lines, ("rules", i, "when")), rid) from None
-        overridable = r.get("overridable", False)
-        if not isinstance(overridable, bool):
-            raise PolicyError("`overridable` must be true or false", file,
-                              line_of(lines, ("rules", i, "overridable")), rid)
-        out.append(Rule(rid, on, str(when), effect, str(r.get("reason") or rid), overridable,
-                        domain, file, at, program, variables))
+            rule = _rule(r, i, lines, file, domain, seen)
+        except PolicyError as exc:
+            errors.append(exc)
+        else:
+            out.append(rule)
     return out
+
+
+def _rule(r: Any, i: int, lines: dict, file: str, domain: str | None,
+          seen: set[str]) -> Rule:
+    at = line_of(lines, ("rules", i))
+    if not isinstance(r, dict):
+        raise PolicyError("each rule must be a mapping", file, at)
+    if True in r and "on" not in r:  # YAML 1.1 reads a bare `on:` key as true
+        r["on"] = r.pop(True)
+        lines[("rules", i, "on")] = lines.get(("rules", i, True), at)
+    rid = r.get("id")
+    if not isinstance(rid, str) or not rid:
+        raise PolicyError("a rule needs an `id`", file, at)
+    if rid in seen:
+        raise PolicyError("duplicate rule id", file, at, rid)
+    seen.add(rid)
+    allowed = {"id", "on", "when", "effect", "reason"} | ({"overridable"} if domain is None
+                                                          else set())
+    for key in r:
+        if key not in allowed:
+            hint = " (only central rules are overridable)" if key == "overridable" else ""
+            raise PolicyError(f"unknown key {key!r}{hint}", file,
+                              line_of(lines, ("rules", i, key)), rid)
+    on = r.get("on")
+    if on not in ACTIONS:
+        raise PolicyError(f"`on` must be one of {', '.join(ACTIONS)}, not {on!r}", file,
+                          line_of(lines, ("rules", i, "on")), rid)
+    effect = r.get("effect")
+    if effect not in EFFECTS:
+        raise PolicyError(f"`effect` must be one of {', '.join(EFFECTS)}, not {effect!r}",
+                          file, line_of(lines, ("rules", i, "effect")), rid)
+    when = r.get("when", "true")
+    try:
+        program, variables = compile_condition(str(when))
+    except ValueError as exc:
+        raise PolicyError(str(exc), file, line_of(lines, ("rules", i, "when")), rid) from None
+    overridable = r.get("overridable", False)
+    if not isinstance(overridable, bool):
+        raise PolicyError("`overridable` must be true or false", file,
+                          line_of(lines, ("rules", i, "overridable")), rid)
+    return Rule(rid, on, str(when), effect, str(r.get("reason") or rid), overridable,
+                domain, file, at, program, variables)
 
 
 def load_policies(folder: Path) -> PolicySet:
@@ -171,30 +197,45 @@ def load_policies(folder: Path) -> PolicySet:
     if not central_path.is_file():
         raise PolicyError("no central.yaml in the policy folder", str(folder))
     digest = hashlib.sha256()
-    data, lines, text = _load_file(central_path, central=True)
-    digest.update(b"central.yaml\0" + text.encode())
+    errors: list[PolicyError] = []
     policy = PolicySet(source=str(folder))
+    try:
+        data, lines, text = _load_file(central_path, central=True)
+    except PolicyError as exc:
+        errors.append(exc)
+        data, lines, text = {}, {}, ""
+    digest.update(b"central.yaml\0" + text.encode())
     default = data.get("default", "allow")
     if default not in EFFECTS:
-        raise PolicyError(f"`default` must be one of {', '.join(EFFECTS)}, not {default!r}",
-                          str(central_path), line_of(lines, ("default",)))
-    policy.default = default
+        errors.append(PolicyError(
+            f"`default` must be one of {', '.join(EFFECTS)}, not {default!r}",
+            str(central_path), line_of(lines, ("default",))))
+    else:
+        policy.default = default
     budgets = data.get("budgets") or {}
     session = budgets.get("session", {}) if isinstance(budgets, dict) else None
     if not isinstance(session, dict) or set(budgets) - {"session"}:
-        raise PolicyError("`budgets` takes {session: {cost_usd, tokens, turns}}",
-                          str(central_path), line_of(lines, ("budgets",)))
+        errors.append(PolicyError("`budgets` takes {session: {cost_usd, tokens, turns}}",
+                                  str(central_path), line_of(lines, ("budgets",))))
+        session = {}
     for key, value in session.items():
         if key not in BUDGET_KEYS or not isinstance(value, int | float) or value < 0:
-            raise PolicyError(f"budget {key!r} must be one of {', '.join(BUDGET_KEYS)} with a "
-                              "non-negative number", str(central_path),
-                              line_of(lines, ("budgets", "session", key)))
+            errors.append(PolicyError(
+                f"budget {key!r} must be one of {', '.join(BUDGET_KEYS)} with a non-negative "
+                "number", str(central_path), line_of(lines, ("budgets", "session", key))))
+            continue
         policy.budgets[key] = float(value)
-    policy.central = _rules(data, lines, str(central_path), None)
+    policy.central = _rules(data, lines, str(central_path), None, errors)
     domains = folder / "domains"
     for path in sorted(domains.glob("*.yaml")) if domains.is_dir() else []:
-        d_data, d_lines, d_text = _load_file(path, central=False)
+        try:
+            d_data, d_lines, d_text = _load_file(path, central=False)
+        except PolicyError as exc:
+            errors.append(exc)
+            continue
         digest.update(f"domains/{path.name}\0".encode() + d_text.encode())
-        policy.domains[path.stem] = _rules(d_data, d_lines, str(path), path.stem)
+        policy.domains[path.stem] = _rules(d_data, d_lines, str(path), path.stem, errors)
+    if errors:
+        raise errors[0] if len(errors) == 1 else PolicyErrors(errors)
     policy.hash = digest.hexdigest()
     return policy
