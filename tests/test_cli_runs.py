@@ -192,3 +192,31 @@ def test_paths_and_urls_that_cannot_be_used_are_bad_input(tmp_path: Path, capsys
                  "postgresql://ann:s3cret-pw@127.0.0.1:1/db", "sessions", "list"])
     err = capsys.readouterr().err
     assert code == 2 and "s3cret-pw" not in err and "ann:***@" in err
+
+
+def test_a_running_session_row_keeps_its_totals_current(home: Path, monkeypatch) -> None:
+    """Another terminal listing sessions sees a live run's turns, not zeros."""
+    import asyncio
+
+    import workbench.mesh.session as session_module
+    from workbench.config import Settings
+
+    monkeypatch.setattr(session_module, "PROGRESS_S", 0.0)
+    settings = Settings(home=home)
+    settings.ensure_home()
+    store = Store(settings.database_url)
+    seen: list[int] = []
+
+    def at_last_message(event) -> None:
+        if event.kind == "message" and event.content and "TERMINATE" in event.content:
+            seen.append(store.get_session(event.session_id)["turns"])
+
+    session = session_module.Session(
+        session_module.prepare(ROOT / "crews" / "support-triage.yaml", task="PDF export fails"),
+        settings, store,
+        subscribers=[at_last_message])
+    outcome = asyncio.run(session.execute())
+    assert outcome.status == "completed"
+    # written while the run was still going: every turn before the last one
+    assert seen == [outcome.totals.turns - 1]
+    store.close()

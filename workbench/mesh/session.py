@@ -29,6 +29,8 @@ from workbench.tools.base import ToolContext
 from workbench.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
+#: How often a running session's row gets its totals (turns, tokens, cost) written.
+PROGRESS_S = 2.0
 
 
 @dataclass
@@ -125,6 +127,8 @@ class Session:
             self.bus.subscribe(w.put)
         for fn in subscribers or []:
             self.bus.subscribe(fn)
+        self._progress_at = time.monotonic()
+        self.bus.subscribe(self._progress)
         folder = settings.session_dir(self.session_id)
         self.tool_ctx = ToolContext(self.session_id, folder / "workspace", folder / "outbox")
         spec = prepared.spec
@@ -210,6 +214,22 @@ class Session:
         finally:
             outcome = self._finish(started, status, result, error)
         return outcome
+
+    def _progress(self, event: Any) -> None:
+        """Keep the session's row current while it runs (other terminals list it), at most
+        every PROGRESS_S: the events themselves are the record."""
+        if event.kind != ev.MESSAGE or time.monotonic() - self._progress_at < PROGRESS_S:
+            return
+        self._progress_at = time.monotonic()
+        t = self.ctx.totals
+        try:
+            self.store.update_session(
+                self.session_id, turns=t.turns, prompt_tokens=t.prompt_tokens,
+                completion_tokens=t.completion_tokens, cost_usd=t.cost_usd,
+                cost_unknown_calls=t.cost_unknown_calls, model_calls=t.model_calls,
+                tool_calls=t.tool_calls)
+        except Exception:  # the final update at the end still comes
+            log.warning("could not update the session's running totals", exc_info=True)
 
     def _shape(self) -> dict[str, Any]:
         """The topology's roles, so a viewer can draw the crew without the crew file."""
