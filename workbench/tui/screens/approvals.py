@@ -112,7 +112,9 @@ class ApprovalsScreen(SectionScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for name in ("ID", "Agent", "Tool", "Left", "Rule"):
+        # what a reviewer needs first comes first: at 80 columns the id (also in the request
+        # pane) is what scrolls out of view
+        for name in ("Agent", "Tool", "Left", "Rule", "ID"):
             table.add_column(name, key=name)
         self.set_interval(REFRESH_S, self._refresh_if_shown)
         self.watch(self.app, "pending", lambda _count: self.action_refresh(), init=False)
@@ -148,7 +150,7 @@ class ApprovalsScreen(SectionScreen):
             else:
                 left = {"approved": "[green]approved[/]", "rejected": "[red]rejected[/]",
                         "expired": "[dim]expired[/]"}.get(a.status, a.status)
-            table.add_row(a.id[:8], a.agent, a.tool, left, (a.rule_ids or ["-"])[0], key=a.id)
+            table.add_row(a.agent, a.tool, left, (a.rule_ids or ["-"])[0], a.id[:8], key=a.id)
         if selected is not None and any(a.id == selected.id for a in items):
             table.move_cursor(row=table.get_row_index(selected.id), animate=False)
         self._show_context()
