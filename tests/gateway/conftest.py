@@ -1,4 +1,5 @@
-"""Fixtures for the gateway tests: an in-memory keyring, a keyring-less machine, profiles."""
+"""Fixtures for the gateway tests: a keyring-less machine, profiles (the in-memory keyring
+is shared: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,48 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import keyring
-import keyring.errors
 import pytest
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
 
 from workbench.gateway.profiles import ModelProfiles, parse_profiles
 
 #: Fast retry settings so fault tests take fractions of a second.
 FAST = {"backoff": 0.01, "max_backoff": 0.05, "timeout": 2}
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring that lives in this process only."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        try:
-            del self.items[(service, username)]
-        except KeyError:
-            raise keyring.errors.PasswordDeleteError(username) from None
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    ring = MemoryKeyring()
-    keyring.set_keyring(ring)
-    try:
-        yield ring
-    finally:
-        keyring.set_keyring(previous)
 
 
 @pytest.fixture

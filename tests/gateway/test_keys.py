@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import MemoryKeyring
 from tests.fakeprovider import FakeProvider, Reply
-from tests.gateway.conftest import MemoryKeyring
 from workbench.cli import main
 from workbench.gateway.credentials import SERVICE, get_key
 from workbench.gateway.gateway import Gateway

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import MemoryKeyring
 from tests.fakeprovider import FakeProvider, Reply
-from tests.gateway.conftest import MemoryKeyring
 from workbench.cli import main
 from workbench.config import Settings
 from workbench.gateway.credentials import SERVICE

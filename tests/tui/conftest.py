@@ -9,40 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import keyring
 import pytest
-from keyring.backend import KeyringBackend
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
+from tests.conftest import MemoryKeyring
 from tests.tui.seed import NOW, ROOT, seed
 from workbench.config import Settings
 from workbench.gateway.credentials import ENV_VARS
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.clock import FrozenClock
 from workbench.tui.services import CatalogRow, Services
-
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring that lives in memory, so tests never touch the machine's."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.store: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.store.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.store[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        if (service, username) not in self.store:
-            raise keyring.errors.PasswordDeleteError(username)
-        del self.store[(service, username)]
-
 
 CATALOG = [
     CatalogRow("gpt-4o-mini", "openai", "chat", 128000, 0.15, 0.6),
@@ -52,15 +29,6 @@ CATALOG = [
     CatalogRow("ollama/llama3.2", "ollama", "chat", 128000, 0.0, 0.0),
     CatalogRow("text-embedding-3-small", "openai", "embedding", 8191, 0.02, None),
 ]
-
-
-@pytest.fixture
-def memory_keyring() -> MemoryKeyring:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture

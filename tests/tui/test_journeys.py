@@ -323,7 +323,7 @@ async def test_keys_are_set_and_deleted_in_the_keyring_never_shown(settings, mak
         key_input.focus()
         await pilot.press("enter")
         await settle(pilot)
-        assert memory_keyring.store[("workbench", "groq")] == "gsk-secret-value"
+        assert memory_keyring.items[("workbench", "groq")] == "gsk-secret-value"
         table = app.screen.query_one("#keys-table", DataTable)
         cells = [str(c) for row in range(table.row_count) for c in table.get_row_at(row)]
         assert not any("gsk-secret" in c for c in cells)
@@ -333,7 +333,7 @@ async def test_keys_are_set_and_deleted_in_the_keyring_never_shown(settings, mak
         await settle(pilot)
         await pilot.press("y")
         await settle(pilot)
-        assert ("workbench", "groq") not in memory_keyring.store
+        assert ("workbench", "groq") not in memory_keyring.items
 
 
 async def test_no_keyring_is_explained(settings, make_app, monkeypatch) -> None:

@@ -168,32 +168,25 @@ def check_args(tool_name: str, args: dict[str, Any]) -> None:
 
 def expire_overdue(store: Store) -> int:
     """Pending approvals past their time become expired (a rejection)."""
-    overdue = []
-    with store.engine.connect() as conn:
-        overdue = [r[0] for r in conn.execute(text(
-            "SELECT id FROM approval WHERE status = 'pending' AND expires_at <= :now"),
-            {"now": time.time()})]
-    for approval_id in overdue:
-        try:
-            decide(store, approval_id, "expired", "workbench", "no reviewer decided in time")
-        except UserInputError:
-            pass  # decided meanwhile
-    return len(overdue)
+    return _expire(store, "expires_at <= :now", {"now": time.time()},
+                   "no reviewer decided in time")
 
 
 def close_session(store: Store, session_id: str, status: str) -> int:
     """A run that ended leaves nothing to approve: its pending requests expire, so that no
     reviewer approves an action that can no longer happen."""
+    return _expire(store, "session_id = :sid", {"sid": session_id},
+                   f"the run ended ({status}) before a decision")
+
+
+def _expire(store: Store, where: str, params: dict[str, Any], reason: str) -> int:
+    """Expire the pending approvals that match `where` (SQL over the approval table)."""
     with store.engine.connect() as conn:
         pending = [r[0] for r in conn.execute(text(
-            "SELECT id FROM approval WHERE status = 'pending' AND session_id = :sid"),
-            {"sid": session_id})]
+            f"SELECT id FROM approval WHERE status = 'pending' AND {where}"), params)]
     for approval_id in pending:
-        try:
-            decide(store, approval_id, "expired", "workbench",
-                   f"the run ended ({status}) before a decision")
-        except UserInputError:
-            pass  # decided meanwhile
+        with contextlib.suppress(UserInputError):  # decided meanwhile
+            decide(store, approval_id, "expired", "workbench", reason)
     return len(pending)
 
 

@@ -121,13 +121,10 @@ class PolicyErrors(PolicyError):
     """Every problem of a policy folder, one `file:line: rule: problem` a line."""
 
     def __init__(self, errors: list[PolicyError]) -> None:
+        UserInputError.__init__(self, "\n".join(str(e) for e in errors))
         first = errors[0]
-        super().__init__("", first.file, first.line, first.rule)
+        self.file, self.line, self.rule = first.file, first.line, first.rule
         self.errors = errors
-        self.args = ("\n".join(str(e) for e in errors),)
-
-    def __str__(self) -> str:
-        return self.args[0]
 
 
 def _rules(data: dict[str, Any], lines: dict, file: str, domain: str | None,

@@ -18,6 +18,7 @@ from workbench.gateway.types import ModelRequest, ModelResponse, split_model
 from workbench.governance.gate import Decision, Gate, OpenGate
 from workbench.mesh import events as ev
 from workbench.mesh.bus import EventBus
+from workbench.mesh.totals import Totals
 from workbench.spec.schema import AgentSpec, CrewSpec
 from workbench.spec.topology import Topology
 from workbench.tools.base import Tool, ToolContext, ToolError
@@ -26,51 +27,6 @@ from workbench.tools.registry import ToolRegistry
 
 class RunAborted(Exception):
     """The run was stopped (cancelled, over budget, or failed); engines let it propagate."""
-
-
-@dataclass(slots=True)
-class Totals:
-    turns: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    cost_unknown_calls: int = 0
-    model_calls: int = 0
-    tool_calls: int = 0
-    per_agent_cost: dict[str, float] = field(default_factory=dict)
-    per_agent_unknown: dict[str, int] = field(default_factory=dict)
-    per_domain_cost: dict[str, float] = field(default_factory=dict)
-    per_domain_unknown: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    @property
-    def cost_known(self) -> bool:
-        return self.cost_unknown_calls == 0
-
-    def add_cost(self, agent: str, domain: str, cost: float | None) -> None:
-        if cost is None:
-            self.cost_unknown_calls += 1
-            self.per_agent_unknown[agent] = self.per_agent_unknown.get(agent, 0) + 1
-            self.per_domain_unknown[domain] = self.per_domain_unknown.get(domain, 0) + 1
-            self.per_agent_cost.setdefault(agent, 0.0)
-            self.per_domain_cost.setdefault(domain, 0.0)
-            return
-        self.cost_usd += cost
-        self.per_agent_cost[agent] = self.per_agent_cost.get(agent, 0.0) + cost
-        self.per_domain_cost[domain] = self.per_domain_cost.get(domain, 0.0) + cost
-
-    def cost_by(self, what: str) -> dict[str, dict[str, float | int]]:
-        """Cost per "agent" or per "domain": {name: {cost_usd, unknown_calls}}; a call with
-        no price counts as unknown, never as zero."""
-        costs, unknown = (
-            (self.per_agent_cost, self.per_agent_unknown) if what == "agent"
-            else (self.per_domain_cost, self.per_domain_unknown)
-        )
-        return {name: {"cost_usd": round(cost, 6), "unknown_calls": unknown.get(name, 0)}
-                for name, cost in costs.items()}
 
 
 @dataclass(slots=True)
@@ -96,12 +52,18 @@ class ApprovalBroker(Protocol):
         self, ctx: RunContext, agent: str, tool: Tool, args: dict[str, Any], decision: Decision
     ) -> ApprovalOutcome: ...
 
+    def close(self, session_id: str, status: str) -> None:
+        """The run ended with `status`: whatever is still waiting for a reviewer is void."""
+
 
 class DenyApprovals:
     """Rejects every approval request: for scripts and CI (`--approvals deny`)."""
 
     async def request(self, ctx, agent, tool, args, decision) -> ApprovalOutcome:
         return ApprovalOutcome(False, "workbench", "approvals are set to deny for this run")
+
+    def close(self, session_id: str, status: str) -> None:
+        pass  # nothing is ever left waiting
 
 
 def _identity_redactor(text: str) -> tuple[str, list[str]]:

@@ -221,13 +221,8 @@ class Session:
         if event.kind != ev.MESSAGE or time.monotonic() - self._progress_at < PROGRESS_S:
             return
         self._progress_at = time.monotonic()
-        t = self.ctx.totals
         try:
-            self.store.update_session(
-                self.session_id, turns=t.turns, prompt_tokens=t.prompt_tokens,
-                completion_tokens=t.completion_tokens, cost_usd=t.cost_usd,
-                cost_unknown_calls=t.cost_unknown_calls, model_calls=t.model_calls,
-                tool_calls=t.tool_calls)
+            self.store.update_session(self.session_id, **self.ctx.totals.as_row())
         except Exception:  # the final update at the end still comes
             log.warning("could not update the session's running totals", exc_info=True)
 
@@ -261,17 +256,12 @@ class Session:
         if self.writer.error is not None:
             status = "failed"
             error = error or f"events could not be stored: {self.writer.error}"
-        close = getattr(self.ctx.approvals, "close", None)
-        if close is not None:
-            try:
-                close(self.session_id, status)
-            except Exception:  # the session's own record comes first
-                log.exception("could not expire the run's pending approvals")
+        try:
+            self.ctx.approvals.close(self.session_id, status)
+        except Exception:  # the session's own record comes first
+            log.exception("could not expire the run's pending approvals")
         self.store.update_session(
-            self.session_id, status=status, ended_at=time.time(), turns=t.turns,
-            prompt_tokens=t.prompt_tokens, completion_tokens=t.completion_tokens,
-            cost_usd=t.cost_usd, cost_unknown_calls=t.cost_unknown_calls,
-            model_calls=t.model_calls, tool_calls=t.tool_calls,
+            self.session_id, status=status, ended_at=time.time(), **t.as_row(),
             result=result or None, error=error or None,
         )
         return RunOutcome(self.session_id, status, result, error, elapsed, t, self.writer.written)

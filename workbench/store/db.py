@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, func, inspect, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 
 from workbench.errors import UserInputError
 from workbench.store.models import CrewSnapshot, EventRow, SessionRow
@@ -51,10 +51,8 @@ def make_engine(url: str) -> Engine:
 def _shown(url: str) -> str:
     """A database URL fit for a message: its password masked."""
     try:
-        from sqlalchemy.engine import make_url
-
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except Exception:  # not even parseable as a URL: mask what looks like a password
         return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
 
 

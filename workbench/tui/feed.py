@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.mesh import events as ev
+from workbench.mesh.totals import Totals
 
 #: Filter groups: what a person filters by, each covering one or more event kinds.
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -95,21 +96,6 @@ class Entry:
         self.version += 1
 
 
-@dataclass(slots=True)
-class RunTotals:
-    turns: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-    cost_unknown_calls: int = 0
-    model_calls: int = 0
-    tool_calls: int = 0
-
-    @property
-    def tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-
 @dataclass
 class AgentInfo:
     name: str
@@ -139,7 +125,7 @@ class RunModel:
         self.groups: set[str] = set(DEFAULT_GROUPS)
         self.agent_filter: set[str] | None = None
         self.agents: dict[str, AgentInfo] = {}
-        self.totals = RunTotals()
+        self.totals = Totals()
         self.session_id = ""
         self.crew = ""
         self.engine = ""

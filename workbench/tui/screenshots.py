@@ -140,7 +140,6 @@ async def _shoot(home: Path, out: Path, size: tuple[int, int]) -> list[Path]:
         await _settle(pilot)
         save("models-catalog")
 
-        app.set_focus(None)  # the catalog's search box has the keyboard
         await pilot.press("6")
         await _settle(pilot)
         for _ in range(5):
