@@ -177,3 +177,17 @@ class Store:
             if len(rows) < batch:
                 return
             last = rows[-1][1]
+
+    def events_after(self, session_id: str, seq: int, limit: int = 1000) -> list[dict[str, Any]]:
+        """At most `limit` events of a session after `seq`, in seq order (data decoded): what
+        a viewer following a run in another process reads on each poll."""
+        cols = [EVENTS.c.session_id, EVENTS.c.seq, EVENTS.c.ts, EVENTS.c.kind, EVENTS.c.agent,
+                EVENTS.c.to_agent, EVENTS.c.content, EVENTS.c.data]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*cols).where(EVENTS.c.session_id == session_id, EVENTS.c.seq > seq)
+                .order_by(EVENTS.c.seq).limit(limit)
+            ).all()
+        return [{"session_id": r[0], "seq": r[1], "ts": r[2], "kind": r[3], "agent": r[4],
+                 "to": r[5], "content": r[6], "data": json.loads(r[7]) if r[7] else {}}
+                for r in rows]
