@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -115,6 +115,8 @@ class RunContext:
         self.recent_messages: deque[dict[str, Any]] = deque(maxlen=20)
         self._stop_callbacks: list[Callable[[], None]] = [self._cancel_inflight]
         self._inflight: set[asyncio.Future[Any]] = set()
+        #: Awaited before a tool acts: the session makes sure all that led to it is stored.
+        self.before_tool: Callable[[], Awaitable[None]] | None = None
 
     @property
     def session_id(self) -> str:
@@ -382,6 +384,8 @@ class RunContext:
                 )
             if outcome.args is not None:
                 args = outcome.args
+        if self.before_tool is not None:
+            await self.before_tool()
         self.check_running()
         self.totals.tool_calls += 1
         try:
