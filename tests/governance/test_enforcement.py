@@ -183,3 +183,173 @@ def test_shipped_crew_shows_approval_redaction_and_deny(tmp_path: Path, capsys) 
     assert {"redact", "deny", "require_approval"} <= effects
     assert any(e["kind"] == "approval.requested" for e in events)
     assert main(["--home", str(home), "audit", "verify"]) == 0
+
+
+# -- a reviewer's edited arguments are a new call: judged again, typed ---------------------
+
+EDIT_CENTRAL = """\
+version: 1
+rules:
+  - {id: external-email, on: tool_call, effect: require_approval, reason: mail leaves the company,
+     when: 'tool.name == "send_email" && !args.to.endsWith("@example.com")'}
+  - {id: urgent-mail, on: tool_call, effect: require_approval, reason: urgent mail is escalated,
+     when: 'tool.name == "send_email" && args.subject.contains("URGENT")'}
+"""
+EDIT_COMMS = """\
+version: 1
+rules:
+  - {id: no-personal-mailboxes, on: tool_call, effect: deny, reason: no personal mailboxes,
+     when: 'tool.name == "send_email" && args.to.endsWith("@gmail.com")'}
+"""
+MAILER = """\
+name: mailer
+model: scripted/demo
+topology: {kind: network, max_turns: 3}
+agents:
+  - {name: liaison, role: Customer liaison, goal: Inform the customer, tools: [send_email],
+     domain: communications}
+script:
+  - agent: liaison
+    call: send_email
+    args: {to: it@acme.example.com, subject: Your export issue, body: Fixed.}
+  - {agent: liaison, say: "Customer informed. TERMINATE"}
+"""
+ORIGINAL = {"to": "it@acme.example.com", "subject": "Your export issue", "body": "Fixed."}
+
+
+class Reviewer:
+    """Answers approval requests from a list of (approved, edited args); records each request."""
+
+    def __init__(self, *answers: tuple[bool, dict | None]) -> None:
+        self.answers = list(answers)
+        self.requests: list[tuple[dict, list[str]]] = []
+
+    async def request(self, ctx, agent, tool, args, decision):
+        from workbench.mesh.context import ApprovalOutcome
+
+        self.requests.append((dict(args), list(decision.rule_ids)))
+        approved, edited = self.answers.pop(0)
+        return ApprovalOutcome(approved, "rita", "" if approved else "no", edited)
+
+    def close(self, session_id: str, status: str) -> None:
+        pass
+
+
+def _mailer(tmp_path: Path, reviewer: Reviewer):
+    from tests.support import make_context
+    from workbench.governance.policy import load_policies
+    from workbench.governance.policy_gate import PolicyGate
+    from workbench.spec.loader import parse_crew
+
+    policies = write_policies(tmp_path / "p", EDIT_CENTRAL, communications=EDIT_COMMS)
+    spec = parse_crew(MAILER, "mailer.yaml")
+    return make_context(spec, tmp_path, gate=PolicyGate(load_policies(policies)),
+                        approvals=reviewer)
+
+
+def _sent(tmp_path: Path) -> list[str]:
+    outbox = tmp_path / "outbox"
+    return [p.read_text() for p in outbox.glob("*.eml")] if outbox.exists() else []
+
+
+def test_edited_arguments_the_policy_denies_never_run(tmp_path: Path) -> None:
+    reviewer = Reviewer((True, {**ORIGINAL, "to": "someone@gmail.com"}))
+    ctx, events = _mailer(tmp_path, reviewer)
+    outcome = asyncio.run(ctx.call_tool("liaison", "send_email", dict(ORIGINAL)))
+    assert not outcome.ok
+    assert "denied by policy" in outcome.output and "no personal mailboxes" in outcome.output
+    assert _sent(tmp_path) == []
+    assert [d.data["rule_ids"] for d in events if d.kind == "policy.decision"] == [
+        ["external-email"], ["external-email", "no-personal-mailboxes"]]
+
+
+def test_an_edit_that_raises_a_new_concern_needs_its_own_approval(tmp_path: Path) -> None:
+    urgent = {**ORIGINAL, "subject": "URGENT: your export issue"}
+    reviewer = Reviewer((True, urgent), (False, None))
+    ctx, _ = _mailer(tmp_path, reviewer)
+    outcome = asyncio.run(ctx.call_tool("liaison", "send_email", dict(ORIGINAL)))
+    assert [r for _, r in reviewer.requests] == [["external-email"],
+                                                 ["external-email", "urgent-mail"]]
+    assert reviewer.requests[1][0] == urgent
+    assert not outcome.ok and "rejected by rita" in outcome.output
+    assert _sent(tmp_path) == []
+
+
+def test_an_edit_with_the_same_concern_is_covered_by_the_approval(tmp_path: Path) -> None:
+    reviewer = Reviewer((True, {**ORIGINAL, "to": "ops@acme.example.com"}))
+    ctx, _ = _mailer(tmp_path, reviewer)
+    outcome = asyncio.run(ctx.call_tool("liaison", "send_email", dict(ORIGINAL)))
+    assert outcome.ok, outcome.output
+    assert len(reviewer.requests) == 1
+    assert outcome.args["to"] == "ops@acme.example.com"
+    assert "To: ops@acme.example.com" in _sent(tmp_path)[0]
+
+
+def test_edited_arguments_of_the_wrong_type_never_run(tmp_path: Path) -> None:
+    reviewer = Reviewer((True, {**ORIGINAL, "to": ["it@acme.example.com"]}))
+    ctx, _ = _mailer(tmp_path, reviewer)
+    outcome = asyncio.run(ctx.call_tool("liaison", "send_email", dict(ORIGINAL)))
+    assert not outcome.ok
+    assert "do not fit send_email" in outcome.output and "is not of type 'string'" in outcome.output
+    assert _sent(tmp_path) == []
+
+
+def _approval_waiting(home: Path) -> str:
+    """A pending send_email approval in the database, as a waiting run leaves it."""
+    from workbench.governance.approvals import create
+    from workbench.governance.gate import Decision
+
+    settings = Settings(home=home)
+    settings.ensure_home()
+    store = Store(settings.database_url)
+    snapshot = store.snapshot_crew("mailer", "mailer.yaml", MAILER)
+    store.create_session(id="s1", crew_name="mailer", crew_snapshot_id=snapshot,
+                         engine="autogen", topology="network")
+    decision = Decision("require_approval", "tool_call", ["external-email"], ["external"])
+    return create(store, "s1", "liaison", "send_email", dict(ORIGINAL), decision, [], 600).id
+
+
+def test_approve_refuses_arguments_of_the_wrong_type(tmp_path: Path, capsys) -> None:
+    home = tmp_path / "home"
+    approval = _approval_waiting(home)
+    code = main(["--home", str(home), "approvals", "approve", approval, "--args",
+                 json.dumps({**ORIGINAL, "to": 5})])
+    assert code == 2
+    assert "send_email takes to, subject, body: to: 5 is not of type 'string'" \
+        in capsys.readouterr().err
+    assert main(["--home", str(home), "approvals", "approve", approval, "--args",
+                 json.dumps({**ORIGINAL, "to": "ops@acme.example.com"})]) == 0
+
+
+def test_approve_with_arguments_the_domain_denies_sends_nothing(tmp_path: Path) -> None:
+    """The whole path: a run waits in another process, the CLI approves a personal mailbox."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.governance.test_approvals_and_audit import ROOT, _wait_pending
+
+    home = tmp_path / "home"
+    crew = tmp_path / "mailer.yaml"
+    crew.write_text(MAILER)
+    env = {**os.environ, "WORKBENCH_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "--policies", str(ROOT / "policies"), "run",
+         str(crew), "--approvals", "wait", "--json"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, cwd=ROOT)
+    try:
+        approval = _wait_pending(home)
+        assert main(["--home", str(home), "approvals", "approve", approval, "--reviewer", "rita",
+                     "--args", json.dumps({**ORIGINAL, "to": "someone@gmail.com"})]) == 0
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    result = next(e for e in events if e["kind"] == "tool.result")
+    assert not result["data"]["ok"]
+    assert "comms-no-personal-mailboxes" in json.dumps(
+        [e for e in events if e["kind"] == "policy.decision"])
+    assert "Company communications never go to personal mailboxes" in result["content"]
+    assert list((home / "sessions").glob("*/outbox/*.eml")) == []

@@ -146,24 +146,15 @@ def decide(store: Store, approval_id: str, decision: str, reviewer: str,
 
 
 def check_args(tool_name: str, args: dict[str, Any]) -> None:
-    """Edited arguments must fit the tool, or the approved call would only fail later."""
+    """Edited arguments must fit the tool (names, required ones and JSON types), or the
+    approved call would only fail later."""
+    from workbench.governance.argcheck import check_tool_args
     from workbench.tools.registry import default_registry
 
     registry = default_registry()
     if tool_name not in registry.names():
-        return  # a custom tool known only to the run: it checks its own arguments
-    schema = registry.get(tool_name).parameters
-    known = schema.get("properties", {})
-    unknown = sorted(set(args) - set(known))
-    missing = sorted(set(schema.get("required", [])) - set(args))
-    if unknown or missing:
-        problems = []
-        if unknown:
-            problems.append(f"no argument {', '.join(map(repr, unknown))}")
-        if missing:
-            problems.append(f"{', '.join(map(repr, missing))} missing")
-        raise UserInputError(f"{tool_name} takes {', '.join(known) or 'no arguments'}: "
-                             f"{'; '.join(problems)}")
+        return  # a custom tool known only to the run: the run checks it against its schema
+    check_tool_args(tool_name, registry.get(tool_name).parameters, args)
 
 
 def expire_overdue(store: Store) -> int:

@@ -16,6 +16,7 @@ from workbench.gateway.gateway import Gateway
 from workbench.gateway.profiles import crew_profiles
 from workbench.gateway.types import ModelRequest, ModelResponse, split_model
 from workbench.governance.gate import Decision, Gate, OpenGate
+from workbench.governance.argcheck import schema_problems
 from workbench.mesh import events as ev
 from workbench.mesh.bus import EventBus
 from workbench.mesh.totals import Totals
@@ -375,15 +376,41 @@ class RunContext:
             )
         if decision.effect == "redact":
             args = {k: self.redactor(v)[0] if isinstance(v, str) else v for k, v in args.items()}
-        if decision.effect == "require_approval" and (agent, tool.name) not in self._always:
+        review = decision.effect == "require_approval" and (agent, tool.name) not in self._always
+        while review:
             outcome = await self.approvals.request(self, agent, tool, args, decision)
             if not outcome.approved:
                 why = outcome.reason or "no reason given"
                 return self._tool_result(
                     agent, name, call_id, False, f"rejected by {outcome.reviewer}: {why}", args
                 )
-            if outcome.args is not None:
-                args = outcome.args
+            if outcome.args is None or outcome.args == args:
+                break
+            # the reviewer's edit is a new call: it fits the tool and passes the policy
+            # again, or it does not run
+            problems = schema_problems(tool.parameters, outcome.args)
+            if problems:
+                return self._tool_result(
+                    agent, name, call_id, False,
+                    f"the arguments {outcome.reviewer} approved do not fit {tool.name}: "
+                    f"{'; '.join(problems)}", outcome.args,
+                )
+            args = outcome.args
+            approved_rules = set(decision.rule_ids)
+            decision = self._decide("tool_call", agent, self.activation(
+                agent, tool={"name": tool.name, "tags": sorted(tool.tags)}, args=args))
+            if decision.effect == "deny":
+                return self._tool_result(
+                    agent, name, call_id, False,
+                    f"denied by policy (as edited by {outcome.reviewer}): {decision.reason}",
+                    args,
+                )
+            if decision.effect == "redact":
+                args = {k: self.redactor(v)[0] if isinstance(v, str) else v
+                        for k, v in args.items()}
+            # the reviewer approved this very concern; a new one needs its own review
+            review = (decision.effect == "require_approval"
+                      and set(decision.rule_ids) != approved_rules)
         if self.before_tool is not None:
             await self.before_tool()
         self.check_running()
