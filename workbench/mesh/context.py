@@ -15,8 +15,8 @@ from workbench.errors import ProviderError
 from workbench.gateway.gateway import Gateway
 from workbench.gateway.profiles import crew_profiles
 from workbench.gateway.types import ModelRequest, ModelResponse, split_model
-from workbench.governance.gate import Decision, Gate, OpenGate
 from workbench.governance.argcheck import schema_problems
+from workbench.governance.gate import Decision, Gate, OpenGate
 from workbench.mesh import events as ev
 from workbench.mesh.bus import EventBus
 from workbench.mesh.totals import Totals
