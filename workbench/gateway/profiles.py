@@ -18,7 +18,7 @@ from typing import Any
 
 from workbench.errors import SpecError
 from workbench.gateway.types import split_model
-from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines
+from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, read_yaml_text
 
 USER_CONFIG = "models.yaml"
 
@@ -397,11 +397,13 @@ def load_user_config(home: str | Path) -> ModelProfiles:
     """The user's profiles from `<home>/models.yaml`; none if the file does not exist."""
     path = Path(home) / USER_CONFIG
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_yaml_text(path)
     except FileNotFoundError:
         return ModelProfiles()
     except OSError as exc:
         raise SpecError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+    except LocatedYAMLError as exc:
+        raise SpecError(str(exc), str(path), exc.line) from None
     return parse_user_config(text, str(path))
 
 

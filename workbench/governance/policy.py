@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import UserInputError
-from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines
+from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, read_yaml_text
 
 ACTIONS = ("model_call", "tool_call", "message")
 EFFECTS = ("allow", "deny", "require_approval", "redact")
@@ -95,11 +95,10 @@ def _strip_strings(expr: str) -> str:
 def _load_file(path: Path, central: bool) -> tuple[dict[str, Any], dict, str]:
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_yaml_text(path)
+        data, lines = load_with_lines(text)
     except OSError as exc:
         raise PolicyError(f"cannot read: {exc}", file) from None
-    try:
-        data, lines = load_with_lines(text)
     except LocatedYAMLError as exc:
         raise PolicyError(str(exc), file, exc.line) from None
     if data is None:

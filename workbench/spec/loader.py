@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from workbench.errors import SpecError
 from workbench.spec.schema import CrewSpec
 from workbench.spec.topology import ENGINE_TOPOLOGIES
-from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines
+from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, read_yaml_text
 from workbench.tools.registry import ToolRegistry
 
 
@@ -138,7 +138,9 @@ def load_crew(path: str | Path, engine: str | None = None, topology: str | None 
     if not p.is_file():
         raise SpecError("no such crew file", str(path))
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read the crew file: {exc}", str(path)) from None
+        text = read_yaml_text(p)
+    except OSError as exc:
+        raise SpecError(f"cannot read the crew file: {exc.strerror or exc}", str(path)) from None
+    except LocatedYAMLError as exc:
+        raise SpecError(str(exc), str(path), exc.line) from None
     return parse_crew(text, str(path), engine, topology, tools)

@@ -89,9 +89,9 @@ def list_crews(services: Any) -> tuple[list[Any], dict[str, list[str]]]:
 def load_crew_data(path: Path | None) -> tuple[Path | None, dict[str, Any]]:
     if path is None:
         return None, copy.deepcopy(TEMPLATE)
-    import yaml
+    from workbench.spec.yamlpos import load_file
 
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = load_file(path)
     if not isinstance(data, dict):
         data = copy.deepcopy(TEMPLATE)
     return path, data
