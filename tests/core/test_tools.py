@@ -82,7 +82,9 @@ async def test_http_get_real_request_and_errors_become_tool_errors(ctx: ToolCont
 
     server = HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
+    port = server.server_address[1]
+    base = f"http://127.0.0.1:{port}"
+    ctx.allow_hosts = (f"127.0.0.1:{port}",)  # loopback is refused unless the crew allows it
     tool = default_registry().get("http_get")
     try:
         assert await tool.invoke(ctx, {"url": base + "/ok"}) == "pong"

@@ -3,82 +3,276 @@
 from __future__ import annotations
 
 import ast
+import errno
+import math
 import operator
+import os
 import re
+import stat
 import time
+from email import policy as email_policy
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
+from email.headerregistry import Address
 from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 
 from workbench.tools.base import Tool, ToolContext, ToolError
+from workbench.tools.net import MAX_HTTP_BYTES, http_get
 
 MAX_READ_BYTES = 200_000
-MAX_HTTP_BYTES = 100_000
+
+__all__ = ["BUILTINS", "MAX_HTTP_BYTES", "MAX_READ_BYTES", "calculator", "http_get",
+           "read_file", "send_email", "write_file"]
+
+# -- workspace files -------------------------------------------------------------------------
 
 
 def _confine(ctx: ToolContext, path: str) -> Path:
     """Resolve `path` inside the workspace; anything that escapes it is refused."""
     root = ctx.workspace.resolve()
+    if "\x00" in path:
+        raise ToolError("a path may not contain a NUL character")
     target = (root / path).resolve()
     if target != root and root not in target.parents:
         raise ToolError(f"path {path!r} is outside the session workspace; refused")
     return target
 
 
-def read_file(ctx: ToolContext, path: str) -> str:
+def _kind(mode: int) -> str | None:
+    """What a file is when it is not a regular file, in words; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
+def _check_plain(st: os.stat_result, path: str) -> None:
+    """Only plain files the workspace alone holds: a special file could block or act on
+    open, and a hard link makes a file outside the workspace readable or writable."""
+    kind = _kind(st.st_mode)
+    if kind is not None:
+        raise ToolError(f"{path} is {kind}, not a regular file; refused")
+    if st.st_nlink > 1:
+        raise ToolError(f"{path} is a hard link to a file that may live outside the "
+                        "workspace; refused")
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NOBLOCK = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def _open_confined(ctx: ToolContext, path: str, write: bool) -> int:
+    """Open a regular file of the workspace and return its descriptor.
+
+    The resolved path is walked one folder at a time with O_NOFOLLOW, so nothing swapped in
+    after the check (a symlink, a FIFO) is followed or blocks: O_NONBLOCK makes opening a
+    FIFO return at once, and the file's kind is checked before and after opening. Writing
+    never truncates before the check.
+    """
+    root = ctx.workspace.resolve()
     target = _confine(ctx, path)
-    if not target.is_file():
-        raise ToolError(f"no such file in the workspace: {path}")
-    data = target.read_bytes()[:MAX_READ_BYTES]
-    return data.decode("utf-8", errors="replace")
+    parts = target.relative_to(root).parts
+    if not parts:
+        raise ToolError(f"{path!r} is the workspace itself, not a file")
+    try:
+        dir_fd = os.open(root, _DIR_FLAGS)
+    except OSError as exc:
+        raise ToolError(f"the session workspace cannot be opened: {exc.strerror}") from exc
+    try:
+        for part in parts[:-1]:
+            try:
+                fd = os.open(part, _DIR_FLAGS, dir_fd=dir_fd)
+            except FileNotFoundError:
+                if not write:
+                    raise ToolError(f"no such file in the workspace: {path}") from None
+                try:
+                    os.mkdir(part, 0o777, dir_fd=dir_fd)
+                except FileExistsError:
+                    pass
+                fd = os.open(part, _DIR_FLAGS, dir_fd=dir_fd)
+            os.close(dir_fd)
+            dir_fd = fd
+        name = parts[-1]
+        try:
+            _check_plain(os.stat(name, dir_fd=dir_fd, follow_symlinks=False), path)
+        except FileNotFoundError:
+            if not write:
+                raise ToolError(f"no such file in the workspace: {path}") from None
+        flags = _NOBLOCK | (os.O_WRONLY | os.O_CREAT if write else os.O_RDONLY)
+        fd = os.open(name, flags, 0o666, dir_fd=dir_fd)
+        try:
+            _check_plain(os.fstat(fd), path)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+    except ToolError:
+        raise
+    except OSError as exc:
+        raise ToolError(_os_problem(exc, path)) from exc
+    finally:
+        os.close(dir_fd)
+
+
+def _os_problem(exc: OSError, path: str) -> str:
+    if exc.errno == errno.ENXIO:  # a FIFO without a reader, or a socket
+        return f"{path} is a FIFO or socket, not a regular file; refused"
+    if exc.errno in (errno.ELOOP, errno.EMLINK):
+        return f"{path} goes through a symbolic link that changed; refused"
+    if exc.errno == errno.ENOTDIR:
+        return f"a folder on the way to {path} is not a folder; refused"
+    if exc.errno == errno.EISDIR:
+        return f"{path} is a folder, not a file"
+    if exc.errno == errno.ENOENT:
+        return f"no such file in the workspace: {path}"
+    return f"{path}: {exc.strerror or exc}"
+
+
+def read_file(ctx: ToolContext, path: str) -> str:
+    fd = _open_confined(ctx, path, write=False)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size < MAX_READ_BYTES:  # never more than the cap, whatever the file's size
+            chunk = os.read(fd, min(65536, MAX_READ_BYTES - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def write_file(ctx: ToolContext, path: str, content: str) -> str:
-    target = _confine(ctx, path)
-    if target == ctx.workspace.resolve():
-        raise ToolError("write_file needs a file name, not the workspace itself")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(content, encoding="utf-8")
-    return f"wrote {len(content.encode('utf-8'))} bytes to {path}"
-
-
-async def http_get(ctx: ToolContext, url: str) -> str:
-    import httpx  # only the tool needs it; keep it off start-up
-
-    if not re.match(r"^https?://", url):
-        raise ToolError(f"http_get takes an http:// or https:// URL, not {url!r}")
+    data = content.encode("utf-8")
+    fd = _open_confined(ctx, path, write=True)
     try:
-        async with httpx.AsyncClient(timeout=15.0, follow_redirects=True) as client:
-            response = await client.get(url)
-    except httpx.HTTPError as exc:
-        raise ToolError(f"GET {url} failed: {type(exc).__name__}: {exc}") from exc
-    body = response.text[:MAX_HTTP_BYTES]
-    if response.status_code >= 400:
-        raise ToolError(f"GET {url} answered {response.status_code}: {body[:500]}")
-    return body
+        os.ftruncate(fd, 0)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError as exc:
+        raise ToolError(_os_problem(exc, path)) from exc
+    finally:
+        os.close(fd)
+    return f"wrote {len(data)} bytes to {path}"
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# -- email -----------------------------------------------------------------------------------
+
+#: C0 and C1 controls, DEL, and the characters Python's line splitting also breaks at.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: One bare address, dot-atom local part and a host name with a top-level domain: what a
+#: policy like `args.to.endsWith("@example.com")` reads is then the real recipient.
+_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+)
+MAX_SUBJECT_CHARS = 998
+SENDER = "workbench@localhost"
+
+
+def _no_controls(field: str, value: str) -> None:
+    found = _CONTROL.search(value)
+    if found:
+        raise ToolError(f"the {field} contains a control character "
+                        f"(U+{ord(found.group()):04X}); refused")
+
+
+def _decoded(field: str, value: str) -> str:
+    """The text a mail reader shows for a header value: RFC 2047 encoded words decoded,
+    repeatedly (an encoded word may hide another), each layer free of control characters."""
+    _no_controls(field, value)
+    for _ in range(4):
+        try:
+            text = str(make_header(decode_header(value)))
+        except (HeaderParseError, LookupError, UnicodeError, ValueError) as exc:
+            raise ToolError(f"the {field} has a malformed encoded word: {exc}") from exc
+        _no_controls(field, text)
+        if text == value:
+            return text
+        value = text
+    raise ToolError(f"the {field} nests encoded words too deeply; refused")
+
+
+def _recipient(to: str) -> str:
+    _no_controls("recipient", to)
+    if not _ADDRESS.fullmatch(to):
+        raise ToolError(f"not an email address: {to!r} (give one bare address, like "
+                        "name@example.com)")
+    if _decoded("recipient", to) != to:
+        raise ToolError(f"not an email address: {to!r} (encoded words are not addresses)")
+    try:
+        parsed = Address(addr_spec=to)
+    except (HeaderParseError, ValueError, IndexError) as exc:
+        raise ToolError(f"not an email address: {to!r} ({exc})") from exc
+    if parsed.addr_spec != to:
+        raise ToolError(f"not an email address: {to!r}")
+    return to
 
 
 def send_email(ctx: ToolContext, to: str, subject: str, body: str) -> str:
     """Writes the message as an .eml file into the session's outbox instead of sending it."""
-    if not _EMAIL.match(to):
-        raise ToolError(f"not an email address: {to!r}")
-    msg = EmailMessage()
-    msg["From"] = "workbench@localhost"
-    msg["To"] = to
+    if not all(isinstance(v, str) for v in (to, subject, body)):
+        raise ToolError("send_email takes text for to, subject and body")
+    to = _recipient(to)
+    subject = _decoded("subject", subject)
+    if len(subject) > MAX_SUBJECT_CHARS:
+        raise ToolError(f"the subject is longer than {MAX_SUBJECT_CHARS} characters")
+    msg = EmailMessage(policy=email_policy.default)
+    msg["From"] = SENDER
+    msg["To"] = Address(addr_spec=to)
     msg["Subject"] = subject
     msg.set_content(body)
+    data = bytes(msg)
+    _check_written(data, to, subject)
     ctx.outbox.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^A-Za-z0-9]+", "-", subject).strip("-")[:40] or "message"
-    path = ctx.outbox / f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}.eml"
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{stem}"
+    path = ctx.outbox / f"{base}.eml"
     n = 1
-    while path.exists():
-        n += 1
-        path = path.with_name(f"{path.stem}-{n}.eml")
-    path.write_bytes(bytes(msg))
+    while True:
+        try:
+            with open(path, "xb") as fh:  # never over another message
+                fh.write(data)
+            break
+        except FileExistsError:
+            n += 1
+            path = ctx.outbox / f"{base}-{n}.eml"
     return f"queued email to {to} in outbox as {path.name}"
 
+
+def _check_written(data: bytes, to: str, subject: str) -> None:
+    """Read the message back as a mail reader would: exactly our headers, our values."""
+    parsed = BytesParser(policy=email_policy.default).parsebytes(data)
+    names = [k.lower() for k in parsed]
+    expected = ["from", "to", "subject", "content-type", "content-transfer-encoding",
+                "mime-version"]
+    if sorted(names) != sorted(expected) or parsed.defects:
+        raise ToolError("the message would not have the headers it was given; refused")
+    if str(parsed["To"]) != to or _words(str(parsed["Subject"])) != _words(subject):
+        raise ToolError("the message would not have the recipient or subject it was given; "
+                        "refused")
+
+
+def _words(text: str) -> list[str]:
+    """Header folding may move spaces: compare what is between them."""
+    return text.split()
+
+
+# -- calculator ------------------------------------------------------------------------------
 
 _OPS = {
     ast.Add: operator.add,
@@ -91,24 +285,61 @@ _OPS = {
     ast.USub: operator.neg,
     ast.UAdd: operator.pos,
 }
+MAX_EXPRESSION_CHARS = 1000
+#: Exponents beyond this are refused before anything is computed.
+MAX_EXPONENT = 1000
+#: Integers beyond 2**4096 (about 1,233 digits) are refused, checked before each power or
+#: product is computed, so no expression can hold a thread for long or fill memory.
+MAX_RESULT_BITS = 4096
 
 
-def _eval(node: ast.AST) -> float:
+def _too_large() -> ToolError:
+    return ToolError(f"result too large (the calculator stops at about 10**1233 and "
+                     f"exponents of ±{MAX_EXPONENT})")
+
+
+def _bounded(value: int | float | complex) -> int | float:
+    if isinstance(value, complex):
+        raise ToolError("the result is not a real number")
+    if isinstance(value, int) and value.bit_length() > MAX_RESULT_BITS:
+        raise _too_large()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _too_large()
+    return value
+
+
+def _power(base: int | float, exponent: int | float) -> int | float:
+    if abs(exponent) > MAX_EXPONENT:
+        raise ToolError(f"exponent {exponent:g} is too large (at most ±{MAX_EXPONENT})")
+    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
+        # |base| ** e has at least (bits - 1) * e + 1 bits: judge before computing
+        if (abs(base).bit_length() - 1) * exponent >= MAX_RESULT_BITS:
+            raise _too_large()
+    return base**exponent
+
+
+def _eval(node: ast.AST) -> int | float:
     if isinstance(node, ast.Expression):
         return _eval(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-        return node.value
+    if (isinstance(node, ast.Constant) and isinstance(node.value, int | float)
+            and not isinstance(node.value, bool)):
+        return _bounded(node.value)
     if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
         left, right = _eval(node.left), _eval(node.right)
-        if isinstance(node.op, ast.Pow) and abs(right) > 100:
-            raise ToolError("exponent too large")
-        return _OPS[type(node.op)](left, right)
+        if isinstance(node.op, ast.Pow):
+            return _bounded(_power(left, right))
+        if (isinstance(node.op, ast.Mult) and isinstance(left, int) and isinstance(right, int)
+                and left.bit_length() + right.bit_length() > MAX_RESULT_BITS + 1):
+            raise _too_large()
+        return _bounded(_OPS[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
-        return _OPS[type(node.op)](_eval(node.operand))
+        return _bounded(_OPS[type(node.op)](_eval(node.operand)))
     raise ToolError("calculator takes numbers and + - * / // % ** ( ) only")
 
 
 def calculator(ctx: ToolContext, expression: str) -> str:
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise ToolError(f"expression longer than {MAX_EXPRESSION_CHARS} characters")
     try:
         tree = ast.parse(expression.replace("^", "**"), mode="eval")
         value = _eval(tree)
@@ -116,6 +347,10 @@ def calculator(ctx: ToolContext, expression: str) -> str:
         raise ToolError(f"cannot parse {expression!r}") from exc
     except ZeroDivisionError as exc:
         raise ToolError("division by zero") from exc
+    except OverflowError as exc:
+        raise _too_large() from exc
+    except (RecursionError, MemoryError) as exc:
+        raise ToolError("expression nested too deeply") from exc
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
