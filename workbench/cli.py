@@ -150,6 +150,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from workbench.governance.setup import governed
 
     governance = governed(settings, store, args.approvals, args.reviewer)
+    for note in governance.notes(prepared.spec):  # said before the run, not lost in it
+        print(f"workbench: warning: {note}", file=sys.stderr)
     printer = RunPrinter(json_lines=args.json)
     session = Session(prepared, settings, store, subscribers=[printer],
                       **governance.session_kwargs())

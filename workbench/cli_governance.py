@@ -60,13 +60,45 @@ def cmd_policies_check(args: argparse.Namespace) -> int:
     from workbench.cli import _settings
     from workbench.governance.policy import load_policies
 
-    folder = Path(args.dir) if args.dir else _settings(args).policy_dir()
+    settings = _settings(args)
+    folder = Path(args.dir) if args.dir else settings.policy_dir()
     policy = load_policies(folder)
     domains = ", ".join(f"{d} ({len(r)})" for d, r in sorted(policy.domains.items())) or "none"
     budgets = ", ".join(f"{k} {v:g}" for k, v in policy.budgets.items()) or "none"
     print(f"{folder}: ok · {len(policy.central)} central rules · domains: {domains} · "
           f"default {policy.default} · budgets: {budgets} · policy set {policy.hash[:16]}")
+    # not errors (the set is usable), but nothing that looks like a rule is silently unused
+    for note in policy.notes:
+        print(f"note: {note}")
+    for domain, agents in sorted(_crew_domains(settings).items()):
+        if policy.unknown_domains([domain]):
+            print(f"note: domain {domain!r} has no policy file ({', '.join(agents)}): only "
+                  "the central rules apply to it")
     return 0
+
+
+def _crew_domains(settings: Any) -> dict[str, list[str]]:
+    """Each domain the known crews' agents name, with its agents as crew/agent."""
+    from workbench.crews import crew_dirs
+    from workbench.spec.yamlpos import load_file
+
+    out: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for d in crew_dirs(settings):
+        for path in sorted([*d.glob("*.yaml"), *d.glob("*.yml")]):
+            if path.stem in seen:  # an earlier folder's crew of that name overrides it
+                continue
+            seen.add(path.stem)
+            try:  # read, not validated: `crews validate` reports broken crews
+                data = load_file(path)
+            except UserInputError:
+                continue
+            agents = data.get("agents") if isinstance(data, dict) else None
+            for agent in agents if isinstance(agents, list) else []:
+                if isinstance(agent, dict) and isinstance(agent.get("domain"), str):
+                    name = f"{data.get('name', path.stem)}/{agent.get('name', '?')}"
+                    out.setdefault(agent["domain"], []).append(name)
+    return out
 
 
 def cmd_approvals_list(args: argparse.Namespace) -> int:

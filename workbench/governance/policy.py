@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench.errors import UserInputError
+from workbench.governance.activation import NAMES as NAMES  # the vocabulary, re-exported
+from workbench.governance.activation import domain_key
+from workbench.governance.condition import Condition
+from workbench.governance.condition import compile_condition as _compile
 from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, read_yaml_text
 
 ACTIONS = ("model_call", "tool_call", "message")
 EFFECTS = ("allow", "deny", "require_approval", "redact")
-#: The names a condition may use (DESIGN.md); `args` is the tool's arguments, free-form.
-NAMES: dict[str, frozenset[str] | None] = {
-    "agent": frozenset({"name", "role", "domain", "model"}),
-    "tool": frozenset({"name", "tags"}),
-    "args": None,
-    "model": frozenset({"provider", "name"}),
-    "message": frozenset({"text", "from", "to", "to_domains"}),
-    "session": frozenset({"cost_usd", "tokens", "turns"}),
-    "crew": frozenset({"name"}),
-}
 BUDGET_KEYS = ("cost_usd", "tokens", "turns")
-_FIELD = re.compile(r"(?<![\w.\"'])(agent|tool|model|message|session|crew)\.([A-Za-z_]\w*)")
+#: Policy files are YAML; either spelling of the suffix is read.
+SUFFIXES = (".yaml", ".yml")
 
 
 class PolicyError(UserInputError):
@@ -51,6 +46,10 @@ class Rule:
     line: int | None
     program: Any = None
     variables: tuple[str, ...] = ()
+    #: For each name the condition uses, the fields it reads (None: all of it).
+    needs: dict[str, frozenset[str] | None] = field(default_factory=dict)
+    #: The condition calls one of condition.FUNCTIONS.
+    uses_functions: bool = False
 
 
 @dataclass
@@ -61,35 +60,35 @@ class PolicySet:
     domains: dict[str, list[Rule]] = field(default_factory=dict)
     hash: str = ""
     source: str = ""
+    #: Files in the policy folder that are not read, each with why (`policies check` and
+    #: a run's start say so: a misplaced file must not look like a rule that applies).
+    notes: list[str] = field(default_factory=list)
 
     def rules(self) -> list[Rule]:
         return [*self.central, *(r for rules in self.domains.values() for r in rules)]
 
+    def has_domain(self, domain: str) -> bool:
+        """Whether `domain` has a policy file (domain names are case-insensitive)."""
+        return domain_key(domain) in self.domains
+
+    def unknown_domains(self, domains: Iterable[str]) -> list[str]:
+        """The domains, of those given, that have no policy file (`default` needs none)."""
+        out: list[str] = []
+        for d in domains:
+            if domain_key(d) != "default" and not self.has_domain(d) and d not in out:
+                out.append(d)
+        return out
+
 
 def compile_condition(expr: str) -> tuple[Any, tuple[str, ...]]:
-    """Compile a CEL condition and check every name it uses; raises ValueError."""
+    """Compile a CEL condition and check every name it uses (NAMES); raises ValueError.
+
+    Returns a program that runs on a plain activation, and the names it uses.
+    """
     import cel
 
-    if not isinstance(expr, str) or not expr.strip():
-        raise ValueError("`when` must be a CEL expression")
-    try:
-        program = cel.compile(expr)
-    except ValueError as exc:
-        detail = str(exc).split("ERROR: <input>:", 1)[-1].splitlines()[0]
-        raise ValueError(f"CEL syntax error at {detail.strip()}") from None
-    variables = tuple(program.variables())
-    for name in variables:
-        if name not in NAMES:
-            raise ValueError(f"unknown name {name!r}; known: {', '.join(NAMES)}")
-    for obj, attr in _FIELD.findall(_strip_strings(expr)):
-        known = NAMES[obj]
-        if known is not None and attr not in known:
-            raise ValueError(f"unknown name '{obj}.{attr}'; {obj} has {', '.join(sorted(known))}")
-    return program, variables
-
-
-def _strip_strings(expr: str) -> str:
-    return re.sub(r'"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'', '""', expr)
+    condition = _compile(expr)
+    return cel.compile(expr), condition.variables
 
 
 def _load_file(path: Path, central: bool) -> tuple[dict[str, Any], dict, str]:
@@ -102,7 +101,9 @@ def _load_file(path: Path, central: bool) -> tuple[dict[str, Any], dict, str]:
     except LocatedYAMLError as exc:
         raise PolicyError(str(exc), file, exc.line) from None
     if data is None:
-        data = {}
+        # an empty file would silently mean "no rules": say so, unless it says `rules: []`
+        raise PolicyError("the file is empty; a policy file lists its `rules` "
+                          "(write `rules: []` for none)", file, 1)
     if not isinstance(data, dict):
         raise PolicyError("a policy file must be a mapping (version, rules, ...)", file, 1)
     allowed = {"version", "rules"} | ({"default", "budgets"} if central else set())
@@ -129,7 +130,16 @@ class PolicyErrors(PolicyError):
 def _rules(data: dict[str, Any], lines: dict, file: str, domain: str | None,
            errors: list[PolicyError]) -> list[Rule]:
     """The file's rules; each broken one is added to `errors` and the others still checked."""
-    raw = data.get("rules") or []
+    # no rules must be said (`rules: []`): a forgotten or misspelt key would allow all
+    if "rules" not in data:
+        errors.append(PolicyError("no `rules`; write `rules: []` for a file with no rules",
+                                  file, 1))
+        return []
+    raw = data["rules"]
+    if raw is None:
+        errors.append(PolicyError("`rules` is empty; write `rules: []` for no rules", file,
+                                  line_of(lines, ("rules",))))
+        return []
     if not isinstance(raw, list):
         errors.append(PolicyError("`rules` must be a list", file, line_of(lines, ("rules",))))
         return []
@@ -175,32 +185,82 @@ def _rule(r: Any, i: int, lines: dict, file: str, domain: str | None,
         raise PolicyError(f"`effect` must be one of {', '.join(EFFECTS)}, not {effect!r}",
                           file, line_of(lines, ("rules", i, "effect")), rid)
     when = r.get("when", "true")
+    if isinstance(when, bool):  # `when: true` unquoted is YAML's true, meant as CEL's
+        when = "true" if when else "false"
     try:
-        program, variables = compile_condition(str(when))
+        if not isinstance(when, str):
+            raise ValueError("`when` must be a CEL expression (text), not "
+                             f"{type(when).__name__}")
+        condition = _compile(when)
     except ValueError as exc:
         raise PolicyError(str(exc), file, line_of(lines, ("rules", i, "when")), rid) from None
     overridable = r.get("overridable", False)
     if not isinstance(overridable, bool):
         raise PolicyError("`overridable` must be true or false", file,
                           line_of(lines, ("rules", i, "overridable")), rid)
-    return Rule(rid, on, str(when), effect, str(r.get("reason") or rid), overridable,
-                domain, file, at, program, variables)
+    return _make_rule(rid, on, effect, str(r.get("reason") or rid), overridable, domain,
+                      file, at, condition)
+
+
+def _make_rule(rid: str, on: str, effect: str, reason: str, overridable: bool,
+               domain: str | None, file: str, line: int | None, c: Condition) -> Rule:
+    return Rule(rid, on, c.source, effect, reason, overridable, domain, file, line,
+                c.program, c.variables, c.needs, c.uses_functions)
+
+
+def _policy_files(folder: Path, errors: list[PolicyError],
+                  notes: list[str]) -> tuple[Path | None, dict[str, Path]]:
+    """The central file and each domain's file; what is there but not read goes to `notes`,
+    two files for one name (`legal.yaml` and `Legal.yml`) to `errors`."""
+    central: list[Path] = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if path.name.startswith("."):
+            continue
+        if path.is_file() and path.stem.lower() == "central" and \
+                path.suffix.lower() in SUFFIXES:
+            central.append(path)
+        elif path.name != "domains" and path.suffix.lower() in SUFFIXES:
+            notes.append(f"{path}: not read (domain files go in domains/)")
+    if len(central) > 1:
+        errors.append(PolicyError(f"two central files: {central[0].name} and "
+                                  f"{central[1].name}; keep one", str(folder)))
+    domains: dict[str, Path] = {}
+    folder_d = folder / "domains"
+    for path in sorted(folder_d.iterdir()) if folder_d.is_dir() else []:
+        if path.name.startswith("."):
+            continue
+        if not path.is_file() or path.suffix.lower() not in SUFFIXES:
+            notes.append(f"{path}: not read (a domain's policy is domains/<domain>.yaml)")
+            continue
+        key = domain_key(path.stem)
+        if key in domains:
+            errors.append(PolicyError(
+                f"domain {key!r} has two files: {domains[key].name} and {path.name}; "
+                "domain names are case-insensitive, keep one", str(path)))
+            continue
+        domains[key] = path
+    return (central[0] if central else None), domains
 
 
 def load_policies(folder: Path) -> PolicySet:
-    """Load `central.yaml` and `domains/*.yaml` from `folder`; raises PolicyError."""
-    central_path = folder / "central.yaml"
-    if not central_path.is_file():
+    """Load `central.yaml` and `domains/*.yaml` (or `.yml`) from `folder`; raises PolicyError.
+
+    Domain names are case-insensitive: `domains/legal.yaml` serves `domain: Legal`.
+    """
+    errors: list[PolicyError] = []
+    notes: list[str] = []
+    central_path, domain_files = _policy_files(folder, errors, notes)
+    if central_path is None:
         raise PolicyError("no central.yaml in the policy folder", str(folder))
     digest = hashlib.sha256()
-    errors: list[PolicyError] = []
-    policy = PolicySet(source=str(folder))
+    policy = PolicySet(source=str(folder), notes=notes)
+    loaded = True
     try:
         data, lines, text = _load_file(central_path, central=True)
     except PolicyError as exc:
         errors.append(exc)
-        data, lines, text = {}, {}, ""
-    digest.update(b"central.yaml\0" + text.encode())
+        data, lines, text, loaded = {}, {}, "", False
+    digest.update(central_path.name.encode() + b"\0" + text.encode())
     default = data.get("default", "allow")
     if default not in EFFECTS:
         errors.append(PolicyError(
@@ -214,23 +274,23 @@ def load_policies(folder: Path) -> PolicySet:
         errors.append(PolicyError("`budgets` takes {session: {cost_usd, tokens, turns}}",
                                   str(central_path), line_of(lines, ("budgets",))))
         session = {}
-    for key, value in session.items():
-        if key not in BUDGET_KEYS or not isinstance(value, int | float) or value < 0:
+    for name, value in session.items():
+        if name not in BUDGET_KEYS or not isinstance(value, int | float) or value < 0:
             errors.append(PolicyError(
-                f"budget {key!r} must be one of {', '.join(BUDGET_KEYS)} with a non-negative "
-                "number", str(central_path), line_of(lines, ("budgets", "session", key))))
+                f"budget {name!r} must be one of {', '.join(BUDGET_KEYS)} with a non-negative "
+                "number", str(central_path), line_of(lines, ("budgets", "session", name))))
             continue
-        policy.budgets[key] = float(value)
-    policy.central = _rules(data, lines, str(central_path), None, errors)
-    domains = folder / "domains"
-    for path in sorted(domains.glob("*.yaml")) if domains.is_dir() else []:
+        policy.budgets[name] = float(value)
+    if loaded:
+        policy.central = _rules(data, lines, str(central_path), None, errors)
+    for key, path in domain_files.items():
         try:
             d_data, d_lines, d_text = _load_file(path, central=False)
         except PolicyError as exc:
             errors.append(exc)
             continue
         digest.update(f"domains/{path.name}\0".encode() + d_text.encode())
-        policy.domains[path.stem] = _rules(d_data, d_lines, str(path), path.stem, errors)
+        policy.domains[key] = _rules(d_data, d_lines, str(path), key, errors)
     if errors:
         raise errors[0] if len(errors) == 1 else PolicyErrors(errors)
     policy.hash = digest.hexdigest()

@@ -30,6 +30,25 @@ class Governance:
         return {"gate": self.gate, "approvals": self.approvals, "redactor": self.redactor,
                 "writers": self.writers}
 
+    def notes(self, spec: Any) -> list[str]:
+        """What a user should know before `spec` runs under this policy set: policy files
+        that are not read, and agents whose domain has no policy file."""
+        return run_notes(self.policy, spec)
+
+
+def run_notes(policy: PolicySet, spec: Any) -> list[str]:
+    """Notes for a run of `spec`: unread policy files, domains without a policy file."""
+    notes = list(policy.notes)
+    by_domain: dict[str, list[str]] = {}
+    for agent in spec.agents:
+        if policy.unknown_domains([agent.domain]):
+            by_domain.setdefault(agent.domain, []).append(agent.name)
+    for domain, agents in by_domain.items():
+        who = ", ".join(agents)
+        notes.append(f"domain {domain!r} (agent {who}) has no policy file in "
+                     f"{policy.source}/domains: only the central rules apply to it")
+    return notes
+
 
 def default_mode() -> str:
     """`prompt` when a person is at the terminal, else `wait` (DESIGN.md)."""

@@ -15,6 +15,8 @@ from workbench.errors import ProviderError
 from workbench.gateway.gateway import Gateway
 from workbench.gateway.profiles import crew_profiles
 from workbench.gateway.types import ModelRequest, ModelResponse, split_model
+from workbench.governance.activation import Activation, domain_key
+from workbench.governance.activation import build as build_activation
 from workbench.governance.argcheck import schema_problems
 from workbench.governance.gate import Decision, Gate, OpenGate
 from workbench.mesh import events as ev
@@ -185,31 +187,41 @@ class RunContext:
     def agent_tools(self, name: str) -> list[Tool]:
         return [self.tools.get(t) for t in self._agents[name].tools]
 
-    def activation(self, agent: str, **extra: Any) -> dict[str, Any]:
-        """The names a CEL policy sees (DESIGN.md, Policy files)."""
+    def activation(self, agent: str, **extra: Any) -> Activation:
+        """Every name a CEL policy may use (governance/activation.py), for `agent`; `extra`
+        gives the action's own (tool, args, message, ...), whole or in part."""
         spec = self._agents.get(agent)
         model = self.spec.model_for(spec) if spec else self.spec.model
         provider, model_name = self._provider_and_name(model)
-        data: dict[str, Any] = {
-            "agent": {
-                "name": agent,
-                "role": spec.role if spec else "",
-                "domain": spec.domain if spec else "default",
-                "model": model,
-            },
-            "model": {"provider": provider, "name": model_name},
-            "session": {
-                "cost_usd": self.totals.cost_usd,
-                "tokens": self.totals.tokens,
-                "turns": self.totals.turns,
-            },
-            "crew": {"name": self.spec.name},
-            "tool": {"name": "", "tags": []},
-            "args": {},
-            "message": {"text": "", "from": agent, "to": ""},
-        }
-        data.update(extra)
+        t = self.totals
+        data = build_activation(
+            {"name": agent, "role": spec.role if spec else "",
+             "domain": domain_key(spec.domain) if spec else "default", "model": model},
+            {"provider": provider, "name": model_name},
+            {"cost_usd": t.cost_usd, "tokens": t.tokens, "turns": t.turns},
+            {"name": self.spec.name},
+        )
+        for name, value in extra.items():
+            base = data.get(name)
+            # a part given (a tool without its server) keeps the rest: every name is there
+            if name != "args" and isinstance(base, dict) and isinstance(value, dict):
+                value = {**base, **value}
+            data[name] = value  # type: ignore[literal-required]
+        given = extra.get("message")
+        if isinstance(given, dict) and "to_domains" not in given:
+            data["message"]["to_domains"] = self._domains_of(str(given.get("to") or ""))
         return data
+
+    def _domains_of(self, to: str) -> list[str]:
+        """The domains of the agents in `to` (comma-separated), in order, each once."""
+        out: list[str] = []
+        for name in to.split(","):
+            spec = self._agents.get(name.strip())
+            if spec is not None:
+                domain = domain_key(spec.domain)
+                if domain not in out:
+                    out.append(domain)
+        return out
 
     def _provider_and_name(self, model: str) -> tuple[str, str]:
         """The real provider and model behind an alias, so policies judge what is called."""
