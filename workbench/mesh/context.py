@@ -8,6 +8,7 @@ import json
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -26,6 +27,10 @@ from workbench.spec.schema import AgentSpec, CrewSpec
 from workbench.spec.topology import Topology
 from workbench.tools.base import Tool, ToolContext, ToolError
 from workbench.tools.registry import ToolRegistry
+
+#: The agent and tool of the tool call last judged in this task: a running tool's own
+#: questions to the gate (a redirect of http_get) are judged for them.
+_TOOL_CALL: ContextVar[tuple[str, str] | None] = ContextVar("workbench_tool_call", default=None)
 
 
 class RunAborted(Exception):
@@ -120,6 +125,11 @@ class RunContext:
         self._inflight: set[asyncio.Future[Any]] = set()
         #: Awaited before a tool acts: the session makes sure all that led to it is stored.
         self.before_tool: Callable[[], Awaitable[None]] | None = None
+        # tools get the crew's allowed hosts, and the gate for URLs they reach on their own
+        if not tool_ctx.allow_hosts:
+            tool_ctx.allow_hosts = tuple(spec.allow_hosts)
+        if tool_ctx.judge_url is None:
+            tool_ctx.judge_url = self._judge_tool_url
 
     @property
     def session_id(self) -> str:
@@ -244,6 +254,8 @@ class RunContext:
             )
         if decision.rule_ids or decision.effect != "allow":
             self.emit(ev.POLICY_DECISION, agent, None, decision.reason, **decision.to_dict())
+        if action == "tool_call":
+            _TOOL_CALL.set((agent, activation.get("tool", {}).get("name", "")))
         return decision
 
     # -- the model choke point ------------------------------------------------------------
@@ -452,4 +464,30 @@ class RunContext:
             raise RuntimeError("the run's event loop is not set")
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    # -- what a running tool asks the gate ------------------------------------------------
 
+    def judge_tool_args(self, agent: str, tool: Tool, args: dict[str, Any]) -> Decision:
+        """The `tool_call` decision for `agent` calling `tool` with `args`, recorded as any."""
+        activation = self.activation(
+            agent, tool={"name": tool.name, "tags": sorted(tool.tags)}, args=args
+        )
+        return self._decide("tool_call", agent, activation)
+
+    async def _judge_tool_url(self, url: str) -> str | None:
+        """A running tool's next URL (an http_get redirect) judged as a call of that tool on
+        it; why it is refused, or None. A hop that needs approval is refused (the agent can
+        call the tool on it, and that call is reviewed) unless the agent may always use it."""
+        call = _TOOL_CALL.get()
+        if call is None:
+            return "no governed tool call is running here"
+        agent, name = call
+        try:
+            tool = self.tools.get(name)
+        except Exception:
+            return f"unknown tool {name!r}"
+        decision = self.judge_tool_args(agent, tool, {"url": url})
+        if decision.effect == "deny":
+            return f"denied by policy: {decision.reason}"
+        if decision.effect == "require_approval" and (agent, tool.name) not in self._always:
+            return f"it needs approval ({decision.reason}); call {tool.name} on it directly"
+        return None

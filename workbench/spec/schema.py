@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 TopologyKind = Literal["star", "layered", "network", "graph"]
 EngineName = Literal["autogen", "crewai"]
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+#: `host`, `host:port`, `[v6]:port` or a bare IPv6 address (an `allow_hosts` entry).
+HOST_PORT = (r"^(\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?|[A-Za-z0-9_.-]+(:[0-9]{1,5})?"
+             r"|[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$")
 
 
 class _Strict(BaseModel):
@@ -80,6 +83,9 @@ class CrewSpec(_Strict):
     tasks: list[TaskSpec] = Field(default_factory=list)
     script: list[ScriptEntry] = Field(default_factory=list)
     models: dict[str, Any] = Field(default_factory=dict)
+    #: Hosts http_get may reach although they resolve to loopback, private or link-local
+    #: addresses (refused by default): `host` (any port) or `host:port`.
+    allow_hosts: list[Annotated[str, Field(pattern=HOST_PORT)]] = Field(default_factory=list)
 
     @field_validator("script")
     @classmethod
