@@ -82,8 +82,13 @@ class ScriptedModel:
     def __init__(self, player: ScriptPlayer) -> None:
         self.player = player
         self._rr = 0
+        #: Set to a list to keep every request (what each agent was sent); off by default,
+        #: since a long run's requests hold its whole history many times over.
+        self.requests: list[ModelRequest] | None = None
 
     def respond(self, request: ModelRequest) -> ModelResponse:
+        if self.requests is not None:
+            self.requests.append(request)
         if request.purpose == "selector":
             content = self._select(request)
             return self._response(request, content)

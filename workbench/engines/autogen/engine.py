@@ -6,7 +6,12 @@ import asyncio
 import logging
 
 from autogen_agentchat.base import TaskResult
-from autogen_agentchat.messages import HandoffMessage, TextMessage, ThoughtEvent
+from autogen_agentchat.messages import (
+    HandoffMessage,
+    TextMessage,
+    ThoughtEvent,
+    ToolCallSummaryMessage,
+)
 from autogen_core import CancellationToken
 
 from workbench.engines.autogen.teams import build_agents, build_team
@@ -46,7 +51,9 @@ class AutoGenEngine:
                     said = thoughts.pop(item.source, "") or item.content
                     ctx.emit(ev.HANDOFF, item.source, item.target, said)
                     ctx.message(item.source, said, to=[item.target])
-                elif isinstance(item, TextMessage):
+                elif isinstance(item, TextMessage | ToolCallSummaryMessage):
+                    # A summary is the tool output the agent hands the team (already judged
+                    # as a message by the agent): the team sees it, so the stream shows it.
                     thoughts.pop(item.source, None)
                     to = None
                     if ctx.topology.kind == "star" and item.source == hub:

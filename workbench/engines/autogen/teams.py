@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
-from autogen_agentchat.base import TerminationCondition
+from autogen_agentchat.base import Response, TerminationCondition
 from autogen_agentchat.conditions import MaxMessageTermination, TextMentionTermination
-from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, HandoffMessage
+from autogen_agentchat.messages import (
+    BaseAgentEvent,
+    BaseChatMessage,
+    HandoffMessage,
+    ToolCallSummaryMessage,
+)
 from autogen_agentchat.teams import (
     DiGraphBuilder,
     GraphFlow,
     RoundRobinGroupChat,
     SelectorGroupChat,
 )
+from autogen_core import CancellationToken
+from autogen_core.models import FunctionExecutionResult, FunctionExecutionResultMessage
 
 from workbench.engines.autogen.client import GatewayChatClient
 from workbench.engines.autogen.tools import GovernedWorkbench
@@ -44,12 +52,56 @@ def system_prompt(ctx: RunContext, name: str) -> str:
     return "\n".join(lines)
 
 
+class GovernedAgent(AssistantAgent):
+    """An AssistantAgent whose tool output reaches its peers only through the message gate.
+
+    Model replies are judged as messages by the run context when they are made; a tool's
+    result is not a model reply, yet AutoGen hands it to the team in two ways: as the turn's
+    ToolCallSummaryMessage (when the tool loop ends without a text answer) and inside a
+    HandoffMessage's context (tools called together with a transfer). Both are judged here,
+    before the group chat broadcasts the response to the other agents.
+    """
+
+    def __init__(self, ctx: RunContext, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ctx = ctx
+
+    async def on_messages_stream(
+        self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
+    ) -> AsyncGenerator[BaseAgentEvent | BaseChatMessage | Response, None]:
+        async for item in super().on_messages_stream(messages, cancellation_token):
+            if isinstance(item, Response):
+                item = Response(chat_message=self._govern(item.chat_message),
+                                inner_messages=item.inner_messages)
+            yield item
+
+    def _judge(self, result: FunctionExecutionResult) -> FunctionExecutionResult:
+        return result.model_copy(update={"content": self._ctx._gate_message(self.name,
+                                                                            result.content)})
+
+    def _govern(self, message: BaseChatMessage) -> BaseChatMessage:
+        if isinstance(message, ToolCallSummaryMessage):
+            results = [self._judge(r) for r in message.results]
+            # The summary is the results joined (the default "{result}" format).
+            return message.model_copy(update={
+                "results": results, "content": "\n".join(r.content for r in results)})
+        if isinstance(message, HandoffMessage) and message.context:
+            context = [
+                m.model_copy(update={"content": [self._judge(r) for r in m.content]})
+                if isinstance(m, FunctionExecutionResultMessage) else m
+                for m in message.context
+            ]
+            return message.model_copy(update={"context": context})
+        return message
+
+
 def build_agents(ctx: RunContext) -> dict[str, AssistantAgent]:
     topo = ctx.topology
     agents: dict[str, AssistantAgent] = {}
     for spec in ctx.spec.agents:
         handoffs = list(topo.spokes) if topo.kind == "star" and spec.name == topo.hub else []
-        agents[spec.name] = AssistantAgent(
+        agents[spec.name] = GovernedAgent(
+            ctx,
             spec.name,
             model_client=GatewayChatClient(ctx, spec.name),
             workbench=GovernedWorkbench(ctx, spec.name),

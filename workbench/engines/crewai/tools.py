@@ -40,8 +40,10 @@ class GovernedTool(BaseTool):
 
     @classmethod
     def wrap(cls, ctx: RunContext, agent: str, tool: Tool) -> GovernedTool:
+        # Never CrewAI's `result_as_answer`: a tool's raw output would become the task's
+        # answer, handed to the next agent without passing the message gate.
         governed = cls(name=tool.name, description=tool.description,
-                       args_schema=args_model(tool))
+                       args_schema=args_model(tool), result_as_answer=False)
         governed._ctx = ctx
         governed._agent = agent
         return governed
