@@ -20,6 +20,9 @@ from workbench.gateway.types import ModelRequest
 
 ASK = [{"role": "user", "content": "What is six times seven?"}]
 
+#: Deadlines here are short: LiteLLM's first-call imports must not count against them.
+pytestmark = pytest.mark.usefixtures("warm_litellm")
+
 
 class Plan:
     """Replies in order (the last one repeats), with the time each request arrived."""

@@ -8,7 +8,14 @@ from typing import Any
 
 from workbench.gateway.profiles import ModelProfiles, Route
 from workbench.gateway.scripted import ScriptedModel, ScriptPlayer
-from workbench.gateway.types import DeltaSink, ModelRequest, ModelResponse
+from workbench.gateway.types import (
+    AllBlocked,
+    Blocked,
+    DeltaSink,
+    ModelRequest,
+    ModelResponse,
+    Prepare,
+)
 
 _NO_PROFILES = ModelProfiles()
 
@@ -32,19 +39,34 @@ class Gateway:
         return (self.profiles or _NO_PROFILES).resolve(request.model, request.api_base)
 
     async def complete(
-        self, request: ModelRequest, on_delta: DeltaSink | None = None
+        self, request: ModelRequest, on_delta: DeltaSink | None = None,
+        prepare: Prepare | None = None,
     ) -> ModelResponse:
-        if request.model.startswith("scripted/"):
-            return self._scripted(request, on_delta)
+        """Answer `request` from the first target of its route that is allowed and answers.
+
+        `prepare(target)` is asked before every attempt on every target (fallbacks too): it
+        gives the messages that target may see, or raises `Blocked` and the target is
+        skipped. When every target is blocked, `AllBlocked` is raised and nothing was sent.
+        """
         route = self.route(request)
+        blocked: list[tuple[str, str]] = []
         if route.primary.provider == "scripted":
-            return self._scripted(dataclasses.replace(request, model=route.primary.model),
-                                  on_delta)
+            # the scripted model never fails, so only a block moves on to its fallbacks
+            try:
+                messages = prepare(route.primary) if prepare else request.messages
+            except Blocked as exc:
+                blocked.append((route.primary.label, exc.reason))
+                if len(route.targets) == 1:
+                    raise AllBlocked(blocked) from None
+                route = Route(route.name, route.targets[1:])
+            else:
+                return self._scripted(dataclasses.replace(
+                    request, model=route.primary.model, messages=messages), on_delta)
         if self._litellm is None:
             from workbench.gateway.litellm_provider import LiteLLMProvider
 
             self._litellm = LiteLLMProvider()
-        return await self._litellm.complete(request, on_delta, route)
+        return await self._litellm.complete(request, on_delta, route, prepare, blocked)
 
     def _scripted(self, request: ModelRequest,
                   on_delta: DeltaSink | None) -> ModelResponse:

@@ -24,9 +24,12 @@ from workbench.gateway.credentials import KEYLESS, env_var, get_key, scrub
 from workbench.gateway.profiles import NO_CREDENTIAL, Route, Target
 from workbench.gateway.retry import Failure, Malformed, StreamCut, backoff_delay, classify
 from workbench.gateway.types import (
+    AllBlocked,
+    Blocked,
     DeltaSink,
     ModelRequest,
     ModelResponse,
+    Prepare,
     ToolCall,
     Usage,
     split_model,
@@ -147,12 +150,20 @@ class LiteLLMProvider:
         request: ModelRequest,
         on_delta: DeltaSink | None = None,
         route: Route | None = None,
+        prepare: Prepare | None = None,
+        blocked: list[tuple[str, str]] | None = None,
     ) -> ModelResponse:
-        """Try the route's models in order, each with its retries; the first answer wins."""
+        """Try the route's models in order, each with its retries; the first answer wins.
+
+        `prepare(target)` judges every attempt before anything is sent (see `Prepare`); a
+        target it blocks is skipped. `blocked` lists targets already refused by the caller.
+        """
         litellm = load_litellm()
         if route is None:
             route = Route(request.model, (Target(request.model, request.model, request.api_base),))
-        tried: list[str] = []
+        blocked = list(blocked or [])
+        first_label = blocked[0][0] if blocked else route.primary.label
+        tried: list[str] = [f"{label}: blocked by policy: {why}" for label, why in blocked]
         secrets: list[str] = []
         attempts = 0
         last: Failure | None = None
@@ -165,18 +176,28 @@ class LiteLLMProvider:
                 streamed[0] = True
                 on_delta(text, restart)
 
-        for index, target in enumerate(route.targets):
-            key = None if target.key_name == NO_CREDENTIAL else get_key(target.key_name)
-            if key:
-                secrets.append(key)
+        for target in route.targets:
+            key: str | None = None
             for attempt in range(target.num_retries + 1):
+                try:
+                    messages = prepare(target) if prepare else request.messages
+                except Blocked as exc:
+                    # governance refused this target: it is sent nothing, the chain moves on
+                    blocked.append((target.label, exc.reason))
+                    tried.append(f"{target.label}: blocked by policy: {exc.reason}")
+                    break
+                if attempt == 0:
+                    key = None if target.key_name == NO_CREDENTIAL else get_key(target.key_name)
+                    if key:
+                        secrets.append(key)
                 attempts += 1
                 if on_delta is not None and streamed[0]:
                     on_delta("", restart=True)
                     streamed[0] = False
                 try:
                     response = await asyncio.wait_for(
-                        self._once(litellm, request, target, key, sink), target.timeout
+                        self._once(litellm, request, target, key, sink, messages),
+                        target.timeout,
                     )
                 except TimeoutError:
                     failure = Failure("Timeout", True, f"no answer within {target.timeout:g} s")
@@ -184,10 +205,12 @@ class LiteLLMProvider:
                     failure = classify(exc, _message(exc, secrets))
                 else:
                     response.attempts = attempts
-                    if index:
-                        response.fallback_from = route.primary.label
+                    if target.label != first_label:
+                        response.fallback_from = first_label
                     if tried:
                         response.retried = tuple(tried)
+                    if blocked:
+                        response.blocked = tuple(f"{label}: {why}" for label, why in blocked)
                     return response
                 tried.append(f"{target.label}: {failure.describe()}")
                 last, last_target = failure, target
@@ -197,24 +220,30 @@ class LiteLLMProvider:
                     attempt, target.backoff, target.max_backoff, failure.retry_after,
                     target.max_retry_after, self._rng,
                 ))
-        assert last is not None
-        raise self._give_up(route, last, last_target, attempts, tried, secrets) from None
+        if last is None:
+            raise AllBlocked(blocked)
+        raise self._give_up(route, last, last_target, attempts, tried, secrets,
+                            blocked) from None
 
     def _give_up(self, route: Route, last: Failure, target: Target, attempts: int,
-                 tried: list[str], secrets: list[str]) -> CallFailed:
+                 tried: list[str], secrets: list[str],
+                 blocked: list[tuple[str, str]] | None = None) -> CallFailed:
         labels = ", ".join(t.label for t in route.targets)
         where = f"{route.name} ({labels})" if len(route.targets) > 1 else target.label
         plural = "s" if attempts != 1 else ""
-        message = scrub(f"{last.describe()}; gave up after {attempts} attempt{plural} on "
-                        f"{where}", secrets)
+        text = f"{last.describe()}; gave up after {attempts} attempt{plural} on {where}"
+        if blocked:
+            text += f"; not tried (blocked by policy): {', '.join(b[0] for b in blocked)}"
+        message = scrub(text, secrets)
         return CallFailed(target.provider, message, _hint(last.kind, target), attempts,
                           [scrub(t, secrets) for t in tried], target.model)
 
     async def _once(self, litellm: Any, request: ModelRequest, target: Target,
-                    key: str | None, on_delta: DeltaSink | None) -> ModelResponse:
+                    key: str | None, on_delta: DeltaSink | None,
+                    messages: list[dict[str, Any]] | None = None) -> ModelResponse:
         kwargs: dict[str, Any] = {
             "model": target.model,
-            "messages": request.messages,
+            "messages": request.messages if messages is None else messages,
             **request.params,
             **target.params,
             "timeout": target.timeout,
@@ -256,7 +285,7 @@ class LiteLLMProvider:
         # reason from the provider itself proves the answer is whole
         if getattr(stream, "received_finish_reason", "") is None:
             raise StreamCut("the stream ended before the provider finished its answer")
-        raw = litellm.stream_chunk_builder(chunks, messages=request.messages)
+        raw = litellm.stream_chunk_builder(chunks, messages=kwargs["messages"])
         if raw is None:
             raise StreamCut("the stream ended with no data")
         return self._to_response(litellm, raw, request, target, started)

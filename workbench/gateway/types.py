@@ -63,6 +63,8 @@ class ModelResponse:
     fallback_from: str | None = None
     #: One line per failed attempt ("label: kind status: message"), free of secrets.
     retried: tuple[str, ...] = ()
+    #: The targets of the chain that governance refused ("label: reason"), skipped unasked.
+    blocked: tuple[str, ...] = ()
 
     @property
     def cost_known(self) -> bool:
@@ -75,6 +77,31 @@ def split_model(model: str) -> tuple[str, str]:
         provider, name = model.split("/", 1)
         return provider, name
     return "openai", model
+
+
+class Blocked(Exception):
+    """Governance refuses one target of a chain: the gateway sends it nothing and moves on
+    to the next fallback."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AllBlocked(Blocked):
+    """Governance refused every target of the chain: no provider was asked anything."""
+
+    def __init__(self, blocked: list[tuple[str, str]]) -> None:
+        self.blocked = tuple(blocked)
+        super().__init__("; ".join(dict.fromkeys(reason for _, reason in blocked)))
+
+
+class Prepare(Protocol):
+    """Called by the gateway before each attempt on a target (a `profiles.Target`): returns
+    the messages that target may receive (redacted as its provider requires), or raises
+    `Blocked` to skip it. Anything else it raises stops the call."""
+
+    def __call__(self, target: Any) -> list[dict[str, Any]]: ...
 
 
 class DeltaSink(Protocol):

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from workbench.errors import ProviderError
 from workbench.gateway.gateway import Gateway
-from workbench.gateway.profiles import crew_profiles
-from workbench.gateway.types import ModelRequest, ModelResponse, split_model
+from workbench.gateway.profiles import Target, crew_profiles
+from workbench.gateway.types import AllBlocked, Blocked, ModelRequest, ModelResponse, split_model
 from workbench.governance.activation import Activation, domain_key
 from workbench.governance.activation import build as build_activation
 from workbench.governance.argcheck import schema_problems
@@ -123,6 +123,10 @@ class RunContext:
         self.recent_messages: deque[dict[str, Any]] = deque(maxlen=20)
         self._stop_callbacks: list[Callable[[], None]] = [self._cancel_inflight]
         self._inflight: set[asyncio.Future[Any]] = set()
+        #: Model calls that governance blocked on every target, and calls that got an answer.
+        self.blocked_calls = 0
+        self.blocked_reason = ""
+        self.answered_calls = 0
         #: Awaited before a tool acts: the session makes sure all that led to it is stored.
         self.before_tool: Callable[[], Awaitable[None]] | None = None
         # tools get the crew's allowed hosts, and the gate for URLs they reach on their own
@@ -261,21 +265,35 @@ class RunContext:
     # -- the model choke point ------------------------------------------------------------
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        """Gate, call the gateway, gate the reply as a message, and account for it."""
+        """Gate, call the gateway, gate the reply as a message, and account for it.
+
+        Every target of the model's chain (the primary and each fallback) is judged as a
+        `model_call` for its own provider and model before each attempt on it, and gets the
+        messages redacted as its decision says: a fallback never receives what its primary
+        could, nor escapes a rule its primary passed.
+        """
         self.check_running()
-        decision = self._decide("model_call", request.agent, self.activation(request.agent))
-        if decision.stop_run:
-            self.fail(decision.reason)
-            raise RunAborted(decision.reason)
-        if decision.effect in ("deny", "require_approval"):
-            return ModelResponse(
-                content=f"[model call blocked by policy: {decision.reason}]",
-                model=request.model,
-                provider=self._provider_and_name(request.model)[0],
-                finish_reason="blocked",
-            )
-        if decision.effect == "redact":
-            request.messages = [self._redact_message(m) for m in request.messages]
+        original = request.messages
+        decisions: list[dict[str, Any]] = []
+        sent: list[list[dict[str, Any]]] = [original]
+
+        def prepare(target: Target) -> list[dict[str, Any]]:
+            provider, name = split_model(target.model)
+            decision = self._decide("model_call", request.agent, self.activation(
+                request.agent, model={"provider": provider, "name": name}))
+            decisions.append({"target": target.label, "model": target.model,
+                              "effect": decision.effect, "rule_ids": decision.rule_ids})
+            if decision.stop_run:
+                self.fail(decision.reason)
+                raise RunAborted(decision.reason)
+            if decision.effect in ("deny", "require_approval"):
+                raise Blocked(decision.reason)
+            messages = original
+            if decision.effect == "redact":
+                messages = [self._redact_message(m) for m in original]
+            sent[0] = messages
+            return messages
+
         on_delta = None
         if self.stream:
             request.stream = True
@@ -286,11 +304,24 @@ class RunContext:
                 else:
                     self.emit(ev.MESSAGE_DELTA, _agent, None, text)
         try:
-            response = await self._abortable(self.gateway.complete(request, on_delta))
+            response = await self._abortable(self.gateway.complete(request, on_delta, prepare))
+        except AllBlocked as exc:
+            self.blocked_calls += 1
+            self.blocked_reason = exc.reason
+            return ModelResponse(
+                content=f"[model call blocked by policy: {exc.reason}]",
+                model=request.model,
+                provider=self._provider_and_name(request.model)[0],
+                finish_reason="blocked",
+            )
         except ProviderError as exc:
-            self._call_failed(request, exc)
+            self._call_failed(request, exc, decisions)
             raise
-        self._account(request, response)
+        # what the answering target was sent, for the audit's digest
+        request.messages = sent[0]
+        if request.purpose != "selector":
+            self.answered_calls += 1
+        self._account(request, response, decisions)
         if response.content and request.purpose == "agent":
             response.content = self._gate_message(request.agent, response.content)
         self.check_running()
@@ -310,10 +341,28 @@ class RunContext:
             self._inflight.discard(task)
 
     def _redact_message(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A copy of one chat message with its text, its text parts and the arguments of its
+        tool calls redacted: all of them reach the provider."""
         content = message.get("content")
         if isinstance(content, str):
             message = dict(message, content=self.redactor(content)[0])
+        elif isinstance(content, list):
+            message = dict(message, content=[
+                dict(p, text=self.redactor(p["text"])[0])
+                if isinstance(p, dict) and isinstance(p.get("text"), str) else p
+                for p in content
+            ])
+        calls = message.get("tool_calls")
+        if isinstance(calls, list):
+            message = dict(message, tool_calls=[self._redact_call(c) for c in calls])
         return message
+
+    def _redact_call(self, call: Any) -> Any:
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("arguments"), str):
+            return call
+        return dict(call, function=dict(function,
+                                        arguments=self.redactor(function["arguments"])[0]))
 
     def _gate_message(self, source: str, text: str) -> str:
         to = ",".join(self.topology.recipients(source))
@@ -325,7 +374,8 @@ class RunContext:
             return self.redactor(text)[0]
         return text
 
-    def _call_failed(self, request: ModelRequest, exc: ProviderError) -> None:
+    def _call_failed(self, request: ModelRequest, exc: ProviderError,
+                     decisions: list[dict[str, Any]] | None = None) -> None:
         """A provider that still fails ends the run in its own words: engines may wrap the
         exception into a generic one, so the reason is kept here, where it is still exact."""
         self.emit(
@@ -334,10 +384,12 @@ class RunContext:
             provider=exc.provider or self._provider_and_name(request.model)[0],
             purpose=request.purpose, ok=False, error=str(exc),
             attempts=getattr(exc, "attempts", 1), retried=list(getattr(exc, "tried", ())),
+            decisions=decisions or [],
         )
         self.fail(str(exc))
 
-    def _account(self, request: ModelRequest, response: ModelResponse) -> None:
+    def _account(self, request: ModelRequest, response: ModelResponse,
+                 decisions: list[dict[str, Any]] | None = None) -> None:
         t = self.totals
         t.model_calls += 1
         t.prompt_tokens += response.usage.prompt_tokens
@@ -359,6 +411,13 @@ class RunContext:
             extra["retried"] = list(response.retried)
         if response.fallback_from:
             extra["fallback_from"] = response.fallback_from
+        if response.blocked:
+            extra["blocked"] = list(response.blocked)
+        if decisions and (len(decisions) > 1 or decisions[0]["effect"] != "allow"
+                          or decisions[0]["rule_ids"]):
+            # which target was judged how (primary and fallbacks): the audit shows why this
+            # model answered and what it was allowed to see
+            extra["decisions"] = decisions
         if response.model and response.model != request.model:
             extra["requested"] = request.model
         self.emit(
