@@ -197,10 +197,15 @@ def _decoded(field: str, value: str) -> str:
     _no_controls(field, value)
     for _ in range(4):
         try:
-            text = str(make_header(decode_header(value)))
+            # the email package's own reading, the one the written message gets
+            text = str(email_policy.default.header_factory("subject", value))
         except (HeaderParseError, LookupError, UnicodeError, ValueError) as exc:
             raise ToolError(f"the {field} has a malformed encoded word: {exc}") from exc
         _no_controls(field, text)
+        try:  # and the classic reading other tools use, where it can read the value at all
+            _no_controls(field, str(make_header(decode_header(value))))
+        except (HeaderParseError, LookupError, UnicodeError, ValueError):
+            pass  # it cannot mix raw non-ASCII text with encoded words; the first reading holds
         if text == value:
             return text
         value = text
