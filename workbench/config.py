@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,27 @@ def _shipped(name: str) -> Path:
 
 SHIPPED_CREWS = _shipped("crews")
 SHIPPED_POLICIES = _shipped("policies")
+
+APPROVAL_TIMEOUT_ENV = "WORKBENCH_APPROVAL_TIMEOUT"
+DEFAULT_APPROVAL_TIMEOUT_S = 900.0
+
+
+def approval_timeout(raw: str, source: str) -> float:
+    """Seconds as a finite number above zero; anything else is a UserInputError (exit 2).
+
+    Zero or less would expire every request the moment it is made, reading as a reject
+    nobody gave.
+    """
+    from workbench.errors import UserInputError
+
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise UserInputError(f"{source} must be a number of seconds above 0 (like 900), "
+                             f"not {raw!r}")
+    return value
 
 
 def default_home() -> Path:
@@ -34,10 +56,9 @@ class Settings:
     policies: Path | None = field(
         default_factory=lambda: Path(p) if (p := os.environ.get("WORKBENCH_POLICIES")) else None
     )
-    #: Pending approvals expire as rejected after this many seconds.
-    approval_timeout_s: float = field(
-        default_factory=lambda: float(os.environ.get("WORKBENCH_APPROVAL_TIMEOUT") or 900)
-    )
+    #: Pending approvals expire as rejected after this many seconds; None: from the
+    #: environment (WORKBENCH_APPROVAL_TIMEOUT), else 900.
+    approval_timeout: float | None = None
 
     @classmethod
     def from_args(cls, home: str | None = None, db: str | None = None,
@@ -50,6 +71,18 @@ class Settings:
         if policies:
             s.policies = Path(policies)
         return s
+
+    @property
+    def approval_timeout_s(self) -> float:
+        """Seconds a pending approval waits; a bad WORKBENCH_APPROVAL_TIMEOUT is bad input.
+
+        Read when an approval can happen, not at start-up, so that a bad value does not
+        stop commands that never wait for one.
+        """
+        if self.approval_timeout is not None:
+            return approval_timeout(str(self.approval_timeout), "approval timeout")
+        raw = os.environ.get(APPROVAL_TIMEOUT_ENV, "").strip()
+        return approval_timeout(raw, APPROVAL_TIMEOUT_ENV) if raw else DEFAULT_APPROVAL_TIMEOUT_S
 
     @property
     def database_url(self) -> str:

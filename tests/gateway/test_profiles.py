@@ -61,8 +61,8 @@ def _spec(text: str = CREW):
 )
 def test_a_bad_models_section_is_a_located_error(body: str, line: int, words: str) -> None:
     text = f"name: c\nmodels:\n{body}agents:\n  - {{name: a, role: R, goal: G}}\n"
-    spec = parse_crew(text, "c.yaml")
-    with pytest.raises(SpecError) as info:
+    with pytest.raises(SpecError) as info:  # validation checks `models:` as the run does
+        spec = parse_crew(text, "c.yaml")
         crew_profiles(spec.models, "c.yaml", text)
     assert info.value.file == "c.yaml" and info.value.line == line, str(info.value)
     assert words in str(info.value)

@@ -20,7 +20,7 @@ from workbench.governance.gate import Gate
 from workbench.mesh import events as ev
 from workbench.mesh.bus import EventBus, Subscriber
 from workbench.mesh.context import ApprovalBroker, RunAborted, RunContext
-from workbench.spec.loader import load_crew, parse_crew
+from workbench.spec.loader import import_custom_tools, load_crew, parse_crew
 from workbench.spec.schema import CrewSpec
 from workbench.spec.topology import ENGINE_TOPOLOGIES, resolve
 from workbench.store.db import Store
@@ -74,6 +74,7 @@ def prepare(
         spec = parse_crew(text, source, engine=engine, topology=topology)
     if spec.models:
         crew_profiles(spec.models, source, text)  # a bad `models:` is a file:line error now
+    import_custom_tools(spec, source, text)  # runs their code: at a run, never at validation
     if model:
         # on each agent, so that --model also beats the user's per-domain defaults
         spec.model = model

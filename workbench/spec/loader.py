@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from workbench.errors import SpecError
+from workbench.errors import SpecError, UserInputError
 from workbench.spec.schema import CrewSpec
 from workbench.spec.topology import ENGINE_TOPOLOGIES
 from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, read_yaml_text
@@ -106,10 +108,20 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
         fail(f"engine {engine!r} does not offer topology {kind!r}; use --engine "
              f"{' or '.join(who)}", "topology", "kind")
 
+    if spec.models:
+        # the run refuses keys and bad profiles in `models:`; validation says so first
+        from workbench.gateway.profiles import parse_profiles
+
+        parse_profiles(spec.models, file, lines, ("models",), "crew")
+
     registry = tools or ToolRegistry()
     for i, agent in enumerate(spec.agents):
         for j, tool in enumerate(agent.tools):
-            if not registry.has(tool):
+            if ":" in tool and tool not in registry.names():
+                problem = custom_tool_problem(tool)
+                if problem:
+                    fail(problem, "agents", i, "tools", j)
+            elif not registry.has(tool):
                 fail(f"unknown tool {tool!r} for agent {agent.name!r}; built-in tools are "
                      f"{', '.join(registry.names())}, or name one as module:function",
                      "agents", i, "tools", j)
@@ -129,6 +141,55 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
             if entry.call not in agent_tools and entry.call not in short:
                 fail(f"script calls {entry.call!r}, which agent {entry.agent!r} does not have",
                      "script", i, "call")
+
+
+#: `package.module:function`: how a crew names a custom tool.
+CUSTOM_TOOL = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$", re.ASCII)
+
+
+def custom_tool_problem(name: str) -> str | None:
+    """What is wrong with a custom tool's `module:function`, found without running any code.
+
+    Validation must not import the module (that runs its code); `find_spec` of the top-level
+    name only searches the path. A dotted name's parents would be imported by `find_spec`,
+    so the rest is checked when a run imports the tool (`import_custom_tools`).
+    """
+    if not CUSTOM_TOOL.match(name):
+        return (f"custom tool {name!r} must be written module:function (a Python module path, "
+                "a colon, a function name)")
+    top = name.partition(":")[0].split(".")[0]
+    try:
+        found = importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        return f"custom tool {name!r}: no module {top!r} on the Python path"
+    return None
+
+
+def import_custom_tools(spec: CrewSpec, file: str, text: str | None = None,
+                        tools: ToolRegistry | None = None) -> None:
+    """Import every custom tool a crew names (this runs their modules: only when a run starts);
+    one that cannot be imported is a SpecError at the line that names it."""
+    registry = tools or ToolRegistry()
+    lines: dict = {}
+    for i, agent in enumerate(spec.agents):
+        for j, tool in enumerate(agent.tools):
+            if ":" not in tool:
+                continue
+            try:
+                registry.get(tool)
+            except Exception as exc:  # the module's own code may raise anything
+                problem = (str(exc) if isinstance(exc, UserInputError) else
+                           f"custom tool {tool!r} cannot be imported: "
+                           f"{type(exc).__name__}: {exc}")
+                if not lines and text is not None:
+                    try:
+                        lines = load_with_lines(text)[1]
+                    except LocatedYAMLError:
+                        lines = {}
+                raise SpecError(problem, file,
+                                line_of(lines, ("agents", i, "tools", j))) from None
 
 
 def load_crew(path: str | Path, engine: str | None = None, topology: str | None = None,
