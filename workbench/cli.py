@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     crews = sub.add_parser("crews", help="crew files").add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-    crews.add_parser("list", help="crews in ./crews, the home folder and the shipped ones")
+    crews.add_parser("list", help="your crews (the home's), ./crews and the shipped ones; "
+                     "yours override the others of the same name")
     validate = crews.add_parser("validate", help="check a crew file")
     validate.add_argument("crew", metavar="CREW")
     validate.add_argument("--engine", choices=["autogen", "crewai"])
@@ -253,9 +254,9 @@ def cmd_crews(args: argparse.Namespace) -> int:
     if args.action == "list":
         rows = []
         for entry in list_crews(settings):
-            rows.append([entry.name, entry.engine, entry.topology, str(entry.agents),
-                         entry.status, str(entry.path)])
-        _print_table(rows, ["NAME", "ENGINE", "TOPOLOGY", "AGENTS", "STATUS", "PATH"])
+            rows.append([entry.name, entry.source_label, entry.engine, entry.topology,
+                         str(entry.agents), entry.status, str(entry.path)])
+        _print_table(rows, ["NAME", "SOURCE", "ENGINE", "TOPOLOGY", "AGENTS", "STATUS", "PATH"])
         return EXIT_OK
     path = resolve_crew(args.crew, settings)
     spec = load_crew(path, engine=args.engine, topology=args.topology)

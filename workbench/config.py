@@ -41,6 +41,23 @@ def approval_timeout(raw: str, source: str) -> float:
     return value
 
 
+def inside(folder: Path, *parts: str) -> Path:
+    """`folder / parts`, refused (UserInputError) unless it stays strictly inside `folder`.
+
+    Every path made from a name (a crew's, a session's) goes through here, so that a name
+    like `../../x` or an absolute one cannot write elsewhere.
+    """
+    from workbench.errors import UserInputError
+
+    path = folder.joinpath(*parts)
+    base = folder.resolve()
+    target = path.resolve()
+    if target == base or not target.is_relative_to(base):
+        raise UserInputError(f"{'/'.join(parts)!r} would lead outside {folder}; use a plain "
+                             "file name")
+    return path
+
+
 def default_home() -> Path:
     from platformdirs import user_data_dir
 
@@ -97,7 +114,8 @@ class Settings:
         return self.home / "crews"
 
     def session_dir(self, session_id: str) -> Path:
-        return self.sessions_dir / session_id
+        """A session's folder (its workspace and outbox live in it), always inside sessions/."""
+        return inside(self.sessions_dir, session_id)
 
     def policy_dir(self) -> Path:
         """--policies / WORKBENCH_POLICIES, else ./policies, else the shipped defaults."""

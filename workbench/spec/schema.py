@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -12,6 +13,17 @@ IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 #: `host`, `host:port`, `[v6]:port` or a bare IPv6 address (an `allow_hosts` entry).
 HOST_PORT = (r"^(\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?|[A-Za-z0-9_.-]+(:[0-9]{1,5})?"
              r"|[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$")
+#: Crew names become file names (crews/<name>.yaml, exports): no separators, no `..`.
+CREW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+CREW_NAME_RULE = ("1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit, "
+                  "with no '..'")
+
+
+def crew_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a crew (it becomes a file name), or None if it can."""
+    if CREW_NAME.match(name) and ".." not in name:
+        return None
+    return f"crew name {name!r} is not a safe file name: use {CREW_NAME_RULE}"
 
 
 class _Strict(BaseModel):
@@ -86,6 +98,14 @@ class CrewSpec(_Strict):
     #: Hosts http_get may reach although they resolve to loopback, private or link-local
     #: addresses (refused by default): `host` (any port) or `host:port`.
     allow_hosts: list[Annotated[str, Field(pattern=HOST_PORT)]] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        problem = crew_name_problem(name)
+        if problem:
+            raise ValueError(problem)
+        return name
 
     @field_validator("script")
     @classmethod

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from workbench.config import inside
 from workbench.store.db import Store
 
 
@@ -13,6 +16,14 @@ def _when(ts: float | None) -> str:
     if not ts:
         return "-"
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def export_path(folder: Path, crew_name: str, session_id: str, fmt: str) -> Path:
+    """Where a session's export goes by default: `<folder>/<crew>-<id>.<fmt>`, always inside
+    `folder` (a crew name stored by an older version may hold '/' or '..': made safe)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", f"{crew_name}-{session_id[:12]}")
+    stem = re.sub(r"\.{2,}", "_", stem).lstrip(".") or "session"
+    return inside(folder, f"{stem}.{fmt}")
 
 
 def session_json(store: Store, session_id: str) -> dict[str, Any]:

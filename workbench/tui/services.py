@@ -241,12 +241,12 @@ class Services:
 
     def export_session(self, session_id: str, fmt: str) -> Path:
         """Write a session to <home>/exports as Markdown or JSON; returns the file."""
-        from workbench.store.export import session_json, session_markdown
+        from workbench.store.export import export_path, session_json, session_markdown
 
         s = self.store.get_session(session_id)
         folder = self.settings.home / "exports"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{s['crew_name']}-{s['id'][:12]}.{fmt}"
+        path = export_path(folder, s["crew_name"], s["id"], fmt)
         if fmt == "json":
             body = json.dumps(session_json(self.store, s["id"]), indent=2, default=str)
         else:
@@ -290,9 +290,10 @@ class Services:
         return list_crews(self.settings)
 
     def save_crew(self, name: str, text: str) -> Path:
-        folder = self.settings.crews_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.yaml"
+        from workbench.crews import user_crew_path
+
+        path = user_crew_path(self.settings, name)  # refuses a name that is not a file name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         return path
 
