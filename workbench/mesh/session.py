@@ -146,7 +146,7 @@ class Session:
             self.bus,
             Gateway(ScriptPlayer(spec.script), profiles),
             self.tool_ctx,
-            ToolRegistry(),
+            ToolRegistry(tags=spec.tool_tags),
             gate=gate,
             approvals=approvals,
             stream=stream,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 TopologyKind = Literal["star", "layered", "network", "graph"]
 EngineName = Literal["autogen", "crewai"]
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
+TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 #: `host`, `host:port`, `[v6]:port` or a bare IPv6 address (an `allow_hosts` entry).
 HOST_PORT = (r"^(\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?|[A-Za-z0-9_.-]+(:[0-9]{1,5})?"
              r"|[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$")
@@ -98,6 +99,25 @@ class CrewSpec(_Strict):
     #: Hosts http_get may reach although they resolve to loopback, private or link-local
     #: addresses (refused by default): `host` (any port) or `host:port`.
     allow_hosts: list[Annotated[str, Field(pattern=HOST_PORT)]] = Field(default_factory=list)
+    #: Extra tags for custom tools, by the name agents list them under (`module:function`),
+    #: e.g. {"mytools:lookup": [trusted]}: policies see them in `tool.tags`.
+    tool_tags: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("tool_tags")
+    @classmethod
+    def _custom_tools_only(cls, tags: dict[str, list[str]], info: Any) -> dict[str, list[str]]:
+        used = {t for a in info.data.get("agents") or [] for t in a.tools}
+        for ref, names in tags.items():
+            if ":" not in ref:  # a built-in tool's tags are what policies rely on
+                raise ValueError(f"tool_tags: {ref!r} is not a custom tool (module:function); "
+                                 "the tags of built-in tools cannot be changed")
+            if ref not in used:
+                raise ValueError(f"tool_tags: no agent has the tool {ref!r}")
+            for tag in names:
+                if not TAG.match(tag):
+                    raise ValueError(f"tool_tags: {tag!r} is not a tag (letters, digits, "
+                                     "'_' or '-')")
+        return tags
 
     @field_validator("name")
     @classmethod

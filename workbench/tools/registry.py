@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Iterable, Mapping
 from typing import Any, get_type_hints
 
 from workbench.errors import UserInputError
@@ -14,10 +15,15 @@ _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", 
                dict: "object"}
 
 
-def tool_from_function(ref: str, fn: Any) -> Tool:
+#: Every custom tool has it, so a policy can tell user code from the built-in tools.
+CUSTOM_TAG = "custom"
+
+
+def tool_from_function(ref: str, fn: Any, extra_tags: Iterable[str] = ()) -> Tool:
     """A Tool from a plain function: its signature is the schema, its docstring the description.
 
-    Tags come from an optional `tags` attribute on the function (e.g. fn.tags = {"external"}).
+    Tags: `custom`, those of an optional `tags` attribute on the function (e.g.
+    fn.tags = {"external"}), and `extra_tags` (a crew's `tool_tags` for it).
     """
     sig = inspect.signature(fn)
     try:
@@ -38,15 +44,21 @@ def tool_from_function(ref: str, fn: Any) -> Tool:
         description=(inspect.getdoc(fn) or f"Custom tool {ref}").split("\n\n")[0],
         parameters={"type": "object", "properties": props, "required": required},
         fn=fn,
-        tags=frozenset(getattr(fn, "tags", ())) | {"custom"},
+        tags=frozenset(getattr(fn, "tags", ())) | frozenset(extra_tags) | {CUSTOM_TAG},
     )
 
 
 class ToolRegistry:
-    """Looks tools up by name; `module:function` names are imported on first use."""
+    """Looks tools up by name; `module:function` names are imported on first use.
 
-    def __init__(self, tools: tuple[Tool, ...] = BUILTINS) -> None:
+    `tags` adds tags to custom tools, by the name they are listed under (a crew's
+    `tool_tags`); a built-in tool's tags are its own and cannot be changed.
+    """
+
+    def __init__(self, tools: tuple[Tool, ...] = BUILTINS,
+                 tags: Mapping[str, Iterable[str]] | None = None) -> None:
         self._tools = {t.name: t for t in tools}
+        self._extra_tags = dict(tags or {})
 
     def names(self) -> list[str]:
         return sorted(self._tools)
@@ -78,7 +90,7 @@ class ToolRegistry:
             raise UserInputError(f"custom tool {name!r} cannot be imported: {exc}") from exc
         if not callable(fn):
             raise UserInputError(f"custom tool {name!r} is not a function")
-        tool = tool_from_function(name, fn)
+        tool = tool_from_function(name, fn, self._extra_tags.get(name, ()))
         known = self._tools.get(tool.name)
         if known is not None and known.fn is not fn:
             raise UserInputError(
