@@ -122,11 +122,12 @@ class RunPrinter:
         d = e.data
         tokens = d.get("prompt_tokens", 0) + d.get("completion_tokens", 0)
         cost = format_cost(d.get("cost_usd"), d.get("cost_known", True))
+        blocked = f"{d['blocked_calls']:,} blocked by policy · " if d.get("blocked_calls") else ""
         head = {"completed": self._c("✔ completed", "1;32"),
                 "cancelled": self._c("■ cancelled", "1;33")}.get(
             d.get("status", ""), self._c("✘ failed", "1;31"))
         lines = [f"{head} in {d.get('elapsed_s', 0):.2f} s · {d.get('turns', 0)} turns · "
-                 f"{tokens:,} tokens · {cost} · {d.get('model_calls', 0)} model calls · "
+                 f"{tokens:,} tokens · {cost} · {d.get('model_calls', 0)} model calls · {blocked}"
                  f"{d.get('tool_calls', 0)} tool calls · session {e.session_id}"]
         for what in ("agent", "domain"):
             breakdown = cost_breakdown(d.get(f"cost_by_{what}"))

@@ -353,3 +353,56 @@ def test_approve_with_arguments_the_domain_denies_sends_nothing(tmp_path: Path) 
         [e for e in events if e["kind"] == "policy.decision"])
     assert "Company communications never go to personal mailboxes" in result["content"]
     assert list((home / "sessions").glob("*/outbox/*.eml")) == []
+
+
+# -- a run whose model calls were blocked says so ------------------------------------------
+
+SHIPPED_POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_run_where_every_model_call_was_blocked_fails(tmp_path: Path, engine: str,
+                                                        capsys) -> None:
+    home = tmp_path / "home"
+    code = main(["--home", str(home), "--policies", str(SHIPPED_POLICIES), "run",
+                 "market-entry", "--engine", engine, "--model", "nosuch/model",
+                 "--approvals", "deny"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "every model call was blocked by policy" in err
+    assert "Only vetted model providers may be used" in err
+    assert "✔ completed" not in out and "✘ failed" in out
+    session = Store(f"sqlite:///{home / 'workbench.db'}").list_sessions()[0]
+    assert session["status"] == "failed"
+    assert session["error"].startswith("every model call was blocked by policy")
+
+
+PARTLY_BLOCKED = """\
+name: partly-blocked
+model: scripted/demo
+topology: {kind: network, max_turns: 4}
+agents:
+  - {name: lead, role: Lead, goal: Decide}
+  - {name: outsider, role: Outsider, goal: Comment, model: nosuch/model}
+script:
+  - {agent: lead, say: "Decided."}
+"""
+
+
+def test_a_run_with_some_blocked_calls_says_so_in_its_summary(tmp_path: Path,
+                                                              capsys) -> None:
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(PARTLY_BLOCKED)
+    home = tmp_path / "home"
+    code = main(["--home", str(home), "--policies", str(SHIPPED_POLICIES), "run", str(crew),
+                 "--approvals", "deny", "--json"])
+    assert code == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    done = events[-1]
+    assert done["kind"] == "run.completed" and done["data"]["blocked_calls"] >= 1
+    from workbench.mesh.events import Event
+    from workbench.printer import RunPrinter
+
+    line = RunPrinter(color=False).summary(Event(done["kind"], content=done.get("content"),
+                                                 data=done["data"]))
+    assert f"{done['data']['blocked_calls']} blocked by policy" in line

@@ -237,11 +237,17 @@ class Session:
     def _finish(self, started: float, status: str, result: str, error: str) -> RunOutcome:
         t = self.ctx.totals
         elapsed = time.time() - started
+        blocked = self.ctx.blocked_calls
+        if status == "completed" and blocked and not self.ctx.answered_calls:
+            # no agent ever got an answer from a model: the run did none of its work
+            status = "failed"
+            error = (f"every model call was blocked by policy ({blocked} of {blocked}): "
+                     f"{self.ctx.blocked_reason}")
         summary = dict(
             status=status, turns=t.turns, prompt_tokens=t.prompt_tokens,
             completion_tokens=t.completion_tokens, cost_usd=round(t.cost_usd, 6),
             cost_known=t.cost_known, model_calls=t.model_calls, tool_calls=t.tool_calls,
-            elapsed_s=round(elapsed, 3),
+            blocked_calls=blocked, elapsed_s=round(elapsed, 3),
             cost_by_agent=t.cost_by("agent"), cost_by_domain=t.cost_by("domain"),
         )
         if status == "completed":
