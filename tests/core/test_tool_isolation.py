@@ -143,6 +143,20 @@ async def test_cancelling_the_caller_returns_at_once(ctx: ToolContext) -> None:
         release.set()
 
 
+async def test_abandoning_the_context_ends_every_waiting_call(ctx: ToolContext) -> None:
+    started, release = threading.Event(), threading.Event()
+    call = asyncio.ensure_future(_blocking_tool(started, release, timeout_s=60).invoke(ctx, {}))
+    try:
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        ctx.abandon()  # what the run context does when the run stops
+        with pytest.raises(ToolError, match="wait was abandoned: the run stopped"):
+            await call
+        assert not release.is_set() and not ctx.waiting
+    finally:
+        release.set()
+
+
 def test_a_stopped_run_does_not_wait_for_a_stuck_tool_thread_at_exit(ctx: ToolContext) -> None:
     """asyncio.run waits for its default executor's threads; a tool's thread is not one."""
     started, release = threading.Event(), threading.Event()

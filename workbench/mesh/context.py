@@ -134,6 +134,7 @@ class RunContext:
             tool_ctx.allow_hosts = tuple(spec.allow_hosts)
         if tool_ctx.judge_url is None:
             tool_ctx.judge_url = self._judge_tool_url
+        self.on_stop(tool_ctx.abandon)  # a stopped run waits for no tool
 
     @property
     def session_id(self) -> str:

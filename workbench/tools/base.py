@@ -64,6 +64,16 @@ class ToolContext:
     allow_hosts: tuple[str, ...] = ()
     #: Set by the run context; only coroutine tools (which run on the run's loop) call it.
     judge_url: UrlJudge | None = None
+    #: The tool calls being waited for, and whether the run gave up on all of them.
+    waiting: set[asyncio.Future[Any]] = field(default_factory=set)
+    abandoned: bool = False
+
+    def abandon(self) -> None:
+        """The run stopped: every tool call still running returns now, as a failure, and
+        the tools' threads are left to end on their own. Called on the run's loop."""
+        self.abandoned = True
+        for running in list(self.waiting):
+            running.cancel()
 
 
 ToolFn = Callable[..., Any] | Callable[..., Awaitable[Any]]
@@ -150,12 +160,18 @@ class Tool:
                 running: asyncio.Future[Any] = asyncio.ensure_future(self.fn(*call_args, **args))
             else:
                 running = run_in_thread(self.fn, *call_args, **args)
+            ctx.waiting.add(running)
             try:
                 done, _ = await asyncio.wait({running}, timeout=limit)
             except asyncio.CancelledError:
                 running.cancel()
                 running.add_done_callback(_forget)
                 raise
+            finally:
+                ctx.waiting.discard(running)
+            if running.cancelled() and ctx.abandoned:
+                running.add_done_callback(_forget)
+                raise ToolError(f"{self.name} was abandoned: the run stopped")
             if not done:
                 running.cancel()
                 running.add_done_callback(_forget)
