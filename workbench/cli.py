@@ -263,6 +263,10 @@ def cmd_crews(args: argparse.Namespace) -> int:
     engine = args.engine or spec.engine
     topology = args.topology or spec.topology.kind
     print(f"{path}: ok ({spec.name}: {len(spec.agents)} agents, {engine}, {topology})")
+    from workbench.gateway.credentials import missing_keys
+
+    for problem in missing_keys(spec, settings.home):  # valid, but a run would stop here
+        print(f"  warning: {problem}")
     return EXIT_OK
 
 

@@ -195,3 +195,111 @@ def test_a_real_session_never_writes_the_key(where: str, home: Path, tmp_path: P
     assert not leaks, leaks
     for text in (out.out, out.err, out2.out, out2.err):
         assert KEY not in text
+
+
+# -- a missing key is found before the first call ------------------------------------------
+
+NEEDS_KEYS = """\
+name: needs-keys
+model: openai/gpt-4o-mini
+models:
+  proxy: {{model: openai/gpt-4o, api_base: "{api_base}", credential: team_proxy}}
+  local: {{model: hosted_vllm/llama3, api_base: "{api_base}", fallbacks: [anthropic/claude-3-5-haiku]}}
+topology: {{kind: network, max_turns: 2}}
+agents:
+  - {{name: analyst, role: Analyst, goal: Compute, model: proxy}}
+  - {{name: critic, role: Critic, goal: Check, model: local}}
+  - {{name: writer, role: Writer, goal: Write}}
+"""
+
+
+def _needs_keys(tmp_path: Path, api_base: str) -> Path:
+    crew = tmp_path / "needs-keys.yaml"
+    crew.write_text(NEEDS_KEYS.format(api_base=api_base))
+    return crew
+
+
+def test_a_run_without_keys_stops_before_any_request(home: Path, tmp_path: Path,
+                                                     memory_keyring: MemoryKeyring,
+                                                     capsys) -> None:
+    with FakeProvider() as fp:
+        code = main(["--home", str(home), "run", str(_needs_keys(tmp_path, fp.api_base)),
+                     "--approvals", "deny"])
+    err = capsys.readouterr().err
+    assert code == 2 and fp.requests == []
+    # the named credential, a fallback's provider and the crew's default model, each once
+    assert "no API key for team_proxy (analyst on openai/gpt-4o)" in err
+    assert "run `workbench keys set team_proxy` or set TEAM_PROXY_API_KEY" in err
+    assert "no API key for anthropic (critic on anthropic/claude-3-5-haiku)" in err
+    assert "no API key for openai (writer on openai/gpt-4o-mini)" in err
+    assert "`workbench keys set openai` or set OPENAI_API_KEY" in err
+    assert "Traceback" not in err and "InternalServerError" not in err
+    assert not (home / "workbench.db").exists() or not __import__("sqlite3").connect(
+        home / "workbench.db").execute("select count(*) from session").fetchone()[0]
+
+
+def test_keys_from_the_keyring_or_the_environment_let_the_run_go(
+        home: Path, tmp_path: Path, memory_keyring: MemoryKeyring, monkeypatch) -> None:
+    from workbench.gateway.credentials import missing_keys
+    from workbench.spec.loader import load_crew
+
+    crew = _needs_keys(tmp_path, "http://127.0.0.1:9/v1")
+    memory_keyring.set_password(SERVICE, "team_proxy", "sk-team-proxy-0000")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    assert missing_keys(load_crew(crew), home) == [
+        "no API key for openai (writer on openai/gpt-4o-mini): run `workbench keys set "
+        "openai` or set OPENAI_API_KEY"]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert missing_keys(load_crew(crew), home) == []
+
+
+def test_local_models_need_no_key(home: Path, tmp_path: Path) -> None:
+    from workbench.gateway.credentials import missing_keys
+    from workbench.spec.loader import load_crew
+
+    crew = tmp_path / "local.yaml"
+    crew.write_text("""\
+name: local
+model: scripted/demo
+models:
+  quiet: {model: openai/gpt-4o, api_base: "http://127.0.0.1:9/v1", credential: none}
+topology: {kind: network, max_turns: 2}
+agents:
+  - {name: a, role: A, goal: G, model: ollama/llama3.2}
+  - {name: b, role: B, goal: G, model: openai/llama3.2, api_base: "http://127.0.0.1:8/v1"}
+  - {name: c, role: C, goal: G, model: quiet}
+  - {name: d, role: D, goal: G}
+""")
+    assert missing_keys(load_crew(crew), home) == []
+
+
+def test_a_domain_default_from_models_yaml_is_checked(home: Path, tmp_path: Path,
+                                                     no_keyring: None) -> None:
+    from workbench.gateway.credentials import missing_keys
+    from workbench.spec.loader import load_crew
+
+    home.mkdir(parents=True)
+    (home / "models.yaml").write_text("domains: {legal: mistral/mistral-large-latest}\n")
+    crew = tmp_path / "legal.yaml"
+    crew.write_text("""\
+name: legal
+model: scripted/demo
+topology: {kind: network, max_turns: 2}
+agents:
+  - {name: counsel, role: Counsel, goal: Advise, domain: legal}
+  - {name: clerk, role: Clerk, goal: File}
+""")
+    assert missing_keys(load_crew(crew), home) == [
+        "no API key for mistral (counsel on mistral/mistral-large-latest): set "
+        "MISTRAL_API_KEY (this machine has no OS keyring for `workbench keys set`)"]
+
+
+def test_crews_validate_warns_about_missing_keys(home: Path, tmp_path: Path,
+                                                 memory_keyring: MemoryKeyring,
+                                                 capsys) -> None:
+    crew = _needs_keys(tmp_path, "http://127.0.0.1:9/v1")
+    assert main(["--home", str(home), "crews", "validate", str(crew)]) == 0
+    out = capsys.readouterr().out
+    assert ": ok (needs-keys: 3 agents" in out
+    assert "warning: no API key for openai (writer on openai/gpt-4o-mini)" in out
+    assert "warning: no API key for team_proxy" in out

@@ -151,3 +151,70 @@ def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
         if secret and len(secret) >= 4 and secret in text:
             text = text.replace(secret, REDACTED)
     return _GENERIC.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+#: Providers whose key is found the way `get_key` looks (the keyring, then the variable):
+#: a call to one without a key can only fail. Bedrock also signs with AWS profiles and
+#: instance roles, which this check cannot see, so it is left to the provider to judge.
+KEY_REQUIRED = frozenset(ENV_VARS) - {"bedrock"}
+
+
+def _key_needed(target: Any) -> str | None:
+    """The stored key a chain target (`profiles.Target`) cannot be called without, if any.
+
+    A profile that names its credential needs exactly that one (unless it is `none`); a
+    local or self-hosted server (`api_base`, or a keyless provider) needs none; otherwise
+    the well-known providers need theirs. Other providers authenticate in ways of their own.
+    """
+    if target.credential:
+        return None if target.credential == "none" else target.credential
+    if target.api_base or target.provider in KEYLESS:
+        return None
+    return target.provider if target.provider in KEY_REQUIRED else None
+
+
+def missing_keys_for(spec: Any, profiles: Any) -> list[str]:
+    """One line per key that `spec`'s agents need and nothing provides, naming who needs it
+    and how to provide it; every agent's model is resolved (aliases, domain defaults) and
+    each of its fallbacks counts, since any of them may be called."""
+    needed: dict[str, dict[str, list[str]]] = {}
+    for agent in spec.agents:
+        name = profiles.model_for(spec, agent)
+        for target in profiles.resolve(name, spec.api_base_for(agent)).targets:
+            key = _key_needed(target)
+            if key and not get_key(key):
+                users = needed.setdefault(key, {}).setdefault(target.model, [])
+                if agent.name not in users:
+                    users.append(agent.name)
+    lines = []
+    for key, models in needed.items():
+        who = "; ".join(f"{', '.join(agents)} on {model}" for model, agents in models.items())
+        if keyring_available():
+            fix = f"run `workbench keys set {key}` or set {env_var(key)}"
+        else:
+            fix = f"set {env_var(key)} (this machine has no OS keyring for `workbench keys set`)"
+        lines.append(f"no API key for {key} ({who}): {fix}")
+    return lines
+
+
+def missing_keys(spec: Any, home: Any) -> list[str]:
+    """The keys a crew would run without, as lines to show (empty when nothing is missing).
+
+    For `crews validate` and the Compose screen: `home` gives the user's `models.yaml`
+    (aliases, domain defaults), the crew's own `models:` lie over it. A broken profile raises
+    SpecError, as it would at a run.
+    """
+    from workbench.gateway.profiles import load_profiles
+
+    profiles = load_profiles(home, spec)
+    return missing_keys_for(spec, profiles)
+
+
+def require_keys(spec: Any, profiles: Any) -> None:
+    """Refuse to start a run that has no key for a model it may call: a missing key is bad
+    input to fix, not a provider outage to retry (no request is sent)."""
+    missing = missing_keys_for(spec, profiles)
+    if missing:
+        from workbench.errors import UserInputError
+
+        raise UserInputError("; ".join(missing))

@@ -13,6 +13,7 @@ from typing import Any
 
 from workbench.config import Settings
 from workbench.errors import ProviderError, UserInputError, WorkbenchError
+from workbench.gateway.credentials import require_keys
 from workbench.gateway.gateway import Gateway
 from workbench.gateway.profiles import crew_profiles, load_profiles
 from workbench.gateway.scripted import TERMINATE, ScriptPlayer
@@ -115,6 +116,11 @@ class Session:
         stream: bool = False,
         writers: list[Any] | None = None,
     ) -> None:
+        spec = prepared.spec
+        profiles = load_profiles(settings.home, spec, prepared.source, prepared.text)
+        profiles.assign(spec)
+        # before anything starts: a missing key is bad input, not a provider outage to retry
+        require_keys(spec, profiles)
         self.prepared = prepared
         self.settings = settings
         self.store = store
@@ -132,9 +138,6 @@ class Session:
         self.bus.subscribe(self._progress)
         folder = settings.session_dir(self.session_id)
         self.tool_ctx = ToolContext(self.session_id, folder / "workspace", folder / "outbox")
-        spec = prepared.spec
-        profiles = load_profiles(settings.home, spec, prepared.source, prepared.text)
-        profiles.assign(spec)
         extra: dict[str, Any] = {}
         if redactor is not None:
             extra["redactor"] = redactor
