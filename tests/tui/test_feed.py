@@ -24,7 +24,8 @@ def test_streamed_tokens_grow_one_entry_that_the_message_completes() -> None:
     model.apply(ev("message", "lead", "analyst", "Hello team.", turn=1))
     assert not entry.streaming and entry.text == "Hello team." and entry.to == "analyst"
     assert entry.model["model"] == "openai/gpt-4o-mini"
-    assert [e.kind for e in model.entries] == ["message", "model.call"]
+    # in sequence order: the model call came before the message it produced
+    assert [e.kind for e in model.entries] == ["model.call", "message"]
     assert model.totals.tokens == 13 and model.totals.turns == 1
 
 
@@ -126,3 +127,63 @@ def test_a_wide_crew_is_squeezed_into_narrow_terminals() -> None:
     names = [f"agent_number_{i}" for i in range(8)]
     lines = draw(Shape("network", names), 40).plain.splitlines()
     assert all(len(line) <= 40 for line in lines)
+
+
+def _rows(model: RunModel) -> list[tuple[str, str | None, int]]:
+    return [(e.kind, e.agent, e.seq) for e in model.entries]
+
+
+def test_a_streamed_message_takes_its_place_in_the_sequence() -> None:
+    model = RunModel(live=True)
+    model.set_filters({"message", "handoff", "model"}, None)
+    events = [ev("message", "critic", "lead", "Earlier."),
+              ev("message.delta", "lead", content="Analyst, go."),
+              ev("model.call", "lead"), ev("handoff", "lead", "analyst", "Analyst, go."),
+              ev("message", "lead", "analyst", "Analyst, go.")]
+    for seq, e in enumerate(events, 1):
+        e.seq = seq
+        model.apply(e)
+    assert [e.kind for e in model.entries] == ["message", "model.call", "handoff", "message"]
+    assert [e.index for e in model.entries] == [0, 1, 2, 3]
+    assert model.visible == [0, 1, 2, 3]
+    assert model.entries[3].text == "Analyst, go." and not model.entries[3].streaming
+    model.set_filters({"message"}, None)
+    assert model.visible == [0, 3]
+    # rows shown under the default filters stay right through a move
+    hidden = RunModel(live=True)
+    for seq, e in enumerate(events, 1):
+        e.seq = seq
+        hidden.apply(e)
+    assert hidden.visible == [i for i, e in enumerate(hidden.entries) if hidden._passes(e)]
+    assert [hidden.entries[i].kind for i in hidden.visible] == ["message", "handoff", "message"]
+    assert [e.seq for e in model.entries] == sorted(e.seq for e in model.entries)
+
+
+def test_the_live_view_shows_a_run_in_the_order_replay_does(tmp_path) -> None:
+    """A real streamed run: what the live view folded equals the stored events in seq order."""
+    import asyncio
+
+    from tests.support import CREWS
+    from workbench.config import Settings
+    from workbench.mesh.session import Session, prepare
+    from workbench.store.db import Store
+
+    settings = Settings(home=tmp_path / "home")
+    settings.ensure_home()
+    store = Store(settings.database_url)
+    feed = Feed()
+    session = Session(prepare(CREWS / "market-entry.yaml", engine="autogen",
+                              task="Size the market"),
+                      settings, store, subscribers=[feed.put], stream=True)
+    outcome = asyncio.run(session.execute())
+    assert outcome.status == "completed", outcome.error
+    live = RunModel(live=True)
+    feed.drain(live)
+    replay = RunModel(live=False)
+    replay.apply_all(store.iter_events(session.session_id))
+    assert any(e.kind == "handoff" for e in replay.entries)
+    assert _rows(live) == _rows(replay)
+    seqs = [e.seq for e in live.entries]
+    assert seqs == sorted(seqs)
+    assert [live.entries[i].seq for i in live.visible] == [
+        replay.entries[i].seq for i in replay.visible]

@@ -6,8 +6,10 @@ fed from any thread: the bus subscriber only appends to `Feed.inbox`; the UI dra
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,6 +36,9 @@ _NEEDS_DATA = frozenset({ev.MODEL_CALL, ev.TOOL_REQUESTED, ev.TOOL_RESULT, ev.RU
                          ev.RUN_COMPLETED, ev.RUN_FAILED})
 #: How long an edge stays lit after a message passed along it (seconds).
 LIT_FOR = 1.5
+#: Every change of any entry takes the next number: no two states of rows ever share a
+#: version, so a line cached for the entry that held a row before a move is never reused.
+_VERSIONS = itertools.count(1)
 
 
 class Entry:
@@ -61,7 +66,7 @@ class Entry:
         #: The model call that produced this message or tool call (model, tokens, cost, ...).
         self.model: dict[str, Any] | None = None
         self.streaming = False
-        #: Bumped on every change, so a rendered line can be cached until it changes.
+        #: Renewed on every change (and move), so a rendered line can be cached until then.
         self.version = 0
 
     @property
@@ -88,12 +93,12 @@ class Entry:
             self._chunks = [chunk]
         else:
             self._chunks.append(chunk)
-        self.version += 1
+        self.version = next(_VERSIONS)
 
     def set_text(self, text: str) -> None:
         self._chunks = None
         self._text = text
-        self.version += 1
+        self.version = next(_VERSIONS)
 
 
 @dataclass
@@ -193,6 +198,10 @@ class RunModel:
                 entry.streaming = False
                 entry.set_text(text)
                 self.changed.add(entry.index)
+                # The row opened with the first streamed token; the message takes its place
+                # in the sequence (after the model call, the decision, the handoff that led
+                # to it), as replay and the CLI show it.
+                self._to_end(entry)
             else:
                 entry = self._new(seq, ts, kind, agent, to, text, data)
             if entry.model is None:
@@ -213,7 +222,7 @@ class RunModel:
             if streamed is not None and streamed.streaming:
                 streamed.streaming = False
                 streamed.model = data
-                streamed.version += 1
+                streamed.version = next(_VERSIONS)
                 self.changed.add(streamed.index)
             else:
                 self._last_model[agent or ""] = data
@@ -236,7 +245,7 @@ class RunModel:
             if waiting:
                 entry = waiting.pop(0)
                 entry.result = (bool(data.get("ok")), text, data)
-                entry.version += 1
+                entry.version = next(_VERSIONS)
                 self.changed.add(entry.index)
             else:
                 entry = self._new(seq, ts, kind, agent, to, text, data)
@@ -249,6 +258,27 @@ class RunModel:
         elif kind in (ev.RUN_COMPLETED, ev.RUN_FAILED):
             self._ended(kind, ts, text, data)
         self._new(seq, ts, kind, agent, to, text, data)
+
+    def _to_end(self, entry: Entry) -> None:
+        """Move `entry` to the last row; the rows after it move up by one."""
+        old = entry.index
+        entries = self.entries
+        if old == len(entries) - 1:
+            return
+        del entries[old]
+        entries.append(entry)
+        for i in range(old, len(entries)):
+            moved = entries[i]
+            moved.index = i
+            moved.version = next(_VERSIONS)
+            self.changed.add(i)
+        visible = self.visible
+        at = bisect_left(visible, old)
+        shown = at < len(visible) and visible[at] == old
+        tail = [i - 1 for i in visible[at + shown:]]
+        if shown:
+            tail.append(len(entries) - 1)
+        visible[at:] = tail
 
     def _new(self, seq: int, ts: float, kind: str, agent: str | None, to: str | None,
              text: str, data: dict[str, Any] | str) -> Entry:
