@@ -156,6 +156,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     printer = RunPrinter(json_lines=args.json)
     session = Session(prepared, settings, store, subscribers=[printer],
                       **governance.session_kwargs())
+    for warning in session.warnings:
+        print(f"workbench: warning: {warning}", file=sys.stderr)
     try:
         outcome = asyncio.run(_execute(session))
     except KeyboardInterrupt:

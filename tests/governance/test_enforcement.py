@@ -406,3 +406,55 @@ def test_a_run_with_some_blocked_calls_says_so_in_its_summary(tmp_path: Path,
     line = RunPrinter(color=False).summary(Event(done["kind"], content=done.get("content"),
                                                  data=done["data"]))
     assert f"{done['data']['blocked_calls']} blocked by policy" in line
+
+
+# -- a cost budget cannot count unpriced models: said at the start, tokens still bind --------
+
+UNPRICED = """\
+name: unpriced
+model: openai/loopback-model
+api_base: {api_base}
+topology: {{kind: network, max_turns: 12}}
+agents:
+  - {{name: writer, role: Writer, goal: Write}}
+  - {{name: editor, role: Editor, goal: Edit}}
+"""
+COST_AND_TOKENS = "version: 1\nbudgets: {session: {cost_usd: 0.01, tokens: 30}}\nrules: []\n"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_cost_budget_over_unpriced_models_is_announced_and_tokens_still_bind(
+        tmp_path: Path, engine: str, capsys) -> None:
+    policies = write_policies(tmp_path / "p", COST_AND_TOKENS)
+    crew = tmp_path / "unpriced.yaml"
+    home = tmp_path / "home"
+    with FakeProvider(responder=lambda p: Reply(content="Let us go on.")) as fp:
+        crew.write_text(UNPRICED.format(api_base=fp.api_base))
+        code = main(["--home", str(home), "--policies", str(policies), "run", str(crew),
+                     "--engine", engine, "--approvals", "deny", "--json"])
+    out, err = capsys.readouterr()
+    warning = ("the session budget of $0.01 cannot count calls to openai/loopback-model: "
+               "no price is known for it; the tokens budget (30) still stops the run")
+    assert f"workbench: warning: {warning}" in err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[0]["kind"] == "run.started" and events[0]["data"]["warnings"] == [warning]
+    assert code == 1 and "session budget exhausted: tokens" in err
+    assert events[-1]["kind"] == "run.failed"
+
+
+def test_budget_warnings_only_where_a_cost_budget_cannot_count() -> None:
+    from workbench.gateway.pricing import budget_warnings
+    from workbench.gateway.profiles import ModelProfiles
+    from workbench.spec.loader import parse_crew
+
+    def crew(model: str):
+        return parse_crew(f"name: c\nmodel: {model}\ntopology: {{kind: network}}\n"
+                          "agents:\n  - {name: a, role: A, goal: G}\n", "c.yaml")
+
+    none = ModelProfiles()
+    assert budget_warnings(crew("scripted/demo"), none, {"cost_usd": 1.0}) == []
+    assert budget_warnings(crew("openai/gpt-4o-mini"), none, {"cost_usd": 1.0}) == []
+    assert budget_warnings(crew("openai/in-house"), none, {"tokens": 10.0}) == []
+    assert budget_warnings(crew("openai/in-house"), none, {"cost_usd": 1.0}) == [
+        "the session budget of $1.00 cannot count calls to openai/in-house: no price is "
+        "known for it, and no tokens budget is set: nothing limits what they use"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from typing import Any
 
 from workbench.gateway.types import split_model
 
@@ -51,3 +52,35 @@ def format_price(value: float | None) -> str:
     if len(text.partition(".")[2]) < 2:
         text = f"{value:,.2f}"
     return f"${text}"
+
+
+def unpriced(models: list[str]) -> list[str]:
+    """The models among `models` (LiteLLM strings) that have no known price, each once."""
+    out = []
+    for model in dict.fromkeys(models):
+        price_in, price_out = price_per_million(model)
+        if price_in is None or price_out is None:
+            out.append(model)
+    return out
+
+
+def budget_warnings(spec: Any, profiles: Any, budgets: dict[str, float]) -> list[str]:
+    """What a run should be told at its start about budgets it cannot keep: a `cost_usd`
+    budget does not count calls to a model without a price (they add no cost), so for those
+    only the `tokens` (and `turns`) budget binds. Every agent's model and fallbacks count."""
+    if "cost_usd" not in budgets:
+        return []
+    models = [target.model for agent in spec.agents
+              for target in profiles.resolve(profiles.model_for(spec, agent),
+                                             spec.api_base_for(agent)).targets]
+    if all(split_model(m)[0] == "scripted" for m in models):
+        return []  # free, and no need to load the price map
+    missing = unpriced(models)
+    if not missing:
+        return []
+    head = (f"the session budget of ${budgets['cost_usd']:.2f} cannot count calls to "
+            f"{', '.join(missing)}: no price is known for "
+            f"{'it' if len(missing) == 1 else 'them'}")
+    if "tokens" in budgets:
+        return [f"{head}; the tokens budget ({budgets['tokens']:,.0f}) still stops the run"]
+    return [f"{head}, and no tokens budget is set: nothing limits what they use"]

@@ -15,6 +15,7 @@ from workbench.config import Settings
 from workbench.errors import ProviderError, UserInputError, WorkbenchError
 from workbench.gateway.credentials import require_keys
 from workbench.gateway.gateway import Gateway
+from workbench.gateway.pricing import budget_warnings
 from workbench.gateway.profiles import crew_profiles, load_profiles
 from workbench.gateway.scripted import TERMINATE, ScriptPlayer
 from workbench.governance.gate import Gate
@@ -121,6 +122,10 @@ class Session:
         profiles.assign(spec)
         # before anything starts: a missing key is bad input, not a provider outage to retry
         require_keys(spec, profiles)
+        #: Told at the start (the CLI prints them; run.started carries them): budgets this
+        #: run cannot keep, such as a cost budget over models without a price.
+        self.warnings = budget_warnings(
+            spec, profiles, getattr(getattr(gate, "policy", None), "budgets", None) or {})
         self.prepared = prepared
         self.settings = settings
         self.store = store
@@ -187,6 +192,7 @@ class Session:
             policy_hash=getattr(self.ctx.gate, "policy_hash", ""),
             workspace=str(self.tool_ctx.workspace),
             shape=self._shape(),
+            **({"warnings": self.warnings} if self.warnings else {}),
         )
         status, result, error = "completed", "", ""
         try:
