@@ -159,7 +159,10 @@ def test_governance_sees_the_resolved_provider_not_the_alias(tmp_path: Path) -> 
     assert ctx.activation("clerk")["model"] == {"provider": "scripted", "name": "demo"}
 
 
-def test_a_session_applies_domain_defaults_and_model_overrides(tmp_path: Path) -> None:
+def test_a_session_applies_domain_defaults_and_model_overrides(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    for var in ("OPENAI_API_KEY", "GROQ_API_KEY"):  # a session needs its keys to be made
+        monkeypatch.setenv(var, "sk-test-never-sent")
     home = tmp_path / "home"
     home.mkdir()
     (home / "models.yaml").write_text(
