@@ -46,7 +46,17 @@ class AgentSpec(_Strict):
 class EdgeSpec(_Strict):
     source: str = Field(alias="from")
     target: str = Field(alias="to")
+    #: CEL over the message that left `source` (message.text, message.from).
     when: str | None = None
+
+    @field_validator("when")
+    @classmethod
+    def _cel(cls, when: str | None) -> str | None:
+        if when is not None:
+            from workbench.spec.edges import compile_when
+
+            compile_when(when)
+        return when
 
 
 class TopologySpec(_Strict):
@@ -57,6 +67,16 @@ class TopologySpec(_Strict):
     reviewer: str | None = None
     edges: list[EdgeSpec] = Field(default_factory=list)
     max_turns: int = Field(default=12, ge=1, le=100_000)
+
+    @field_validator("edges")
+    @classmethod
+    def _runnable(cls, edges: list[EdgeSpec]) -> list[EdgeSpec]:
+        from workbench.spec.edges import graph_problem
+
+        problem = graph_problem([(e.source, e.target, e.when is not None) for e in edges])
+        if problem:
+            raise ValueError(problem)
+        return edges
 
 
 class TaskSpec(_Strict):

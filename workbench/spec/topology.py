@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from workbench.spec.edges import EdgeCondition, compile_when, graph_entry
 from workbench.spec.schema import CrewSpec, EdgeSpec
 
 #: What each engine offers; anything else is a clear error naming who does offer it.
@@ -24,6 +25,8 @@ class Topology:
     reviewer: str | None = None
     edges: list[EdgeSpec] = field(default_factory=list)
     max_turns: int = 12
+    #: Edge index -> its compiled `when` (compiled once, on first use).
+    _conditions: dict[int, EdgeCondition] = field(default_factory=dict, repr=False)
 
     def recipients(self, source: str | None) -> list[str]:
         """Whom a message from `source` is addressed to, by the shape of the topology."""
@@ -41,6 +44,36 @@ class Topology:
             return [e.target for e in self.edges if e.source == source]
         return [a for a in self.agents if a != source]
 
+    def condition(self, index: int) -> EdgeCondition | None:
+        """The compiled `when` of edge `index` (None: the edge always carries messages)."""
+        when = self.edges[index].when
+        if when is None:
+            return None
+        found = self._conditions.get(index)
+        if found is None:
+            found = self._conditions[index] = compile_when(when)
+        return found
+
+    def routed(self, source: str, text: str) -> list[str]:
+        """Graph: the agents a message from `source` actually goes to (their edge's `when`
+        holds for it); other topologies: its recipients."""
+        if self.kind != "graph":
+            return self.recipients(source)
+        out: list[str] = []
+        for i, edge in enumerate(self.edges):
+            if edge.source != source or edge.target in out:
+                continue
+            condition = self.condition(i)
+            if condition is None or condition(text, source):
+                out.append(edge.target)
+        return out
+
+    def starts(self) -> list[str]:
+        """The agents who speak first (a graph may start with several)."""
+        if self.kind == "graph" and self.edges:
+            return graph_entry([(e.source, e.target) for e in self.edges])
+        return [self.entry()]
+
     def entry(self) -> str:
         """The agent who speaks first."""
         if self.kind == "star" and self.hub:
@@ -48,9 +81,7 @@ class Topology:
         if self.kind == "layered" and self.planner:
             return self.planner
         if self.kind == "graph" and self.edges:
-            targets = {e.target for e in self.edges}
-            roots = [a for a in self.agents if a not in targets]
-            return roots[0] if roots else self.edges[0].source
+            return self.starts()[0]
         return self.agents[0]
 
 

@@ -55,9 +55,12 @@ class AutoGenEngine:
                     # A summary is the tool output the agent hands the team (already judged
                     # as a message by the agent): the team sees it, so the stream shows it.
                     thoughts.pop(item.source, None)
-                    to = None
+                    to: list[str] | str | None = None
                     if ctx.topology.kind == "star" and item.source == hub:
                         to = "all"
+                    elif ctx.topology.kind == "graph":
+                        # only the agents whose edge condition held for this message
+                        to = ctx.topology.routed(item.source, item.content)
                     ctx.message(item.source, item.content, to=to)
                     final = item.content
                 if ctx.stopped.is_set():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
@@ -27,6 +27,7 @@ from workbench.engines.autogen.client import GatewayChatClient
 from workbench.engines.autogen.tools import GovernedWorkbench
 from workbench.gateway.scripted import TERMINATE
 from workbench.mesh.context import RunContext
+from workbench.spec.edges import EdgeCondition, loop_edges
 
 #: A turn may chain this many tool calls before the agent must answer.
 MAX_TOOL_ITERATIONS = 10
@@ -120,6 +121,15 @@ def _termination(ctx: RunContext) -> TerminationCondition:
     return TextMentionTermination(TERMINATE) | MaxMessageTermination(ctx.topology.max_turns + 1)
 
 
+def _on_message(condition: EdgeCondition) -> Callable[[BaseChatMessage], bool]:
+    """A crew's CEL `when` as GraphFlow's edge condition (called with the message sent)."""
+
+    def holds(message: BaseChatMessage) -> bool:
+        return condition(message.to_model_text(), message.source)
+
+    return holds
+
+
 def build_team(ctx: RunContext, agents: dict[str, AssistantAgent]):
     topo = ctx.topology
     termination = _termination(ctx)
@@ -165,11 +175,19 @@ def build_team(ctx: RunContext, agents: dict[str, AssistantAgent]):
                 if any(n in (e.source, e.target) for e in topo.edges)]
         for name in used:
             builder.add_node(agents[name])
-        for edge in topo.edges:
-            if edge.when:
-                builder.add_edge(agents[edge.source], agents[edge.target], condition=edge.when)
-            else:
-                builder.add_edge(agents[edge.source], agents[edge.target])
-        builder.set_entry_point(agents[topo.entry()])
+        looping = loop_edges([(e.source, e.target) for e in topo.edges])
+        for i, edge in enumerate(topo.edges):
+            kwargs: dict[str, Any] = {}
+            condition = topo.condition(i)
+            if condition is not None:
+                kwargs["condition"] = _on_message(condition)
+            if i in looping:
+                # An edge back into a loop wakes its target on its own; the target's other
+                # incoming edges (a join) still wait for each other.
+                kwargs["activation_group"] = f"loop:{edge.source}"
+            builder.add_edge(agents[edge.source], agents[edge.target], **kwargs)
+        if not any(n not in {e.target for e in topo.edges} for n in used):
+            # the start is on a loop: GraphFlow finds no agent without a predecessor
+            builder.set_entry_point(agents[topo.entry()])
     return GraphFlow([agents[n] for n in used], graph=builder.build(),
                      termination_condition=MaxMessageTermination(topo.max_turns + 1))
