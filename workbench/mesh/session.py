@@ -86,7 +86,7 @@ def prepare(
     topology = topology or spec.topology.kind
     if topology not in ENGINE_TOPOLOGIES.get(engine, ()):
         raise UserInputError(f"engine {engine!r} does not offer topology {topology!r}")
-    task = task or spec.description or f"Run the {spec.name} crew"
+    task = task or spec.task or spec.description or f"Run the {spec.name} crew"
     return PreparedRun(spec, text, source, engine, topology, task)
 
 

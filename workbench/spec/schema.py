@@ -108,6 +108,8 @@ class ScriptEntry(_Strict):
 class CrewSpec(_Strict):
     name: str = Field(min_length=1)
     description: str = ""
+    #: The task a run works on when none is given (`--task` beats it; then the description).
+    task: str = ""
     engine: EngineName = "autogen"
     model: str = "scripted/demo"
     api_base: str | None = None

@@ -81,6 +81,9 @@ class WorkbenchApp(App[int]):
           for mode, title, key in SECTIONS),
         Binding("ctrl+q", "quit", "Quit", show=True, priority=True, id="workbench.quit",
                 tooltip="Quit the workbench (a live run is stopped first)"),
+        # not priority: a screen's own escape (a dialog, a search box) comes first
+        Binding("escape", "leave_field", "Leave field", show=False,
+                id="workbench.leave_field", tooltip="Leave the text field or picker"),
     ]
 
     #: Pending approvals across every session and process on this database.
@@ -157,6 +160,23 @@ class WorkbenchApp(App[int]):
             return
         if self.current_mode != mode:
             self.switch_mode(mode)
+
+    def action_leave_field(self) -> None:
+        """Escape leaves a text field or picker (typed keys land in fields; outside one, the
+        section keys work): focus moves to the panel around it, or nowhere."""
+        from textual.widget import Widget
+        from textual.widgets import Input, Select, TextArea
+
+        focused = self.screen.focused
+        if not isinstance(focused, Input | TextArea | Select):
+            return
+        node = focused.parent
+        while isinstance(node, Widget):
+            if node.focusable:
+                node.focus()
+                return
+            node = node.parent
+        self.screen.set_focus(None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "go" and parameters and parameters[0] not in self._modes:

@@ -1,8 +1,10 @@
-"""Compose: pick a crew, edit its agents, engine and topology, validate as you type, save, run."""
+"""Compose: pick a crew, edit its agents, roles, engine and topology or its raw YAML, validate
+as you type, save (or save a copy), run."""
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -12,13 +14,28 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.timer import Timer
-from textual.widgets import Input, Label, OptionList, Select, Static, Tab, Tabs
+from textual.widget import Widget
+from textual.widgets import Input, Label, OptionList, Select, Static, Tab, Tabs, TextArea
 from textual.widgets.option_list import Option
 
 from workbench.tui.background import in_thread
+from workbench.tui.crewedit import (
+    FieldRef,
+    agent_names,
+    crew_yaml,
+    field_for,
+    forget_agent,
+    name_problem,
+    problem_path,
+    rename_agent,
+    topology_of,
+    with_name,
+)
 from workbench.tui.screens.base import SectionScreen
 from workbench.tui.topology_art import Shape, agent_colour
+from workbench.tui.widgets.roles import EdgeAdded, EdgeEdited, EdgeRemoved, RoleChanged, RolesEditor
 from workbench.tui.widgets.topology import TopologyView
+from workbench.tui.widgets.yaml_editor import YamlEditor
 
 #: The agent fields a person edits here (CrewAI's agents.yaml names).
 AGENT_FIELDS = ("name", "role", "goal", "backstory", "model", "tools", "capabilities", "domain")
@@ -26,6 +43,9 @@ LIST_FIELDS = frozenset({"tools", "capabilities"})
 REQUIRED = frozenset({"name", "role", "goal"})
 ALL_TOPOLOGIES = ("star", "layered", "network", "graph")
 NEW_CREW = "__new__"
+#: Crew-level text fields: widget id -> key in the crew file.
+CREW_INPUTS = {"crew-name": "name", "crew-description": "description", "crew-model": "model",
+               "crew-task": "task"}
 TEMPLATE: dict[str, Any] = {
     "name": "my-crew",
     "description": "Describe what this crew is for",
@@ -40,11 +60,27 @@ TEMPLATE: dict[str, Any] = {
     ],
 }
 
+__all__ = ["ComposeScreen", "crew_yaml"]
 
-def crew_yaml(data: dict[str, Any]) -> str:
-    import yaml
 
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+@dataclass
+class Loaded:
+    """A crew file as Compose opens it: its text, and its data if the YAML can be read."""
+
+    path: Path | None
+    text: str | None
+    data: dict[str, Any] | None
+    problem: str = ""
+
+
+@dataclass
+class Check:
+    """One validation of a crew text: the problem (None: valid) and where it is."""
+
+    text: str
+    problem: Any = None
+    shape: Shape | None = None
+    path: tuple[Any, ...] | None = None
 
 
 class CrewsListed(Message):
@@ -54,17 +90,17 @@ class CrewsListed(Message):
 
 
 class CrewLoaded(Message):
-    def __init__(self, loaded: tuple[Path | None, dict[str, Any]]) -> None:
+    def __init__(self, loaded: Loaded) -> None:
         super().__init__()
-        self.path, self.data = loaded
+        self.loaded = loaded
 
 
 class Validated(Message):
-    """The generated YAML was checked: `problem` is None when it is a valid crew."""
+    """A crew text was checked: `check.problem` is None when it is a valid crew."""
 
-    def __init__(self, result: tuple[str, Any, Any]) -> None:
+    def __init__(self, check: Check) -> None:
         super().__init__()
-        self.text, self.problem, self.shape = result
+        self.check = check
 
 
 class Saved(Message):
@@ -86,38 +122,64 @@ def list_crews(services: Any) -> tuple[list[Any], dict[str, list[str]]]:
                               for e, t in ENGINE_TOPOLOGIES.items()}
 
 
-def load_crew_data(path: Path | None) -> tuple[Path | None, dict[str, Any]]:
+def load_crew_data(path: Path | None) -> Loaded:
+    """The crew file's text and data; YAML that cannot be read still opens (in the YAML
+    view, with its problem), so it can be fixed here."""
     if path is None:
-        return None, copy.deepcopy(TEMPLATE)
-    from workbench.spec.yamlpos import load_file
+        return Loaded(None, None, copy.deepcopy(TEMPLATE))
+    from workbench.errors import SpecError
+    from workbench.spec.yamlpos import LocatedYAMLError, load_with_lines, read_yaml_text
 
-    data = load_file(path)
+    try:
+        text = read_yaml_text(path)
+    except OSError as exc:
+        raise SpecError(f"cannot read the crew file: {exc.strerror or exc}", str(path)) from None
+    except LocatedYAMLError as exc:
+        raise SpecError(str(exc), str(path), exc.line) from None
+    try:
+        data = load_with_lines(text)[0]
+    except LocatedYAMLError as exc:
+        return Loaded(path, text, None, str(exc))
     if not isinstance(data, dict):
-        data = copy.deepcopy(TEMPLATE)
-    return path, data
+        return Loaded(path, text, None, "a crew file must be a mapping with name, agents, ...")
+    return Loaded(path, text, data)
 
 
-def validate(text: str, file: str, engine: str | None, topology: str | None
-             ) -> tuple[str, Any, Shape | None]:
+def validate(text: str, file: str, engine: str | None, topology: str | None) -> Check:
     """Parse the YAML as the CLI would; a problem comes back located, not raised."""
     from workbench.errors import SpecError
     from workbench.spec.loader import parse_crew
     from workbench.spec.topology import resolve
+    from workbench.spec.yamlpos import LocatedYAMLError, load_with_lines
 
     try:
         spec = parse_crew(text, file, engine=engine, topology=topology)
+        problem = name_problem(spec.name)
+        if problem:  # the name becomes a file name: checked here even if the spec did not
+            lines = load_with_lines(text)[1]
+            raise SpecError(f"name: {problem}", file, lines.get(("name",)))
     except SpecError as exc:
-        return text, exc, None
-    return text, None, Shape.of(resolve(spec, topology))
+        try:
+            lines = load_with_lines(text)[1]
+        except LocatedYAMLError:
+            lines = {}
+        return Check(text, exc, None, problem_path(exc.problem, exc.line, lines))
+    return Check(text, None, Shape.of(resolve(spec, topology)))
 
 
-def prepare_run(source: str, text: str, engine: str, topology: str, task: str) -> Any:
+def prepare_run(source: str, text: str, engine: str | None, topology: str | None,
+                task: str) -> Any:
     from workbench.mesh.session import prepare
 
     return prepare(source, engine, topology, task or None, text=text)
 
 
 def write_crew(services: Any, name: str, text: str) -> Path:
+    problem = name_problem(name)
+    if problem:  # never a path outside the crews folder, whatever reached this point
+        from workbench.errors import UserInputError
+
+        raise UserInputError(f"cannot save {name!r}: {problem}")
     return services.save_crew(name, text)
 
 
@@ -127,28 +189,51 @@ class ComposeScreen(SectionScreen):
     AUTO_FOCUS = "#compose-crews"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+r", "run", "Run", id="compose.run",
-                tooltip="Validate, then run the crew on the task in the Run section"),
+                tooltip="Validate, then run the crew on its task in the Run section"),
         Binding("ctrl+s", "save", "Save", id="compose.save",
                 tooltip="Save as a crew file in the home's crews folder"),
+        Binding("ctrl+o", "save_as", "Save as", id="compose.save_as",
+                tooltip="Save a copy of the crew under a new name, and edit the copy"),
+        # priority: the YAML editor would take ctrl+y (redo) for itself
+        Binding("ctrl+y", "toggle_yaml", "YAML", id="compose.yaml", priority=True,
+                tooltip="Show the crew as YAML to edit it there, or go back to the form"),
+        Binding("ctrl+g", "goto_problem", "Go to problem", id="compose.goto_problem",
+                tooltip="Put the cursor where the validation problem is"),
         Binding("ctrl+n", "add_agent", "Add agent", id="compose.add_agent",
                 tooltip="Add an agent to the crew"),
         Binding("ctrl+l", "remove_agent", "Remove agent", id="compose.remove_agent",
                 tooltip="Remove the selected agent from the crew"),
-        Binding("ctrl+t", "focus_task", "Task", id="compose.task",
-                tooltip="Type the task the crew works on"),
+        Binding("ctrl+t", "focus_task", "Task", id="compose.task", show=False,
+                tooltip="Type the task the crew works on (saved with the crew)"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.path: Path | None = None
         self.data: dict[str, Any] = {}
+        #: The crew's text while the form has not changed it (a file's comments survive a
+        #: save); None once the form edits the data, which is then written out afresh.
+        self.source: str | None = None
+        #: The crew as last opened or saved, to tell unsaved edits.
+        self._clean: dict[str, Any] | None = None
+        self._clean_text = ""
+        self.yaml_mode = False
         self.agent_index = 0
         self.engine_topologies: dict[str, list[str]] = {}
-        self.problem: Any = None
-        self.text = ""
+        self.check: Check | None = None
         self._debounce: Timer | None = None
         self._crews: list[Any] = []
         self._tab_generation = 0
+        #: The name under which the agent being edited is referred to by roles and script.
+        self._refs_name = ""
+        self._marked: Widget | None = None
+        self._missing_keys: list[str] = []
+        #: What the validation bar says about the last check (the key warning goes below).
+        self._verdict = ""
+        #: The text being written by the last save, to remember as saved once it is.
+        self._saving = ""
+
+    # -- the layout -----------------------------------------------------------------------
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="compose-body"):
@@ -160,6 +245,10 @@ class ComposeScreen(SectionScreen):
                     yield Label("Crew", classes="field-label")
                     yield Input(id="crew-name", compact=True, placeholder="crew name")
                 with Horizontal(classes="field"):
+                    yield Label("Description", classes="field-label")
+                    yield Input(id="crew-description", compact=True,
+                                placeholder="what this crew is for")
+                with Horizontal(classes="field"):
                     yield Label("Engine", classes="field-label")
                     yield Select([("autogen", "autogen"), ("crewai", "crewai")],
                                  id="crew-engine", compact=True, allow_blank=False,
@@ -167,12 +256,14 @@ class ComposeScreen(SectionScreen):
                     yield Label("Topology", classes="field-label short")
                     yield Select([(t, t) for t in ALL_TOPOLOGIES], id="crew-topology",
                                  compact=True, allow_blank=False, value="star")
+                roles = RolesEditor(id="compose-roles")
+                roles.display = False  # until a crew is open
+                yield roles
                 with Horizontal(classes="field"):
                     yield Label("Model", classes="field-label")
                     yield Input(id="crew-model", compact=True,
                                 placeholder="default model of every agent, e.g. scripted/demo")
-                preview = TopologyView(id="compose-preview")
-                yield preview
+                yield TopologyView(id="compose-preview")
                 yield Tabs(id="compose-agents")
                 with Vertical(id="agent-form"):
                     for name in AGENT_FIELDS:
@@ -185,11 +276,17 @@ class ComposeScreen(SectionScreen):
                     yield Label("Task", classes="field-label")
                     yield Input(id="crew-task", compact=True,
                                 placeholder="what the crew should do (default: its description)")
+            editor = YamlEditor(id="compose-yaml", classes="panel")
+            editor.display = False
+            yield editor
         yield Static("", id="compose-validation")
 
     def on_mount(self) -> None:
         self.query_one("#compose-form").border_title = "Crew"
         self.query_one("#compose-validation", Static).update("[dim]Pick a crew on the left.[/]")
+        self._list_crews()
+
+    def _list_crews(self) -> None:
         in_thread(self, list_crews, self.wb.services, done=CrewsListed,
                   what="listing crews", group="compose-crews")
 
@@ -207,36 +304,68 @@ class ComposeScreen(SectionScreen):
             label = (f"{entry.name}\n[dim]{entry.topology} · {entry.agents} agents[/]" if ok
                      else f"{entry.name}\n[red]{entry.status[:60]}[/]")
             crews.add_option(Option(label, id=str(i)))
-        crews.highlighted = highlighted if highlighted is not None else 0
-        if not self.data and self._crews:
+        opened = next((i for i, c in enumerate(self._crews) if self.path is not None
+                       and Path(c.path) == self.path), None)
+        if opened is not None:
+            crews.highlighted = opened + 1
+        else:
+            crews.highlighted = highlighted if highlighted is not None else 0
+        if not self.data and not self.yaml_mode and self._crews:
             self._open(0)
 
     @on(OptionList.OptionSelected, "#compose-crews")
     def _crew_chosen(self, event: OptionList.OptionSelected) -> None:
         option_id = event.option.id
-        if option_id == NEW_CREW:
-            self._open(None)
-        elif option_id is not None:
-            self._open(int(option_id))
+        if option_id is None:
+            return
+        index = None if option_id == NEW_CREW else int(option_id)
+        if not self._dirty():
+            self._open(index)
+            return
+        from workbench.tui.screens.modals import ConfirmModal
+
+        name = self._crew_label()
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._open(index)
+
+        self.app.push_screen(ConfirmModal(f"{name} has unsaved edits. Discard them and open "
+                                          "the other crew?", "Discard"), answer)
 
     def _open(self, index: int | None) -> None:
-        path = None if index is None else self._crews[index].path
+        path = None if index is None else Path(self._crews[index].path)
         in_thread(self, load_crew_data, path, done=CrewLoaded, what="opening the crew",
                   group="compose-load")
 
     def on_crew_loaded(self, message: CrewLoaded) -> None:
-        self.path = message.path
-        self.data = message.data
+        loaded = message.loaded
+        self.path = loaded.path
         self.agent_index = 0
-        self.problem = None
-        self.query_one("#compose-form").border_title = (
-            f"Crew · {message.path.name}" if message.path else "Crew · new")
-        self._fill_crew()
-        self._fill_tabs()
-        self._fill_agent()
+        self.check = None
+        self.source = loaded.text
+        if loaded.data is None:
+            # YAML that does not parse: the YAML view is the only place to mend it
+            self.data = {}
+            self._clean, self._clean_text = None, loaded.text or ""
+            self._show_yaml(loaded.text or "")
+            self._schedule()
+            return
+        self.data = loaded.data
+        self._clean, self._clean_text = copy.deepcopy(loaded.data), loaded.text or ""
+        if self.yaml_mode:
+            self._show_form()
+        self._fill_all()
         self._schedule()
 
     # -- filling the form from the data ---------------------------------------------------
+
+    def _fill_all(self) -> None:
+        self._fill_crew()
+        self._fill_roles()
+        self._fill_tabs()
+        self._fill_agent()
+        self._title()
 
     def _set(self, selector: str, value: str) -> None:
         widget = self.query_one(selector, Input)
@@ -245,16 +374,21 @@ class ComposeScreen(SectionScreen):
 
     def _fill_crew(self) -> None:
         d = self.data
-        self._set("#crew-name", str(d.get("name") or ""))
-        self._set("#crew-model", str(d.get("model") or ""))
+        for widget_id, key in CREW_INPUTS.items():
+            value = d.get(key)
+            self._set(f"#{widget_id}", "" if value is None else str(value))
         engine = d.get("engine") if d.get("engine") in ("autogen", "crewai") else "autogen"
         self.query_one("#crew-engine", Select).value = engine
         self._offer_topologies(engine)
-        kind = (d.get("topology") or {}).get("kind", "network")
+        kind = self._kind()
         topology = self.query_one("#crew-topology", Select)
         if kind in self._topologies(engine):
             topology.value = kind
-        self._set("#crew-task", "")
+
+    def _kind(self) -> str:
+        topology = self.data.get("topology")
+        kind = topology.get("kind") if isinstance(topology, dict) else None
+        return kind if kind in ALL_TOPOLOGIES else "network"
 
     def _topologies(self, engine: str) -> list[str]:
         return self.engine_topologies.get(engine, list(ALL_TOPOLOGIES))
@@ -264,11 +398,18 @@ class ComposeScreen(SectionScreen):
         select = self.query_one("#crew-topology", Select)
         current = select.value
         offered = self._topologies(engine)
-        select.set_options([(t, t) for t in offered])
+        if [o[1] for o in getattr(select, "_options", [])] != offered:
+            select.set_options([(t, t) for t in offered])
         select.value = current if current in offered else offered[0]
+
+    def _fill_roles(self) -> None:
+        self.query_one(RolesEditor).show(self._choice()[1], topology_of(self.data),
+                                         agent_names(self.data))
 
     def _agents(self) -> list[dict[str, Any]]:
         agents = self.data.setdefault("agents", [])
+        if not isinstance(agents, list):
+            agents = self.data["agents"] = []
         return [a for a in agents if isinstance(a, dict)]
 
     def _fill_tabs(self) -> None:
@@ -287,17 +428,22 @@ class ComposeScreen(SectionScreen):
     def _tab_id(self, index: int) -> str:
         return f"agent-tab-{self._tab_generation}-{index}"
 
-    def _fill_agent(self) -> None:
+    def _current_agent(self) -> dict[str, Any] | None:
         agents = self._agents()
+        return agents[min(self.agent_index, len(agents) - 1)] if agents else None
+
+    def _fill_agent(self) -> None:
+        agent = self._current_agent()
         form = self.query_one("#agent-form")
-        form.display = bool(agents)
-        if not agents:
+        form.display = agent is not None
+        if agent is None:
             return
-        agent = agents[min(self.agent_index, len(agents) - 1)]
+        self._refs_name = str(agent.get("name") or "").strip()
         for name in AGENT_FIELDS:
             value = agent.get(name)
             if name in LIST_FIELDS:
-                text = ", ".join(str(v) for v in value or [])
+                text = ", ".join(str(v) for v in value or []) if isinstance(value, list) \
+                    else str(value or "")
             else:
                 text = "" if value is None else str(value)
             self._set(f"#agent-{name}", text)
@@ -315,22 +461,19 @@ class ComposeScreen(SectionScreen):
 
     @on(Input.Changed)
     def _edited(self, event: Input.Changed) -> None:
-        if not self.data or event.input.id is None:
+        if not self.data or event.input.id is None or self.yaml_mode:
             return
         field = event.input.id
         value = event.value
-        if field == "crew-task":
-            return
-        if field == "crew-name":
-            changed = self._put(self.data, "name", value.strip(), required=True)
-        elif field == "crew-model":
-            changed = self._put(self.data, "model", value.strip())
+        if field in CREW_INPUTS:
+            key = CREW_INPUTS[field]
+            changed = self._put(self.data, key, value if key == "task" else value.strip(),
+                                required=key == "name")
         elif field.startswith("agent-"):
             name = field[len("agent-"):]
-            agents = self._agents()
-            if not agents:
+            agent = self._current_agent()
+            if agent is None:
                 return
-            agent = agents[min(self.agent_index, len(agents) - 1)]
             if name in LIST_FIELDS:
                 items = [v.strip() for v in value.split(",") if v.strip()]
                 changed = self._put(agent, name, items)
@@ -338,12 +481,24 @@ class ComposeScreen(SectionScreen):
                 changed = self._put(agent, name, value.strip() if name != "backstory"
                                     else value, required=name in REQUIRED)
             if changed and name == "name":
-                tab = self.query_one(f"#{self._tab_id(self.agent_index)}", Tab)
-                tab.label = value.strip() or f"agent {self.agent_index + 1}"
+                self._renamed(value.strip())
         else:
             return
         if changed:
-            self._schedule()
+            self._form_edited()
+
+    def _renamed(self, new: str) -> None:
+        """Roles, edges, tasks and script follow the agent's new name, unless it is blank or
+        another agent's (then they wait for a name of its own)."""
+        others = [str(a.get("name") or "").strip() for a in self._agents()
+                  if a is not self._current_agent()]
+        if new and new not in others and self._refs_name and new != self._refs_name:
+            rename_agent(self.data, self._refs_name, new)
+            self._refs_name = new
+        tab = self.query(f"#{self._tab_id(self.agent_index)}")
+        if tab:
+            tab.first(Tab).label = new or f"agent {self.agent_index + 1}"
+        self._fill_roles()
 
     @staticmethod
     def _put(target: dict[str, Any], key: str, value: Any, required: bool = False) -> bool:
@@ -358,24 +513,159 @@ class ComposeScreen(SectionScreen):
         target[key] = value
         return True
 
+    def _form_edited(self) -> None:
+        """The data changed on the form: it is written out afresh from now on."""
+        self.source = None
+        self._title()
+        self._schedule()
+
     @on(Select.Changed, "#crew-engine")
     def _engine_changed(self, event: Select.Changed) -> None:
-        if not self.data or not isinstance(event.value, str):
+        if not self.data or self.yaml_mode or not isinstance(event.value, str):
             return
         self._offer_topologies(event.value)
         if self.data.get("engine") != event.value:
             self.data["engine"] = event.value
-            self._schedule()
+            self._form_edited()
 
     @on(Select.Changed, "#crew-topology")
     def _topology_changed(self, event: Select.Changed) -> None:
-        if not self.data or not isinstance(event.value, str):
+        if not self.data or self.yaml_mode or not isinstance(event.value, str):
             return
-        topology = self.data.setdefault("topology", {})
-        if not isinstance(topology, dict):
-            topology = self.data["topology"] = {}
+        topology = topology_of(self.data)
         if topology.get("kind") != event.value:
             topology["kind"] = event.value
+            self._form_edited()
+        self._fill_roles()
+
+    @on(RoleChanged)
+    def _role_changed(self, event: RoleChanged) -> None:
+        if not self.data:
+            return
+        topology = topology_of(self.data)
+        if event.value is None:
+            topology.pop(event.role, None)
+        else:
+            topology[event.role] = event.value
+        if event.role in ("planner", "reviewer") and event.value is not None:
+            executors = topology.get("executors")
+            if isinstance(executors, list) and event.value in executors:
+                topology["executors"] = [e for e in executors if e != event.value]
+        if event.role != "executors":
+            self._fill_roles()  # who may execute depends on the planner and the reviewer
+        self._form_edited()
+
+    @on(EdgeEdited)
+    def _edge_edited(self, event: EdgeEdited) -> None:
+        edges = topology_of(self.data).get("edges")
+        if not isinstance(edges, list) or event.index >= len(edges):
+            return
+        edge = edges[event.index]
+        if not isinstance(edge, dict):
+            return
+        if event.value is None:
+            edge.pop(event.end, None)
+        else:
+            edge[event.end] = event.value
+        self._form_edited()
+
+    @on(EdgeAdded)
+    def _edge_added(self) -> None:
+        names = agent_names(self.data)
+        if len(names) < 2:
+            self.notify("A graph edge joins two agents: add another agent first",
+                        severity="warning")
+            return
+        topology = topology_of(self.data)
+        edges = topology.get("edges")
+        if not isinstance(edges, list):
+            edges = topology["edges"] = []
+        # chain on from the last edge's target, else from the first agent
+        last = edges[-1].get("to") if edges and isinstance(edges[-1], dict) else None
+        source = last if last in names else names[0]
+        target = next((n for n in names[names.index(source) + 1:]), None) or next(
+            n for n in names if n != source)
+        edges.append({"from": source, "to": target})
+        self._fill_roles()
+        self._form_edited()
+        self.call_after_refresh(self.query_one(RolesEditor).focus_last_edge)
+
+    @on(EdgeRemoved)
+    def _edge_removed(self, event: EdgeRemoved) -> None:
+        edges = topology_of(self.data).get("edges")
+        if not isinstance(edges, list) or event.index >= len(edges):
+            return
+        del edges[event.index]
+        if not edges:
+            topology_of(self.data).pop("edges")
+        self._fill_roles()
+        self._form_edited()
+        self.query_one("#compose-form").focus()
+
+    # -- the YAML view --------------------------------------------------------------------
+
+    def current_text(self) -> str:
+        """The crew as it would be saved: the YAML view's text, the file's own text while the
+        form has not changed it, or the form's data as YAML."""
+        if self.yaml_mode:
+            return self.query_one(YamlEditor).text
+        if self.source is not None:
+            return self.source
+        return crew_yaml(self.data)
+
+    def action_toggle_yaml(self) -> None:
+        if self.yaml_mode:
+            self._yaml_to_form()
+        elif self.data or self.source is not None:
+            self._show_yaml(self.current_text())
+            self._mark_problem()
+            editor = self.query_one(YamlEditor)
+            editor.select_line_of_error()
+
+    def _show_yaml(self, text: str) -> None:
+        editor = self.query_one(YamlEditor)
+        editor.load_text(text)
+        editor.cursor_blink = getattr(self.app, "cursor_blink", True)
+        self.yaml_mode = True
+        self.query_one("#compose-form").display = False
+        editor.display = True
+        editor.focus()
+        self._title()
+        self.refresh_bindings()
+
+    def _show_form(self) -> None:
+        self.yaml_mode = False
+        self.query_one(YamlEditor).display = False
+        self.query_one("#compose-form").display = True
+        self.refresh_bindings()
+
+    def _yaml_to_form(self) -> None:
+        """Back to the form, which is read again from the YAML (if it can be read)."""
+        from workbench.spec.yamlpos import LocatedYAMLError, load_with_lines
+
+        text = self.query_one(YamlEditor).text
+        try:
+            data = load_with_lines(text)[0]
+        except LocatedYAMLError as exc:
+            where = f"line {exc.line}: " if exc.line else ""
+            self.notify(f"The form cannot show this YAML: {where}{exc}", severity="error")
+            return
+        if not isinstance(data, dict):
+            self.notify("The form cannot show this YAML: a crew file is a mapping with name, "
+                        "agents, ...", severity="error")
+            return
+        self.data = data
+        self.source = text
+        self._show_form()
+        self.agent_index = min(self.agent_index, max(0, len(self._agents()) - 1))
+        self._fill_all()
+        self.query_one("#compose-form").focus()
+        self._schedule()
+
+    @on(TextArea.Changed, "#compose-yaml")
+    def _yaml_edited(self) -> None:
+        if self.yaml_mode:
+            self._title()
             self._schedule()
 
     # -- validation as you type -----------------------------------------------------------
@@ -388,21 +678,27 @@ class ComposeScreen(SectionScreen):
     def _file_name(self) -> str:
         return self.path.name if self.path else f"{self.data.get('name') or 'crew'}.yaml"
 
+    def _overrides(self) -> tuple[str | None, str | None]:
+        """The engine and topology the form chose (the YAML view's text decides alone)."""
+        if self.yaml_mode or not self.data:
+            return None, None
+        return self._choice()
+
     def _validate(self) -> None:
-        text = crew_yaml(self.data)
-        engine, topology = self._choice()
-        in_thread(self, validate, text, self._file_name(), engine, topology, done=Validated,
-                  what="checking the crew", group="compose-validate")
+        engine, topology = self._overrides()
+        in_thread(self, validate, self.current_text(), self._file_name(), engine, topology,
+                  done=Validated, what="checking the crew", group="compose-validate")
+        self._check_keys()
 
     def _check_now(self) -> None:
         """Save and run act on what is on screen, not on the last check made while typing."""
-        text = crew_yaml(self.data)
-        if text == self.text:
+        text = self.current_text()
+        if self.check is not None and text == self.check.text:
             return
         if self._debounce is not None:
             self._debounce.stop()
         self.workers.cancel_group(self, "compose-validate")
-        engine, topology = self._choice()
+        engine, topology = self._overrides()
         self.on_validated(Validated(validate(text, self._file_name(), engine, topology)))
 
     def _choice(self) -> tuple[str, str]:
@@ -411,58 +707,205 @@ class ComposeScreen(SectionScreen):
         return (engine if isinstance(engine, str) else "autogen",
                 topology if isinstance(topology, str) else "network")
 
+    def _field(self) -> FieldRef | None:
+        if self.check is None or self.check.problem is None:
+            return None
+        return field_for(self.check.path, self._choice()[1], AGENT_FIELDS)
+
     def on_validated(self, message: Validated) -> None:
         from rich.markup import escape
 
-        self.text = message.text
-        self.problem = message.problem
+        check = message.check
+        if check.text != self.current_text():
+            return  # typed on since: a newer check is on its way
+        self.check = check
         status = self.query_one("#compose-validation", Static)
-        names = [str(a.get("name")) for a in self._agents()]
+        self._title()
+        self.refresh_bindings()
+        names = agent_names(self.data)
         colours = {n: agent_colour(i) for i, n in enumerate(names)}
         preview = self.query_one("#compose-preview", TopologyView)
-        if message.problem is None:
-            engine, topology = self._choice()
-            status.update(f"[green]✔ valid[/] · {len(names)} agents · {engine} · {topology}"
-                          " · [dim]ctrl+s saves · ctrl+r runs[/]")
+        self._mark_problem()
+        if check.problem is None:
+            engine, topology = self._choice() if not self.yaml_mode else ("", "")
+            what = f" · {engine} · {topology}" if engine else ""
+            self._verdict = (f"[green]✔ valid[/] · {len(names)} agents{what}"
+                             " · [dim]ctrl+s saves · ctrl+r runs[/]")
             status.set_classes("-valid")
-            preview.show(message.shape, colours)
+            self._show_status()
+            if check.shape is not None:
+                preview.show(check.shape, colours)
             return
-        problem = message.problem
+        problem = check.problem
         line = problem.line
         source = ""
         if line:
-            lines = message.text.splitlines()
+            lines = check.text.splitlines()
             if 0 < line <= len(lines):
-                source = f"\n[dim]{line:>4} │[/] {escape(lines[line - 1].rstrip())}"
-        where = f"line {line}: " if line else ""
-        status.update(f"[red]✘ {escape(where + problem.problem)}[/]{source}")
+                source = f"[dim]line {line} │[/] {escape(lines[line - 1].strip()[:60])}"
+        field = self._field()
+        if self.yaml_mode or field is None:
+            head = f"line {line}: " if line else ""
+            hint = "ctrl+g selects the line" if line else ""
+        else:
+            head = f"{field.label}: "
+            hint = "ctrl+g goes there" if field.widget or field.agent is not None else \
+                "ctrl+y shows the YAML"
+        tail = " · ".join(p for p in (source, f"[dim]{hint}[/]" if hint else "") if p)
+        self._verdict = f"[red]✘ {escape(head + problem.problem)}[/]" + (
+            f"\n{tail}" if tail else "")
         status.set_classes("-invalid")
-        engine, topology = self._choice()
-        preview.show(Shape.guess(topology, names), colours)
+        self._show_status()
+        preview.show(Shape.guess(self._choice()[1], names), colours)
+
+    def _mark_problem(self) -> None:
+        """Mark the field (or, in the YAML view, the line) the current problem is on."""
+        if self._marked is not None:
+            self._marked.remove_class("-invalid")
+            self._marked = None
+        for tab in self.query("#compose-agents Tab.-invalid"):
+            tab.remove_class("-invalid")
+        problem = self.check.problem if self.check else None
+        self.query_one(YamlEditor).mark_error(problem.line if problem else None)
+        field = self._field()
+        if field is None:
+            return
+        if field.agent is not None:
+            tab = self.query(f"#{self._tab_id(field.agent)}")
+            if tab:
+                tab.first().add_class("-invalid")
+            if field.agent != self.agent_index:
+                return
+        widget = self._widget(field)
+        if widget is not None:
+            widget.add_class("-invalid")
+            self._marked = widget
+
+    def _widget(self, field: FieldRef) -> Widget | None:
+        if field.widget is None:
+            return None
+        if field.widget.startswith("edge-"):
+            _, index, end = field.widget.split("-")
+            return self.query_one(RolesEditor).edge_field(int(index), end)
+        found = self.query(f"#{field.widget}")
+        return found.first() if found else None
+
+    def action_goto_problem(self) -> None:
+        field = self._field()
+        if field is None:
+            return
+        if self.yaml_mode or (field.widget is None and field.agent is None):
+            if not self.yaml_mode:
+                self.action_toggle_yaml()
+            editor = self.query_one(YamlEditor)
+            editor.focus()
+            editor.select_line_of_error()
+            return
+        if field.agent is not None and field.agent != self.agent_index:
+            self.agent_index = field.agent
+            self.query_one("#compose-agents", Tabs).active = self._tab_id(field.agent)
+            self._fill_agent()
+            self._mark_problem()
+        widget = self._widget(field)
+        if widget is None and field.agent is not None:
+            widget = self.query_one("#compose-agents")
+        if widget is not None:
+            widget.focus()
+            widget.scroll_visible()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "goto_problem":
+            return self.check is not None and self.check.problem is not None
+        if action in ("add_agent", "remove_agent"):
+            return not self.yaml_mode
+        return True
+
+    # -- provider keys --------------------------------------------------------------------
+
+    def _check_keys(self) -> None:
+        """Warn while editing when a model of the crew has no API key (as a run would)."""
+        in_thread(self, missing_keys, self.current_text(), self._file_name(),
+                  self.wb.settings.home, done=KeysChecked, what="checking provider keys",
+                  group="compose-keys")
+
+    def on_keys_checked(self, message: KeysChecked) -> None:
+
+        if message.text != self.current_text():
+            return
+        self._missing_keys = message.missing
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """The verdict of the last check, then any missing API key (the run would stop)."""
+        from rich.markup import escape
+
+        keys = "; ".join(self._missing_keys)
+        warning = f"\n[b $warning]⚠ {escape(keys)}[/]" if keys else ""
+        self.query_one("#compose-validation", Static).update(self._verdict + warning)
 
     # -- save and run ---------------------------------------------------------------------
 
-    def _ready(self, doing: str) -> bool:
+    def _crew_label(self) -> str:
+        if self.path is not None:
+            return self.path.name
+        return str(self.data.get("name") or "the new crew")
+
+    def _title(self) -> None:
+        edited = " · [b]edited[/]" if self._dirty() else ""
+        where = self.path.name if self.path else "new"
+        self.query_one("#compose-form").border_title = f"Crew · {where}{edited}"
+        self.query_one(YamlEditor).border_title = f"YAML · {where}{edited}"
+
+    def _dirty(self) -> bool:
+        """Unsaved edits: the crew differs from what was last opened or saved."""
+        if self.yaml_mode:
+            text = self.query_one(YamlEditor).text
+            if text == self._clean_text:
+                return False
+            from workbench.spec.yamlpos import LocatedYAMLError, load_with_lines
+
+            try:
+                return load_with_lines(text)[0] != self._clean or self._clean is None
+            except LocatedYAMLError:
+                return True
         if not self.data:
+            return False
+        return self.data != self._clean
+
+    def _ready(self, doing: str) -> bool:
+        if not self.data and not self.yaml_mode:
             self.notify("Pick a crew first", severity="warning")
             return False
         self._check_now()
-        if self.problem is not None or not self.text:
-            where = f"line {self.problem.line}: " if self.problem and self.problem.line else ""
-            what = self.problem.problem if self.problem else "not checked yet"
+        problem = self.check.problem if self.check else None
+        if problem is not None or self.check is None:
+            where = f"line {problem.line}: " if problem and problem.line else ""
+            what = problem.problem if problem else "not checked yet"
             self.notify(f"Cannot {doing}: {where}{what}", severity="error")
             return False
         return True
 
+    def _saved_data(self) -> dict[str, Any]:
+        """The crew's data as it would be saved (the YAML view's text, read)."""
+        if not self.yaml_mode:
+            return self.data
+        from workbench.spec.yamlpos import load_with_lines
+
+        data = load_with_lines(self.current_text())[0]
+        return data if isinstance(data, dict) else {}
+
     def action_save(self) -> None:
         if not self._ready("save"):
             return
-        name = str(self.data.get("name") or "crew")
+        name = str(self._saved_data().get("name") or "crew")
+        self._write(name, self.current_text())
+
+    def _write(self, name: str, text: str) -> None:
         target = self.wb.settings.crews_dir / f"{name}.yaml"
-        text = crew_yaml(self.data)
 
         def write(yes: bool | None = True) -> None:
             if yes:
+                self._saving = text
                 in_thread(self, write_crew, self.wb.services, name, text, done=Saved,
                           what="saving the crew", group="compose-save")
 
@@ -478,18 +921,55 @@ class ComposeScreen(SectionScreen):
         from workbench.tui.services import display_path
 
         self.path = message.path
-        self.query_one("#compose-form").border_title = f"Crew · {message.path.name}"
+        text = self._saving or self.current_text()
+        self._clean_text = text
+        self._clean = copy.deepcopy(self._saved_data())
+        if not self.yaml_mode:
+            self.source = text
+        self._title()
         self.notify(f"Saved to {display_path(message.path)}", title="Crew saved")
-        in_thread(self, list_crews, self.wb.services, done=CrewsListed,
-                  what="listing crews", group="compose-crews")
+        self._list_crews()
+
+    def action_save_as(self) -> None:
+        if not self._ready("save a copy"):
+            return
+        from workbench.tui.screens.compose_modals import NameModal
+
+        current = str(self._saved_data().get("name") or "crew")
+        taken = {p.stem for p in self.wb.settings.crews_dir.glob("*.y*ml")} \
+            if self.wb.settings.crews_dir.is_dir() else set()
+        listed = {c.name: c for c in self._crews}
+
+        def why(name: str) -> str | None:
+            if name in taken:
+                return f"your crews folder already has {name}; choose another name"
+            if name in listed:
+                return ""
+            return None
+
+        def chosen(name: str | None) -> None:
+            if not name:
+                return
+            text = with_name(self.current_text(), name)
+            if self.yaml_mode:
+                self.query_one(YamlEditor).load_text(text)
+            else:
+                self.data["name"] = name
+                self._set("#crew-name", name)
+                self.source = text
+            self.path = None
+            self._write(name, text)
+
+        self.app.push_screen(NameModal(f"Save a copy of {current} as", f"{current}-copy",
+                                       why), chosen)
 
     def action_run(self) -> None:
         if not self._ready("run"):
             return
-        engine, topology = self._choice()
-        task = self.query_one("#crew-task", Input).value.strip()
-        source = str(self.path) if self.path else f"{self.data.get('name') or 'crew'}.yaml"
-        in_thread(self, prepare_run, source, crew_yaml(self.data), engine, topology, task,
+        engine, topology = self._overrides()
+        task = self.query_one("#crew-task", Input).value.strip() if not self.yaml_mode else ""
+        source = str(self.path) if self.path else f"{self._saved_data().get('name') or 'crew'}.yaml"
+        in_thread(self, prepare_run, source, self.current_text(), engine, topology, task,
                   done=Prepared, what="preparing the run", group="compose-run")
 
     async def on_prepared(self, message: Prepared) -> None:
@@ -498,7 +978,7 @@ class ComposeScreen(SectionScreen):
     # -- agents ---------------------------------------------------------------------------
 
     def action_add_agent(self) -> None:
-        if not self.data:
+        if not self.data or self.yaml_mode:
             return
         agents = self.data.setdefault("agents", [])
         taken = {a.get("name") for a in agents if isinstance(a, dict)}
@@ -509,20 +989,51 @@ class ComposeScreen(SectionScreen):
         self.agent_index = len(self._agents()) - 1
         self._fill_tabs()
         self._fill_agent()
+        self._fill_roles()
         self.query_one("#agent-role", Input).focus()
-        self._schedule()
+        self._form_edited()
 
     def action_remove_agent(self) -> None:
+        if self.yaml_mode:
+            return
         agents = self._agents()
         if len(agents) <= 1:
             self.notify("A crew needs at least one agent", severity="warning")
             return
-        removed = agents[self.agent_index]
+        removed = agents[min(self.agent_index, len(agents) - 1)]
         self.data["agents"] = [a for a in agents if a is not removed]
+        name = str(removed.get("name") or "").strip()
+        if name and name not in agent_names(self.data):
+            also = forget_agent(self.data, name)
+            if also:
+                self.notify(f"Removed {name} and its {' and '.join(also)}",
+                            title="Agent removed")
         self.agent_index = max(0, self.agent_index - 1)
         self._fill_tabs()
         self._fill_agent()
-        self._schedule()
+        self._fill_roles()
+        self._form_edited()
 
     def action_focus_task(self) -> None:
+        if self.yaml_mode:
+            self._yaml_to_form()
         self.query_one("#crew-task", Input).focus()
+
+
+class KeysChecked(Message):
+    def __init__(self, result: tuple[str, list[str]]) -> None:
+        super().__init__()
+        self.text, self.missing = result
+
+
+def missing_keys(text: str, file: str, home: Path) -> tuple[str, list[str]]:
+    """The keys the crew in `text` would run without, one line each (none when the crew does
+    not validate: its problem is shown instead)."""
+    from workbench.errors import WorkbenchError
+    from workbench.gateway.credentials import missing_keys as missing
+    from workbench.spec.loader import parse_crew
+
+    try:
+        return text, missing(parse_crew(text, file), home)
+    except WorkbenchError:
+        return text, []
