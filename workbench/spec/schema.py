@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TopologyKind = Literal["star", "layered", "network", "graph"]
 EngineName = Literal["autogen", "crewai"]
@@ -40,6 +40,11 @@ class AgentSpec(_Strict):
     api_base: str | None = None
     tools: list[str] = Field(default_factory=list)
     capabilities: list[str] = Field(default_factory=list)
+    #: CrewAI's allow_delegation (kept for export; a star's hub delegates either way).
+    allow_delegation: bool = False
+    #: A human participant (AutoGen's UserProxyAgent, imported): runs still give its turns
+    #: to its model; the marker keeps who it stood for.
+    human: bool = False
     domain: str = "default"
 
 
@@ -80,10 +85,15 @@ class TopologySpec(_Strict):
 
 
 class TaskSpec(_Strict):
+    #: A name other tasks' `context` may use instead of this task's index (CrewAI's task key).
+    name: str | None = Field(default=None, pattern=IDENT)
     description: str = Field(min_length=1)
     expected_output: str = "A clear, complete answer."
     agent: str | None = None
+    #: Earlier tasks whose output this one gets: indexes, or names (made indexes on load).
     context: list[int] = Field(default_factory=list)
+    output_file: str | None = None
+    human_input: bool = False
 
 
 class ScriptEntry(_Strict):
@@ -124,6 +134,10 @@ class CrewSpec(_Strict):
     #: Extra tags for custom tools, by the name agents list them under (`module:function`),
     #: e.g. {"mytools:lookup": [trusted]}: policies see them in `tool.tags`.
     tool_tags: dict[str, list[str]] = Field(default_factory=dict)
+    #: Values for `{placeholders}` in agents' and tasks' text (`{task}` is the run's task).
+    inputs: dict[str, str] = Field(default_factory=dict)
+    #: What an import could not map, kept for the user to resolve; runs ignore it.
+    unmapped: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("tool_tags")
     @classmethod
@@ -140,6 +154,34 @@ class CrewSpec(_Strict):
                     raise ValueError(f"tool_tags: {tag!r} is not a tag (letters, digits, "
                                      "'_' or '-')")
         return tags
+
+    @model_validator(mode="before")
+    @classmethod
+    def _context_by_name(cls, data: Any) -> Any:
+        """Tasks' `context` may name earlier tasks; names become indexes here."""
+        tasks = data.get("tasks") if isinstance(data, dict) else None
+        if not isinstance(tasks, list):
+            return data
+        index = {t["name"]: i for i, t in enumerate(tasks)
+                 if isinstance(t, dict) and isinstance(t.get("name"), str)}
+        if not index:
+            return data
+        resolved = [
+            {**t, "context": [index.get(c, c) if isinstance(c, str) else c
+                              for c in t["context"]]}
+            if isinstance(t, dict) and isinstance(t.get("context"), list) else t
+            for t in tasks
+        ]
+        return {**data, "tasks": resolved}
+
+    @field_validator("tasks")
+    @classmethod
+    def _task_names_once(cls, tasks: list[TaskSpec]) -> list[TaskSpec]:
+        names = [t.name for t in tasks if t.name]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"task name {twice[0]!r} is used twice")
+        return tasks
 
     @field_validator("name")
     @classmethod
