@@ -13,7 +13,7 @@ from workbench.store.audit import AuditChain, AuditRecord
 from workbench.store.db import Store
 
 TARGET_DECISION_MS = 0.2
-TARGET_VERIFY_PER_S = 200_000
+TARGET_VERIFY_PER_S = 500_000
 
 
 def _activations() -> list[tuple[str, dict]]:

@@ -25,7 +25,7 @@ from workbench.mesh.context import ApprovalBroker, RunAborted, RunContext
 from workbench.spec.loader import import_custom_tools, load_crew, parse_crew
 from workbench.spec.schema import CrewSpec
 from workbench.spec.topology import ENGINE_TOPOLOGIES, resolve
-from workbench.store.db import Store
+from workbench.store.db import Store, describe_error
 from workbench.store.writer import EventWriter
 from workbench.tools.base import ToolContext
 from workbench.tools.registry import ToolRegistry
@@ -131,11 +131,13 @@ class Session:
         self.store = store
         self.session_id = session_id or new_session_id()
         self.bus = EventBus(self.session_id)
-        self.writer = EventWriter(store)
+        self.writer = EventWriter(store, on_error=self._store_failed(EventWriter.what))
         self.bus.subscribe(self.writer.put)
         #: More batched writers (the audit chain): fed every event, closed after the last.
         self.writers = list(writers or [])
         for w in self.writers:
+            if hasattr(w, "on_error"):  # a failing writer stops the run, like the events'
+                w.on_error = self._store_failed(getattr(w, "what", "a record of the run"))
             self.bus.subscribe(w.put)
         for fn in subscribers or []:
             self.bus.subscribe(fn)
@@ -160,6 +162,7 @@ class Session:
             stream=stream,
             **extra,
         )
+        self.ctx.before_tool = self._stored_so_far
 
     def cancel(self) -> None:
         """Stop the run now (in-flight model calls are abandoned); it is stored as cancelled.
@@ -225,6 +228,19 @@ class Session:
             outcome = self._finish(started, status, result, error)
         return outcome
 
+    def _store_failed(self, what: str) -> Callable[[BaseException], None]:
+        """A record that cannot be written stops the run at once: nothing goes on unrecorded
+        (fail closed). Called from the writer's thread."""
+        def failed(exc: BaseException) -> None:
+            self.ctx.fail(f"{what} could not be stored: {describe_error(exc)}")
+        return failed
+
+    async def _stored_so_far(self) -> None:
+        """Before a tool acts on the world, everything that led to it is stored and audited;
+        a write that failed has stopped the run by then, so the tool does not run."""
+        writers = [self.writer, *(w for w in self.writers if hasattr(w, "flush"))]
+        await asyncio.to_thread(lambda: [w.flush() for w in writers])
+
     def _progress(self, event: Any) -> None:
         """Keep the session's row current while it runs (other terminals list it), at most
         every PROGRESS_S: the events themselves are the record."""
@@ -271,13 +287,19 @@ class Session:
                 self.writer.error = w.error
         if self.writer.error is not None:
             status = "failed"
-            error = error or f"events could not be stored: {self.writer.error}"
+            error = error or f"the run's records could not be stored: " \
+                f"{describe_error(self.writer.error)}"
         try:
             self.ctx.approvals.close(self.session_id, status)
         except Exception:  # the session's own record comes first
             log.exception("could not expire the run's pending approvals")
-        self.store.update_session(
-            self.session_id, status=status, ended_at=time.time(), **t.as_row(),
-            result=result or None, error=error or None,
-        )
+        try:
+            self.store.update_session(
+                self.session_id, status=status, ended_at=time.time(), **t.as_row(),
+                result=result or None, error=error or None,
+            )
+        except Exception as exc:  # the outcome still says what happened, and exits 1
+            log.exception("could not store the session's end")
+            status = "failed"
+            error = error or f"the session's end could not be stored: {describe_error(exc)}"
         return RunOutcome(self.session_id, status, result, error, elapsed, t, self.writer.written)

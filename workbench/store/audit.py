@@ -4,28 +4,45 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import sqlite3
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
+from workbench.store import chain
+from workbench.store.chain import (
+    CURRENT_FORMAT,
+    FORMAT_JSON,
+    FORMAT_PIPE,
+    GENESIS,
+    RangeResult,
+    entry_hash,
+    hash_input,  # noqa: F401  (part of this module's interface)
+    verify_range,
+    verify_rows,
+)
 from workbench.store.db import Store
 
-GENESIS = "0" * 64
+#: How many entries make it worth checking the chain on several cores.
+PARALLEL_MIN = 100_000
+CHAIN_SCRIPT = Path(chain.__file__)
+
+#: The triggers that make the table append-only, by the statement each refuses.
+TRIGGERS = {"UPDATE": "audit_entry_no_update", "DELETE": "audit_entry_no_delete"}
 
 
 def canonical(payload: Any) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       default=str)
-
-
-def entry_hash(prev_hash: str, seq: int, ts: float, session_id: str | None, actor: str,
-               kind: str, payload: str) -> str:
-    """SHA-256 over the previous hash and the entry's canonical form (payload kept verbatim)."""
-    body = f"{prev_hash}|{seq}|{ts!r}|{session_id or ''}|{actor}|{kind}|{payload}"
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def digest(value: Any) -> str:
@@ -42,6 +59,12 @@ class AuditRecord:
     ts: float = 0.0
 
 
+_INSERT = ("INSERT INTO audit_entry (seq, ts, session_id, actor, kind, payload, prev_hash, hash,"
+           " hash_format) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_SELECT_ALL = ("SELECT seq, ts, session_id, actor, kind, payload, prev_hash, hash, hash_format "
+               "FROM audit_entry ORDER BY seq")
+
+
 class AuditChain:
     """Appends to and verifies the chain. Appends from several processes stay one chain: the
     head is read and extended inside one write-locked transaction."""
@@ -50,7 +73,8 @@ class AuditChain:
         self.store = store
 
     def append(self, records: list[AuditRecord]) -> str:
-        """Append records in order; returns the new head hash."""
+        """Append records in order; returns the new head hash. Raises if they could not be
+        stored: nothing of the batch is kept then."""
         if not records:
             return self.head()[1]
         with self.store.engine.connect() as conn:
@@ -59,49 +83,53 @@ class AuditChain:
                 return self._append_sqlite(raw, records)
         return self._append_generic(records)
 
+    @staticmethod
+    def _rows(seq: int, prev: str, records: list[AuditRecord]) -> list[tuple[Any, ...]]:
+        rows = []
+        for r in records:
+            seq += 1
+            # a float, always: the hash must see what the REAL column gives back
+            ts = float(r.ts or time.time())
+            payload = canonical(r.payload)
+            h = entry_hash(prev, seq, ts, r.session_id, r.actor, r.kind, payload)
+            rows.append((seq, ts, r.session_id, r.actor, r.kind, payload, prev, h,
+                         CURRENT_FORMAT))
+            prev = h
+        return rows
+
     def _append_sqlite(self, con: sqlite3.Connection, records: list[AuditRecord]) -> str:
-        in_tx = con.in_transaction
-        if in_tx:
+        if con.in_transaction:
             con.commit()
         con.execute("BEGIN IMMEDIATE")
         try:
             row = con.execute(
                 "SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1").fetchone()
-            seq, prev = (row[0], row[1]) if row else (0, GENESIS)
-            rows = []
-            for r in records:
-                seq += 1
-                ts = r.ts or time.time()
-                payload = canonical(r.payload)
-                h = entry_hash(prev, seq, ts, r.session_id, r.actor, r.kind, payload)
-                rows.append((seq, ts, r.session_id, r.actor, r.kind, payload, prev, h))
-                prev = h
-            con.executemany(
-                "INSERT INTO audit_entry (seq, ts, session_id, actor, kind, payload, prev_hash,"
-                " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            rows = self._rows(*((row[0], row[1]) if row else (0, GENESIS)), records)
+            con.executemany(_INSERT, rows)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk does): the original error
+            # is the one to report, not "no transaction is active"
+            if con.in_transaction:
+                con.execute("ROLLBACK")
             raise
-        return prev
+        return rows[-1][7]
 
     def _append_generic(self, records: list[AuditRecord]) -> str:
         with self.store.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # one appender at a time, or two would extend the same head
+                conn.execute(text("LOCK TABLE audit_entry IN SHARE ROW EXCLUSIVE MODE"))
             row = conn.execute(text(
                 "SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1")).first()
-            seq, prev = (row[0], row[1]) if row else (0, GENESIS)
-            for r in records:
-                seq += 1
-                ts = r.ts or time.time()
-                payload = canonical(r.payload)
-                h = entry_hash(prev, seq, ts, r.session_id, r.actor, r.kind, payload)
-                conn.execute(text(
-                    "INSERT INTO audit_entry (seq, ts, session_id, actor, kind, payload, "
-                    "prev_hash, hash) VALUES (:seq, :ts, :sid, :actor, :kind, :payload, :prev, "
-                    ":hash)"), dict(seq=seq, ts=ts, sid=r.session_id, actor=r.actor,
-                                    kind=r.kind, payload=payload, prev=prev, hash=h))
-                prev = h
-        return prev
+            rows = self._rows(*((row[0], row[1]) if row else (0, GENESIS)), records)
+            conn.execute(text(
+                "INSERT INTO audit_entry (seq, ts, session_id, actor, kind, payload, prev_hash,"
+                " hash, hash_format) VALUES (:seq, :ts, :sid, :actor, :kind, :payload, :prev,"
+                " :hash, :fmt)"),
+                [dict(seq=r[0], ts=r[1], sid=r[2], actor=r[3], kind=r[4], payload=r[5],
+                      prev=r[6], hash=r[7], fmt=r[8]) for r in rows])
+        return rows[-1][7]
 
     def head(self) -> tuple[int, str]:
         with self.store.engine.connect() as conn:
@@ -109,32 +137,128 @@ class AuditChain:
                 "SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1")).first()
         return (row[0], row[1]) if row else (0, GENESIS)
 
-    def verify(self, expect_head: str | None = None) -> VerifyResult:
-        """Recompute the chain; names the first broken entry."""
+    def verify(self, expect_head: str | None = None, workers: int | None = None
+               ) -> VerifyResult:
+        """Recompute the chain and check the table is still append-only; names the first
+        broken entry, or the missing trigger. A long SQLite chain is checked in ranges by
+        `workers` processes (default: one per core, from PARALLEL_MIN entries)."""
         started = time.perf_counter()
-        prev, expected_seq, count = GENESIS, 1, 0
-        sha = hashlib.sha256
         with self.store.engine.connect() as conn:
-            cur = conn.exec_driver_sql(
-                "SELECT seq, ts, session_id, actor, kind, payload, prev_hash, hash "
-                "FROM audit_entry ORDER BY seq")
-            for seq, ts, sid, actor, kind, payload, prev_hash, h in cur:
-                if seq != expected_seq:
-                    return VerifyResult(False, count, f"entry {expected_seq} is missing "
-                                        f"(next is {seq})", expected_seq, None,
-                                        time.perf_counter() - started)
-                body = f"{prev}|{seq}|{ts!r}|{sid or ''}|{actor}|{kind}|{payload}"
-                if prev_hash != prev or sha(body.encode()).hexdigest() != h:
-                    return VerifyResult(False, count, f"entry {seq} (session {sid or '-'}, "
-                                        f"{kind}) does not match its hash", seq, sid,
-                                        time.perf_counter() - started)
-                prev, expected_seq, count = h, expected_seq + 1, count + 1
+            raw = conn.connection.driver_connection
+            if isinstance(raw, sqlite3.Connection):
+                # the driver's own cursor: tuples, no per-row result objects (2x faster)
+                outcome = self._verify_sqlite(raw, workers)
+            else:
+                outcome = verify_rows(conn.exec_driver_sql(_SELECT_ALL))
+            missing = missing_triggers(conn)
         elapsed = time.perf_counter() - started
+        if not outcome.ok:
+            return VerifyResult(False, outcome.entries, outcome.message, outcome.broken_seq,
+                                outcome.broken_session, elapsed)
+        prev = outcome.head
         if expect_head and expect_head != prev:
-            return VerifyResult(False, count, f"the head is {prev[:16]}…, not the expected "
-                                f"{expect_head[:16]}… (entries removed from the end?)",
+            return VerifyResult(False, outcome.entries, f"the head is {prev[:16]}…, not the "
+                                f"expected {expect_head[:16]}… (entries removed from the end?)",
                                 None, None, elapsed, prev)
-        return VerifyResult(True, count, "ok", None, None, elapsed, prev)
+        if missing:
+            return VerifyResult(False, outcome.entries, "the table is no longer append-only: "
+                                + "; ".join(missing), None, None, elapsed, prev, missing)
+        return VerifyResult(True, outcome.entries, "ok", None, None, elapsed, prev)
+
+    def _verify_sqlite(self, con: sqlite3.Connection, workers: int | None) -> RangeResult:
+        last, count = con.execute("SELECT max(seq), count(*) FROM audit_entry").fetchone()
+        if not last:
+            return RangeResult(True, 0, GENESIS)
+        n = _default_workers(count) if workers is None else workers
+        uri = self.store.sqlite_uri(read_only=True)
+        if n <= 1 or uri is None:
+            return verify_range(con, 1, last)
+        size = -(-last // n)
+        bounds = [(a, min(a + size - 1, last)) for a in range(1, last + 1, size)]
+        procs = [subprocess.Popen(
+            [sys.executable, "-S", "-E", str(CHAIN_SCRIPT), uri, str(a), str(b)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            for a, b in bounds[1:]]
+        results = [verify_range(con, *bounds[0])]
+        for proc, (a, b) in zip(procs, bounds[1:], strict=True):
+            results.append(_collect(proc) or verify_range(con, a, b))
+        return _join(con, results, bounds)
+
+
+def _default_workers(entries: int) -> int:
+    if entries < PARALLEL_MIN:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4, entries // (PARALLEL_MIN // 2)))
+
+
+def _collect(proc: subprocess.Popen[bytes]) -> RangeResult | None:
+    """A worker's result, or None when it failed (the range is then checked here)."""
+    try:
+        out, _ = proc.communicate(timeout=600)
+        if proc.returncode == 0:
+            return RangeResult(**json.loads(out))
+    except Exception:
+        proc.kill()
+    return None
+
+
+def _join(con: sqlite3.Connection, results: list[RangeResult],
+          bounds: list[tuple[int, int]]) -> RangeResult:
+    """One result for consecutive ranges: each must start on the head of the one before,
+    and no format-1 entry may follow a format-2 one; the earliest problem is reported."""
+    problems: list[tuple[int, str, str | None]] = []
+    prev, total = GENESIS, 0
+    for r, (first, _last) in zip(results, bounds, strict=True):
+        if r.first_prev is not None and r.first_prev != prev:
+            problems.append((first, f"entry {first} (session {r.first_session or '-'}, "
+                             f"{r.first_kind}) does not match its hash", r.first_session))
+        if not r.ok and r.broken_seq is not None:
+            problems.append((r.broken_seq, r.message, r.broken_session))
+        prev, total = r.head, total + r.entries
+    firsts = [r.first_json for r in results if r.first_json is not None]
+    if firsts and any(r.last_pipe is not None and r.last_pipe > min(firsts) for r in results):
+        row = con.execute("SELECT seq, session_id, kind FROM audit_entry WHERE hash_format = ? "
+                          "AND seq > ? ORDER BY seq LIMIT 1", (FORMAT_PIPE, min(firsts))
+                          ).fetchone()
+        if row:
+            problems.append((row[0], f"entry {row[0]} (session {row[1] or '-'}, {row[2]}) has "
+                             f"hash format {FORMAT_PIPE} after format {FORMAT_JSON} entries",
+                             row[1]))
+    if problems:
+        seq, message, sid = min(problems, key=lambda p: p[0])
+        return RangeResult(False, seq - 1, "", message, seq, sid)
+    return RangeResult(True, total, prev)
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def missing_triggers(conn: Connection) -> list[str]:
+    """What is missing of the triggers that refuse UPDATE and DELETE on the audit table."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        found: dict[str, str] = {}
+        for name, sql in conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'audit_entry'"):
+            body = _SPACES.sub(" ", (sql or "").lower())
+            for statement in TRIGGERS:
+                # it must fire on every such statement and abort it
+                if f"before {statement.lower()} on audit_entry" in body \
+                        and "raise(abort" in body and " when " not in body:
+                    found.setdefault(statement, name)
+    elif dialect == "postgresql":
+        found = {str(event).upper(): str(name) for name, event in conn.exec_driver_sql(
+            "SELECT trigger_name, event_manipulation FROM information_schema.triggers "
+            "WHERE event_object_table = 'audit_entry' AND action_timing = 'BEFORE'")}
+    else:  # no trigger was ever made there: nothing to compare with
+        return []
+    return [f"the trigger refusing {statement} ({name}) is missing"
+            for statement, name in TRIGGERS.items() if statement not in found]
 
 
 @dataclass(slots=True)
@@ -146,6 +270,7 @@ class VerifyResult:
     broken_session: str | None
     seconds: float
     head: str = ""
+    missing_triggers: list[str] = field(default_factory=list)
 
 
 def _clean(value: Any, redactor: Any) -> Any:
@@ -201,20 +326,40 @@ def record_for(event: Any, redactor: Any) -> AuditRecord | None:
 class AuditWriter:
     """Subscribe `writer.put` to a bus: the kept kinds are chained in batches."""
 
-    def __init__(self, store: Store, redactor: Any) -> None:
+    #: What a failure of this writer loses, for the run's failure reason.
+    what = "the audit trail"
+
+    def __init__(self, store: Store, redactor: Any,
+                 on_error: Callable[[BaseException], None] | None = None) -> None:
         from workbench.store.writer import BatchWriter
 
         chain = AuditChain(store)
         self._writer = BatchWriter(chain.append, lambda e: record_for(e, redactor),
-                                   interval=0.05, name="audit-writer")
+                                   interval=0.05, name="audit-writer", on_error=on_error)
 
     def put(self, event: Any) -> None:
         if event.kind != "message.delta":
             self._writer.put(event)
 
     @property
+    def on_error(self) -> Callable[[BaseException], None] | None:
+        return self._writer.on_error
+
+    @on_error.setter
+    def on_error(self, callback: Callable[[BaseException], None] | None) -> None:
+        self._writer.on_error = callback
+
+    @property
     def error(self) -> BaseException | None:
         return self._writer.error
+
+    @property
+    def written(self) -> int:
+        return self._writer.written
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every entry put so far is in the chain; False if a write failed."""
+        return self._writer.flush(timeout)
 
     def close(self) -> None:
         self._writer.close()

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, func, inspect, select, text, update
 from sqlalchemy.engine import Engine, make_url
@@ -18,7 +19,7 @@ from workbench.store.models import CrewSnapshot, EventRow, SessionRow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The newest migration; a database at another revision is upgraded when opened.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 SESSIONS = SessionRow.__table__
 EVENTS = EventRow.__table__
@@ -56,6 +57,14 @@ def _shown(url: str) -> str:
         return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
+def describe_error(exc: BaseException) -> str:
+    """A database error in one line: the driver's own words, without SQL or links."""
+    orig = getattr(exc, "orig", None)
+    err = orig if isinstance(orig, BaseException) else exc
+    words = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {words[0]}" if words else type(err).__name__
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (alembic is imported only when needed)."""
     with engine.connect() as conn:
@@ -80,6 +89,8 @@ class Store:
 
     def __init__(self, url: str, migrate: bool = True) -> None:
         self.url = url
+        #: Opened as an unchanging file (a read-only folder where SQLite cannot share locks).
+        self.immutable = False
         self.engine = make_engine(url)
         if migrate:
             try:
@@ -91,6 +102,26 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file, for a SQLite database in a file (else None)."""
+        if self.engine.dialect.name != "sqlite":
+            return None
+        database = self.engine.url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database).resolve()
+
+    def sqlite_uri(self, read_only: bool = True) -> str | None:
+        """A sqlite3 `file:` URI of the database file, read-only by default (else None)."""
+        path = self.sqlite_path
+        if path is None:
+            return None
+        uri = f"file:{quote(str(path))}"
+        if read_only:
+            uri += "?mode=ro" + ("&immutable=1" if self.immutable else "")
+        return uri
 
     # -- writes ---------------------------------------------------------------------------
 
