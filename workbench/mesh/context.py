@@ -200,7 +200,9 @@ class RunContext:
         return self._agents[name]
 
     def agent_tools(self, name: str) -> list[Tool]:
-        return [self.tools.get(t) for t in self._agents[name].tools]
+        # `mcp:server` stands for all of a server's tools; a tool listed twice is offered once
+        return list({tool.name: tool for t in self._agents[name].tools
+                     for tool in self.tools.resolve(t)}.values())
 
     def activation(self, agent: str, **extra: Any) -> Activation:
         """Every name a CEL policy may use (governance/activation.py), for `agent`; `extra`
@@ -451,7 +453,8 @@ class RunContext:
         except Exception as exc:
             return self._tool_result(agent, name, call_id, False, f"unknown tool: {exc}", args)
         activation = self.activation(
-            agent, tool={"name": tool.name, "tags": sorted(tool.tags)}, args=args
+            agent, tool={"name": tool.name, "tags": sorted(tool.tags), "server": tool.server},
+            args=args,
         )
         decision = self._decide("tool_call", agent, activation)
         if decision.effect == "deny":
@@ -482,7 +485,8 @@ class RunContext:
             args = outcome.args
             approved_rules = set(decision.rule_ids)
             decision = self._decide("tool_call", agent, self.activation(
-                agent, tool={"name": tool.name, "tags": sorted(tool.tags)}, args=args))
+                agent, tool={"name": tool.name, "tags": sorted(tool.tags),
+                             "server": tool.server}, args=args))
             if decision.effect == "deny":
                 return self._tool_result(
                     agent, name, call_id, False,
@@ -529,7 +533,8 @@ class RunContext:
     def judge_tool_args(self, agent: str, tool: Tool, args: dict[str, Any]) -> Decision:
         """The `tool_call` decision for `agent` calling `tool` with `args`, recorded as any."""
         activation = self.activation(
-            agent, tool={"name": tool.name, "tags": sorted(tool.tags)}, args=args
+            agent, tool={"name": tool.name, "tags": sorted(tool.tags), "server": tool.server},
+            args=args,
         )
         return self._decide("tool_call", agent, activation)
 

@@ -200,9 +200,12 @@ class Session:
         status, result, error = "completed", "", ""
         try:
             from workbench.engines import load_engine
+            from workbench.tools.mcp import with_mcp_servers
 
             engine = load_engine(p.engine)
-            self._engine_task = asyncio.ensure_future(engine.run(self.ctx))
+            # the crew's MCP servers run exactly as long as the engine does
+            self._engine_task = asyncio.ensure_future(
+                with_mcp_servers(self.ctx, engine.run, p.source, p.text))
             result = _final_text(await self._engine_task)
             if self.ctx.failure:
                 status, error = "failed", self.ctx.failure

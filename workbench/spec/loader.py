@@ -114,9 +114,14 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
 
         parse_profiles(spec.models, file, lines, ("models",), "crew")
 
+    from workbench.tools.mcp import check_servers  # MCP refs name servers, not modules
+
+    check_servers(spec, fail)
     registry = tools or ToolRegistry()
     for i, agent in enumerate(spec.agents):
         for j, tool in enumerate(agent.tools):
+            if tool.startswith("mcp:"):
+                continue
             if ":" in tool and tool not in registry.names():
                 problem = custom_tool_problem(tool)
                 if problem:
@@ -138,7 +143,9 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
         if entry.call:
             agent_tools = spec.agent(entry.agent).tools
             short = {t.rsplit(":", 1)[-1] for t in agent_tools}
-            if entry.call not in agent_tools and entry.call not in short:
+            # an MCP tool's name is known once its server runs: checked at the run's start
+            mcp = any(t.startswith("mcp:") for t in agent_tools)
+            if entry.call not in agent_tools and entry.call not in short and not mcp:
                 fail(f"script calls {entry.call!r}, which agent {entry.agent!r} does not have",
                      "script", i, "call")
 
@@ -171,11 +178,14 @@ def import_custom_tools(spec: CrewSpec, file: str, text: str | None = None,
                         tools: ToolRegistry | None = None) -> None:
     """Import every custom tool a crew names (this runs their modules: only when a run starts);
     one that cannot be imported is a SpecError at the line that names it."""
+    from workbench.tools.mcp import check_commands
+
+    check_commands(spec, file, text)  # an MCP server's command is looked for at a run
     registry = tools or ToolRegistry()
     lines: dict = {}
     for i, agent in enumerate(spec.agents):
         for j, tool in enumerate(agent.tools):
-            if ":" not in tool:
+            if ":" not in tool or tool.startswith("mcp:"):
                 continue
             try:
                 registry.get(tool)

@@ -31,6 +31,33 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class McpServerSpec(_Strict):
+    """An MCP tool server: a `command` the run starts and talks to over stdio, or the `url`
+    of a streamable HTTP server. `${VAR}` in env and headers is read from the environment."""
+
+    command: str | None = Field(default=None, min_length=1)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    headers: dict[str, str] = Field(default_factory=dict)
+    #: Tags every tool of this server gets, besides `mcp` and the server's name.
+    tags: list[Annotated[str, Field(pattern=TAG.pattern)]] = Field(default_factory=list)
+    #: Seconds one call of its tools may take; default: the tool time limit.
+    timeout: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSpec:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("an MCP server needs either a command (stdio) or a url "
+                             "(streamable HTTP)")
+        if self.url and (self.args or self.env or self.cwd):
+            raise ValueError("args, env and cwd are for a command; a url server takes headers")
+        if self.command and self.headers:
+            raise ValueError("headers are for a url server; a command takes env")
+        return self
+
+
 class AgentSpec(_Strict):
     name: str = Field(pattern=IDENT)
     role: str = Field(min_length=1)
@@ -46,6 +73,8 @@ class AgentSpec(_Strict):
     #: to its model; the marker keeps who it stood for.
     human: bool = False
     domain: str = "default"
+    #: MCP servers only this agent uses (`tools: [mcp:NAME]`).
+    mcp_servers: dict[str, McpServerSpec] = Field(default_factory=dict)
 
 
 class EdgeSpec(_Strict):
@@ -138,6 +167,8 @@ class CrewSpec(_Strict):
     inputs: dict[str, str] = Field(default_factory=dict)
     #: What an import could not map, kept for the user to resolve; runs ignore it.
     unmapped: dict[str, Any] = Field(default_factory=dict)
+    #: MCP tool servers of the crew: agents list `mcp:NAME` (all its tools) or `mcp:NAME/TOOL`.
+    mcp_servers: dict[str, McpServerSpec] = Field(default_factory=dict)
 
     @field_validator("tool_tags")
     @classmethod

@@ -131,6 +131,8 @@ class Tool:
     #: This tool's own time limit in seconds; None: a custom function's `timeout`
     #: attribute, else the context's (WORKBENCH_TOOL_TIMEOUT, default 30).
     timeout_s: float | None = None
+    #: The MCP server the tool comes from (`tool.server` in policies); "" for the others.
+    server: str = ""
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI function-tool schema offered to models."""

@@ -59,6 +59,26 @@ class ToolRegistry:
                  tags: Mapping[str, Iterable[str]] | None = None) -> None:
         self._tools = {t.name: t for t in tools}
         self._extra_tags = dict(tags or {})
+        #: `mcp:server` refs: the names of all that server's tools.
+        self._groups: dict[str, list[str]] = {}
+
+    def add(self, tool: Tool, *aliases: str) -> None:
+        """Offer a tool that is neither built in nor custom (an MCP server's), under its
+        name and `aliases` (`mcp:server/tool`); a name that is taken is an error."""
+        for name in (tool.name, *aliases):
+            if self._tools.get(name, tool) is not tool:
+                raise UserInputError(f"tool name {name!r} is taken by another tool")
+            self._tools[name] = tool
+
+    def add_group(self, ref: str, names: Iterable[str]) -> None:
+        """`ref` (`mcp:server`) stands for the tools `names`, each already added."""
+        self._groups[ref] = list(names)
+
+    def resolve(self, ref: str) -> list[Tool]:
+        """The tools an agent's `tools:` entry stands for: one, or a whole MCP server's."""
+        if ref in self._groups:
+            return [self._tools[n] for n in self._groups[ref]]
+        return [self.get(ref)]
 
     def names(self) -> list[str]:
         return sorted(self._tools)
@@ -82,6 +102,9 @@ class ToolRegistry:
                 f"unknown tool {name!r}; built-in tools are {', '.join(self.names())}, "
                 "or name a custom one as module:function"
             )
+        if name.startswith("mcp:"):  # an MCP server's, never a Python module's
+            raise UserInputError(f"MCP tool {name!r} is not available: its server is not "
+                                 "running in this run")
         module_name, _, attr = name.partition(":")
         try:
             module = importlib.import_module(module_name)
