@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: Modules adding command groups: each has `register(subparsers)` and sets a `handler` default.
-COMMAND_MODULES: list[str] = ["workbench.cli_models", "workbench.cli_governance"]
+COMMAND_MODULES: list[str] = ["workbench.cli_models", "workbench.cli_governance",
+                              "workbench.cli_mcp"]
 
 
 def _load_commands(module: str) -> Any:
