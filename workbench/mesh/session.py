@@ -269,8 +269,8 @@ class Session:
         if status == "completed" and blocked and not self.ctx.answered_calls:
             # no agent ever got an answer from a model: the run did none of its work
             status = "failed"
-            error = (f"every model call was blocked by policy ({blocked} of {blocked}): "
-                     f"{self.ctx.blocked_reason}")
+            calls = "1 call" if blocked == 1 else f"{blocked:,} calls"
+            error = f"every model call was blocked by policy ({calls}): {self.ctx.blocked_reason}"
         summary = dict(
             status=status, turns=t.turns, prompt_tokens=t.prompt_tokens,
             completion_tokens=t.completion_tokens, cost_usd=round(t.cost_usd, 6),
