@@ -116,9 +116,12 @@ def _log_to_file(settings) -> None:
         root.setLevel(logging.WARNING)
 
 
-def _store(settings):
+def _store(settings, read_only: bool = False):
+    """The store; `read_only` for commands that only read, so they work on a read-only home."""
     from workbench.store.db import Store
 
+    if read_only:
+        return Store.for_reading(settings.database_url)
     settings.ensure_home()
     return Store(settings.database_url)
 
@@ -209,7 +212,7 @@ def _fmt_time(ts: float | None) -> str:
 def cmd_sessions(args: argparse.Namespace) -> int:
     from workbench.printer import format_cost
 
-    store = _store(_settings(args))
+    store = _store(_settings(args), read_only=True)
     if args.action == "list":
         rows = store.list_sessions(limit=args.limit, search=args.search)
         if args.json:

@@ -50,10 +50,10 @@ def register(sub: Any) -> None:
     head.set_defaults(handler=cmd_audit_head)
 
 
-def _store(args: argparse.Namespace) -> Any:
+def _store(args: argparse.Namespace, read_only: bool = False) -> Any:
     from workbench.cli import _settings, _store
 
-    return _store(_settings(args))
+    return _store(_settings(args), read_only)
 
 
 def cmd_policies_check(args: argparse.Namespace) -> int:
@@ -104,7 +104,7 @@ def _crew_domains(settings: Any) -> dict[str, list[str]]:
 def cmd_approvals_list(args: argparse.Namespace) -> int:
     from workbench.governance.approvals import list_approvals
 
-    items = list_approvals(_store(args), pending_only=not args.all)
+    items = list_approvals(_store(args, read_only=True), pending_only=not args.all)
     if args.json:
         for a in items:
             print(json.dumps(a.__dict__, default=str))
@@ -156,7 +156,7 @@ def cmd_approvals_reject(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from workbench.store.audit import AuditChain
 
-    result = AuditChain(_store(args)).verify(args.expect_head)
+    result = AuditChain(_store(args, read_only=True)).verify(args.expect_head)
     rate = result.entries / result.seconds if result.seconds else 0
     if result.ok:
         print(f"audit trail ok: {result.entries} entries, head {result.head} "
@@ -170,6 +170,6 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_audit_head(args: argparse.Namespace) -> int:
     from workbench.store.audit import AuditChain
 
-    seq, head = AuditChain(_store(args)).head()
+    seq, head = AuditChain(_store(args, read_only=True)).head()
     print(head)
     return 0

@@ -174,6 +174,13 @@ def _drop_triggers(con: sqlite3.Connection) -> None:
     con.execute("drop trigger audit_entry_no_delete")
 
 
+def _restore_triggers(con: sqlite3.Connection) -> None:
+    """As the migration made them: a careful intruder puts them back."""
+    for statement in ("update", "delete"):
+        con.execute(f"create trigger audit_entry_no_{statement} before {statement} on "
+                    "audit_entry begin select raise(abort, 'the audit trail is append-only'); end")
+
+
 def test_triggers_refuse_update_and_delete(audited_home: Path) -> None:
     con = sqlite3.connect(audited_home / "workbench.db")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -213,6 +220,9 @@ def test_a_truncated_tail_is_caught_with_the_expected_head(audited_home: Path, c
     _drop_triggers(con)
     con.execute("delete from audit_entry where seq = (select max(seq) from audit_entry)")
     con.commit()
+    assert main(["--home", str(audited_home), "audit", "verify"]) == 1  # triggers missing
+    _restore_triggers(con)
+    con.commit()
     assert main(["--home", str(audited_home), "audit", "verify"]) == 0
     capsys.readouterr()
     assert main(["--home", str(audited_home), "audit", "verify", "--expect-head", head]) == 1
@@ -226,3 +236,12 @@ def test_the_audit_keeps_no_secret_and_no_prompt_text(audited_home: Path) -> Non
     kinds = {k for _, k, _ in _audit(audited_home)}
     assert {"run.started", "model.call", "tool.result", "policy.decision",
             "approval.requested", "approval.decided", "run.completed"} <= kinds
+
+
+def test_a_kept_head_still_verifies_after_later_runs(audited_home: Path, capsys) -> None:
+    capsys.readouterr()
+    assert main(["--home", str(audited_home), "audit", "head"]) == 0
+    head = capsys.readouterr().out.strip()
+    assert main(["--home", str(audited_home), "run", "support-triage", "--approvals", "deny"]) == 0
+    assert main(["--home", str(audited_home), "audit", "verify", "--expect-head", head]) == 0
+    assert main(["--home", str(audited_home), "audit", "verify", "--expect-head", "ab" * 32]) == 1

@@ -95,7 +95,8 @@ def get(store: Store, approval_id: str) -> Approval:
 
 
 def list_approvals(store: Store, pending_only: bool = True, limit: int = 200) -> list[Approval]:
-    expire_overdue(store)
+    if not getattr(store, "read_only", False):  # a read-only database is only read
+        expire_overdue(store)
     where = "WHERE status = 'pending'" if pending_only else ""
     with store.engine.connect() as conn:
         rows = conn.execute(text(

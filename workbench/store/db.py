@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, func, inspect, select, text, update
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import IntegrityError
 
 from workbench.errors import UserInputError
 from workbench.store.models import CrewSnapshot, EventRow, SessionRow
@@ -35,11 +38,52 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
+def _sqlite_read_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA query_only=ON")  # a read-only open never even tries to write
+    cur.close()
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL; None for other databases and in-memory ones."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        database = make_url(url).database
+    except Exception:
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _writable(path: Path) -> bool:
+    """May this process write the database file and its folder (SQLite keeps its WAL and
+    lock files beside it)? False on a read-only mount, for root too."""
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
+def make_engine(url: str, read_only: bool = False, immutable: bool = False) -> Engine:
+    """An engine for `url`; `read_only` opens a SQLite file with mode=ro (no WAL switch, no
+    migration, writes refused), `immutable` also without any lock or shared-memory file."""
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_file(url)
+        if read_only and path is not None:
+            query = {"mode": "ro", "uri": "true"}
+            if immutable:
+                query["immutable"] = "1"
+            ro_url = URL.create("sqlite", database=f"file:{quote(str(path.resolve()))}",
+                                query=query)
+            engine = create_engine(ro_url, connect_args={"check_same_thread": False,
+                                                         "timeout": 10})
+            event.listen(engine, "connect", _sqlite_read_pragmas)
+            return engine
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -65,40 +109,127 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(err).__name__}: {words[0]}" if words else type(err).__name__
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest revision (alembic is imported only when needed)."""
+def revision(engine: Engine) -> str | None:
+    """The database's migration revision (None: a new, empty database)."""
     with engine.connect() as conn:
-        current = None
-        if inspect(conn).has_table("alembic_version"):
-            current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    if current == HEAD_REVISION:
-        return
-    from alembic import command
-    from alembic.config import Config
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+
+#: Key of the PostgreSQL advisory lock that serializes migrations.
+_PG_MIGRATION_LOCK = 0x776F726B62656E63  # "workbenc"
+
+
+@contextmanager
+def migration_lock(engine: Engine, path: Path | None = None) -> Iterator[None]:
+    """One migrating process at a time: for a SQLite file an flock on `<db>.lock` beside it,
+    for PostgreSQL an advisory lock; others wait, then find the work done."""
+    if path is not None:
+        try:
+            import fcntl
+        except ImportError:  # not on a POSIX system: SQLite's own locking must do
+            yield
+            return
+        with open(path.with_name(path.name + ".lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"),
+                             {"key": _PG_MIGRATION_LOCK})
+        return
+    yield
+
+
+def upgrade(engine: Engine, path: Path | None = None) -> None:
+    """Bring the schema to the newest revision (alembic is imported only when needed).
+
+    Several processes opening a new database at once (three runs started together) must not
+    all create its tables: the migration runs under `migration_lock`, and the revision is
+    read again once the lock is held.
+    """
+    if revision(engine) == HEAD_REVISION:
+        return
+    with migration_lock(engine, path):
+        if revision(engine) == HEAD_REVISION:  # another process migrated while we waited
+            return
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
 
 
 class Store:
     """Sessions, crew snapshots and events on one database."""
 
-    def __init__(self, url: str, migrate: bool = True) -> None:
+    def __init__(self, url: str, migrate: bool = True, read_only: bool = False) -> None:
         self.url = url
+        #: The SQLite database file (None for other databases and in-memory ones).
+        self.path = sqlite_file(url)
+        #: Opened read-only: nothing is migrated, written or reaped.
+        self.read_only = read_only and self.path is not None
         #: Opened as an unchanging file (a read-only folder where SQLite cannot share locks).
         self.immutable = False
+        if self.read_only:
+            self.engine = make_engine(url, read_only=True)
+            self._open_read_only()
+            return
         self.engine = make_engine(url)
         if migrate:
             try:
-                upgrade(self.engine)
+                upgrade(self.engine, self.path)
             except UserInputError:
                 raise
             except Exception as exc:
-                raise UserInputError(f"cannot open the database {url}: {exc}") from None
+                raise UserInputError(f"cannot open the database {_shown(url)}: "
+                                     f"{describe_error(exc)}") from None
+
+    @classmethod
+    def for_reading(cls, url: str) -> Store:
+        """The store for a command that only reads (`sessions list`, `audit verify`): a
+        database this process may not write (a read-only home or mount) is opened read-only,
+        with no migration and no WAL files; any other is opened as usual."""
+        path = sqlite_file(url)
+        if path is not None and not _writable(path):
+            if not path.exists():
+                raise UserInputError(f"there is no database at {path} yet, and its folder is "
+                                     "read-only")
+            return cls(url, read_only=True)
+        return cls(url)
+
+    def _open_read_only(self) -> None:
+        try:
+            current = revision(self.engine)
+        except Exception:
+            # a WAL database whose folder nobody may write: SQLite cannot create the shared
+            # memory file readers coordinate through, so the file is read as it stands
+            self.engine.dispose()
+            self.immutable = True
+            self.engine = make_engine(self.url, read_only=True, immutable=True)
+            try:
+                current = revision(self.engine)
+            except Exception as exc:
+                raise UserInputError(f"cannot open the database {self.path} read-only: "
+                                     f"{describe_error(exc)}") from None
+        if current != HEAD_REVISION:
+            raise UserInputError(
+                f"the database {self.path} is read-only here and at revision "
+                f"{current or 'none'}; this workbench needs {HEAD_REVISION}: open it once "
+                "with write access to upgrade it")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -106,12 +237,7 @@ class Store:
     @property
     def sqlite_path(self) -> Path | None:
         """The database file, for a SQLite database in a file (else None)."""
-        if self.engine.dialect.name != "sqlite":
-            return None
-        database = self.engine.url.database
-        if not database or database == ":memory:" or database.startswith("file:"):
-            return None
-        return Path(database).resolve()
+        return self.path.resolve() if self.path is not None else None
 
     def sqlite_uri(self, read_only: bool = True) -> str | None:
         """A sqlite3 `file:` URI of the database file, read-only by default (else None)."""
@@ -127,16 +253,21 @@ class Store:
 
     def snapshot_crew(self, name: str, source_path: str, yaml_text: str) -> int:
         digest = hashlib.sha256(yaml_text.encode("utf-8")).hexdigest()
-        with self.engine.begin() as conn:
-            found = conn.execute(select(SNAPSHOTS.c.id).where(SNAPSHOTS.c.digest == digest))
-            row = found.first()
-            if row:
-                return row[0]
-            result = conn.execute(SNAPSHOTS.insert().values(
-                name=name, digest=digest, source_path=source_path, text=yaml_text,
-                created_at=time.time(),
-            ))
-            return result.inserted_primary_key[0]
+        query = select(SNAPSHOTS.c.id).where(SNAPSHOTS.c.digest == digest)
+        with self.engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        if found is not None:
+            return found
+        try:
+            with self.engine.begin() as conn:
+                result = conn.execute(SNAPSHOTS.insert().values(
+                    name=name, digest=digest, source_path=source_path, text=yaml_text,
+                    created_at=time.time(),
+                ))
+                return result.inserted_primary_key[0]
+        except IntegrityError:  # the same crew, stored by another run starting with this one
+            with self.engine.connect() as conn:
+                return conn.execute(query).scalar_one()
 
     def create_session(self, **values: Any) -> None:
         defaults = dict(status="running", started_at=time.time(), turns=0, prompt_tokens=0,
