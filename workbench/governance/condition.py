@@ -80,7 +80,11 @@ def _fast_regex(expr: str) -> tuple[str, bool]:
         try:
             cel.evaluate('"".matches(p)', {"p": pattern})
         except Exception as exc:
-            raise ValueError(f"invalid regular expression {lit}: {exc}") from None
+            # the regex library's own words are on a line starting `error:`
+            why = [ln for ln in str(exc).splitlines() if ln.startswith("error:")]
+            detail = why[0].removeprefix("error:").strip().rstrip(".") if why else "not valid"
+            detail = detail.split(". Check function")[0]
+            raise ValueError(f"invalid regular expression {lit}: {detail}") from None
         if _UNSAFE_REGEX.search(pattern):
             return m.group(0)
         try:
