@@ -3,6 +3,8 @@ unsaved edits, the task kept with the crew, and escape leaving fields on every s
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 from textual.widgets import Input, Select, SelectionList, Static, TextArea
 
@@ -26,6 +28,12 @@ def shown(widget) -> bool:
     """On screen: it and every container around it are displayed."""
     return all(node.display for node in widget.ancestors_with_self
                if hasattr(node, "display") and node is not widget.screen)
+
+
+def hidden(screen, selector: str) -> bool:
+    """Not on screen: never built, or inside something not displayed."""
+    found = screen.query(selector)
+    return not found or not shown(found.first())
 
 
 async def valid(pilot, what: str = "valid") -> None:
@@ -72,7 +80,7 @@ async def test_the_hub_is_picked_on_the_form_and_saved(settings, make_app) -> No
         screen = compose(app)
         hub = screen.query_one("#role-hub", Select)
         assert shown(hub) and hub.value == "lead"
-        assert not shown(screen.query_one("#role-planner", Select))
+        assert hidden(screen, "#role-planner")
         await pick(pilot, hub, "analyst")
         await valid(pilot)
         await pilot.press("ctrl+s")
@@ -131,7 +139,7 @@ async def test_layered_pickers_set_planner_executors_and_reviewer(settings, make
     async with app.run_test(size=(120, 40)) as pilot:
         await open_crew(pilot, "contract-review")
         screen = compose(app)
-        assert not shown(screen.query_one("#role-hub", Select))
+        assert hidden(screen, "#role-hub")
         planner = screen.query_one("#role-planner", Select)
         reviewer = screen.query_one("#role-reviewer", Select)
         executors = screen.query_one("#role-executors", SelectionList)
@@ -640,3 +648,32 @@ async def test_a_model_without_a_key_is_warned_about_while_editing(settings, mak
         await wait_for(pilot, lambda: "no API key" not in status_text(app),
                        what="the warning to go once the key is there")
         assert "sk-test" not in status_text(app)
+
+
+# -- your crew of a shipped name ------------------------------------------------------------------
+
+async def test_your_saved_crew_replaces_the_shipped_one_in_the_list(settings, make_app) -> None:
+    app = make_app(frozen_clock=False, poll=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_crew(pilot, "market-entry")
+        screen = compose(app)
+        await type_into(pilot, screen.query_one("#agent-role", Input), "Head of research")
+        await valid(pilot)
+        await pilot.press("ctrl+s")
+        mine = settings.crews_dir / "market-entry.yaml"
+        await wait_for(pilot, mine.exists, what="the saved crew")
+        await wait_for(pilot, lambda: any(Path(c.path) == mine for c in screen._crews),
+                       what="the list to show your crew")
+        entries = [c for c in screen._crews if c.name == "market-entry"]
+        assert len(entries) == 1 and Path(entries[0].path) == mine
+        crews = screen.query_one("#compose-crews")
+        label = str(crews.get_option_at_index(crews.highlighted).prompt)
+        assert "market-entry" in label and "yours" in label and "overrides shipped" in label
+        await choose_crew(pilot, "support-triage")
+        await wait_for(pilot, lambda: screen.query_one("#crew-name", Input).value
+                       == "support-triage", what="support-triage")
+        await choose_crew(pilot, "market-entry")
+        await wait_for(pilot, lambda: screen.query_one("#crew-name", Input).value
+                       == "market-entry", what="market-entry again")
+        assert screen.path == mine
+        assert screen.query_one("#agent-role", Input).value == "Head of research"

@@ -81,9 +81,10 @@ def rename_agent(data: dict[str, Any], old: str, new: str) -> None:
 
 def forget_agent(data: dict[str, Any], name: str) -> list[str]:
     """After `name` was removed from the agents: drop it from lists (executors, edges, its own
-    script lines), from its tasks (which stay, unassigned) and from optional roles. The role the topology needs (hub of a star,
-    planner of layers) keeps the old name, so the crew stays invalid and its picker shows a
-    blank until someone is chosen: another agent is never promoted silently.
+    script lines), from its tasks (which stay, unassigned) and from optional roles. The role
+    the topology needs (hub of a star, planner of layers) keeps the old name, so the crew
+    stays invalid and its picker shows a blank until someone is chosen: another agent is
+    never promoted silently.
 
     Returns what changed besides, in words, for a notification.
     """

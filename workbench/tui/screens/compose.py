@@ -122,6 +122,20 @@ def list_crews(services: Any) -> tuple[list[Any], dict[str, list[str]]]:
                               for e, t in ENGINE_TOPOLOGIES.items()}
 
 
+def crew_label(entry: Any) -> str:
+    """A crew in the list: its name and where it comes from (unless shipped), then its shape
+    or its problem, and which crew of the same name it hides."""
+    from rich.markup import escape
+
+    source = getattr(entry, "source", "shipped")
+    head = escape(entry.name) + (f" [dim]({escape(source)})[/]" if source != "shipped" else "")
+    if entry.status != "ok":
+        return f"{head}\n[red]{escape(entry.status[:60])}[/]"
+    overrides = getattr(entry, "overrides", [])
+    hides = f" · overrides {', '.join(overrides)}" if overrides else ""
+    return f"{head}\n[dim]{entry.topology} · {entry.agents} agents{escape(hides)}[/]"
+
+
 def load_crew_data(path: Path | None) -> Loaded:
     """The crew file's text and data; YAML that cannot be read still opens (in the YAML
     view, with its problem), so it can be fixed here."""
@@ -300,10 +314,7 @@ class ComposeScreen(SectionScreen):
         crews.clear_options()
         crews.add_option(Option("[b]+ new crew[/b]", id=NEW_CREW))
         for i, entry in enumerate(self._crews):
-            ok = entry.status == "ok"
-            label = (f"{entry.name}\n[dim]{entry.topology} · {entry.agents} agents[/]" if ok
-                     else f"{entry.name}\n[red]{entry.status[:60]}[/]")
-            crews.add_option(Option(label, id=str(i)))
+            crews.add_option(Option(crew_label(entry), id=str(i)))
         opened = next((i for i, c in enumerate(self._crews) if self.path is not None
                        and Path(c.path) == self.path), None)
         if opened is not None:
@@ -901,7 +912,9 @@ class ComposeScreen(SectionScreen):
         self._write(name, self.current_text())
 
     def _write(self, name: str, text: str) -> None:
-        target = self.wb.settings.crews_dir / f"{name}.yaml"
+        from workbench.crews import user_crew_path
+
+        target = user_crew_path(self.wb.settings, name)
 
         def write(yes: bool | None = True) -> None:
             if yes:
@@ -933,19 +946,19 @@ class ComposeScreen(SectionScreen):
     def action_save_as(self) -> None:
         if not self._ready("save a copy"):
             return
+        from workbench.crews import YOURS, crew_files
         from workbench.tui.screens.compose_modals import NameModal
 
         current = str(self._saved_data().get("name") or "crew")
-        taken = {p.stem for p in self.wb.settings.crews_dir.glob("*.y*ml")} \
-            if self.wb.settings.crews_dir.is_dir() else set()
-        listed = {c.name: c for c in self._crews}
+        found = crew_files(self.wb.settings)
 
         def why(name: str) -> str | None:
-            if name in taken:
+            """Refused if your crews have it; allowed, with a note, if it hides another."""
+            if name not in found:
+                return None
+            if found[name].source == YOURS:
                 return f"your crews folder already has {name}; choose another name"
-            if name in listed:
-                return ""
-            return None
+            return ""
 
         def chosen(name: str | None) -> None:
             if not name:

@@ -48,7 +48,7 @@ class NameModal(Dialog):
             if why:
                 problem = why
             elif why == "":
-                note = f"[dim]{name} overrides the shipped crew of that name[/]"
+                note = f"[$text-muted]{name} will override the crew of that name[/]"
         self.show_problem(problem or note)
         return problem is None
 

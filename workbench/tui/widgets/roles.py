@@ -7,6 +7,7 @@ messages Textual posts for them are not mistaken for edits.
 
 from __future__ import annotations
 
+import copy
 from typing import Any, ClassVar
 
 from textual import on
@@ -112,9 +113,13 @@ class EdgeList(Vertical):
                 tooltip="Add an edge to the graph"),
     ]
 
+    def __init__(self, rows: list[EdgeRow], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rows = rows
+
     def compose(self) -> ComposeResult:
         yield Label("[b]Edges[/b] [dim]from → to, when (blank: always)[/]", classes="edge-head")
-        yield Vertical(id="edge-rows")
+        yield Vertical(*self.rows, id="edge-rows")
         yield Button("+ Add edge (ctrl+n)", id="edge-add", compact=True)
 
     def action_add(self) -> None:
@@ -132,7 +137,7 @@ class RolesEditor(Vertical):
     DEFAULT_CSS = """
     RolesEditor { height: auto; }
     RolesEditor .roles-row { height: 1; }
-    RolesEditor #roles-executors { height: auto; }
+    RolesEditor #roles-layered, RolesEditor #roles-executors { height: auto; }
     RolesEditor #roles-executors .field-label { width: 14; color: $text-muted; }
     RolesEditor #role-executors { height: auto; max-height: 6; width: 1fr; }
     RolesEditor EdgeList { height: auto; margin-top: 1; }
@@ -156,48 +161,101 @@ class RolesEditor(Vertical):
         self._edge_agents: list[str] = []
         self._generation = 0
         self._mounting: AwaitMount | None = None
-
-    def compose(self) -> ComposeResult:
-        with Horizontal(classes="field roles-row", id="roles-star"):
-            yield Label("Hub", classes="field-label")
-            yield Select([], id="role-hub", compact=True, prompt="choose the hub")
-        with Horizontal(classes="field roles-row", id="roles-layered"):
-            yield Label("Planner", classes="field-label")
-            yield Select([], id="role-planner", compact=True, prompt="choose the planner")
-            yield Label("Reviewer", classes="field-label short")
-            yield Select([], id="role-reviewer", compact=True, prompt="none")
-        with Horizontal(id="roles-executors"):
-            yield Label("Executors", classes="field-label")
-            yield SelectionList[str](id="role-executors", compact=True)
-        yield EdgeList(id="role-edges")
+        #: Each kind's pickers, once built.
+        self._parts: dict[str, Widget] = {}
+        self._building: AwaitMount | None = None
+        self._latest: tuple[str, dict[str, Any], list[str]] | None = None
 
     # -- filling ------------------------------------------------------------------------
 
     def show(self, kind: str, topology: dict[str, Any], agents: list[str]) -> None:
-        """Show the pickers `kind` uses, filled from `topology` for these `agents`."""
+        """Show the pickers `kind` uses, filled from `topology` for these `agents`.
+
+        A kind's pickers are built the first time it is shown (a crew shows one kind; the
+        others would only cost time when Compose opens), with the values they start with.
+        """
         self.kind = kind
         self.agents = list(agents)
-        self.query_one("#roles-star").display = kind == "star"
-        self.query_one("#roles-layered").display = kind == "layered"
-        self.query_one("#roles-executors").display = kind == "layered"
-        self.query_one(EdgeList).display = kind == "graph"
         self.display = kind in ("star", "layered", "graph")
+        if self._building is not None:
+            self._latest = (kind, copy.deepcopy(topology), list(agents))
+            return
         first = agents[0] if agents else None
         hub = topology.get("hub")
-        self._pick("role-hub", agents, first if hub is None else hub)
+        hub = first if hub is None else hub
         planner = topology.get("planner")
-        self._pick("role-planner", agents, first if planner is None else planner)
-        planner = planner if planner in agents else first
+        planner = first if planner is None else planner
+        leader = planner if planner in agents else first
         reviewer = topology.get("reviewer")
-        self._pick("role-reviewer", [a for a in agents if a != planner], reviewer)
-        eligible = [a for a in agents if a not in (planner, reviewer)]
+        reviewers = [a for a in agents if a != leader]
+        eligible = [a for a in agents if a not in (leader, reviewer)]
         executors = topology.get("executors")
         chosen = ([a for a in eligible if a in executors] if isinstance(executors, list)
                   else eligible)
-        self._tick(eligible, chosen)
         edges = topology.get("edges")
-        self._show_edges([e for e in edges if isinstance(e, dict)]
-                         if isinstance(edges, list) else [])
+        edges = [e for e in edges if isinstance(e, dict)] if isinstance(edges, list) else []
+        built = None
+        if kind in ("star", "layered", "graph") and kind not in self._parts:
+            part = self._build(kind, hub, planner, reviewer, reviewers, eligible, chosen, edges)
+            self._parts[kind] = part
+            self._building = self.mount(part)
+            self.call_next(self._built)
+            built = kind  # it holds these values already, and its pickers are not mounted yet
+        for name, part in self._parts.items():
+            part.display = name == kind
+        if "star" in self._parts and built != "star":
+            self._pick("role-hub", agents, hub)
+        if "layered" in self._parts and built != "layered":
+            self._pick("role-planner", agents, planner)
+            self._pick("role-reviewer", reviewers, reviewer)
+            self._tick(eligible, chosen)
+        if "graph" in self._parts and built != "graph":
+            self._show_edges(edges)
+
+    def _build(self, kind: str, hub: Any, planner: Any, reviewer: Any, reviewers: list[str],
+               eligible: list[str], chosen: list[str], edges: list[dict[str, Any]]) -> Widget:
+        """A kind's pickers, holding their first values (remembered as shown)."""
+
+        def select(widget_id: str, options: list[str], value: Any, prompt: str) -> Select[str]:
+            pairs = [(a, a) for a in options]
+            shown = value if value in options else NULL
+            self._shown[widget_id] = shown
+            picker: Select[str] = Select(pairs, id=widget_id, compact=True, prompt=prompt,
+                                         value=shown)
+            picker._wb_options = pairs  # type: ignore[attr-defined]
+            return picker
+
+        if kind == "star":
+            return Horizontal(Label("Hub", classes="field-label"),
+                              select("role-hub", self.agents, hub, "choose the hub"),
+                              classes="field roles-row", id="roles-star")
+        if kind == "layered":
+            self._shown["role-executors"] = frozenset(chosen)
+            return Vertical(
+                Horizontal(Label("Planner", classes="field-label"),
+                           select("role-planner", self.agents, planner, "choose the planner"),
+                           Label("Reviewer", classes="field-label short"),
+                           select("role-reviewer", reviewers, reviewer, "none"),
+                           classes="field roles-row"),
+                Horizontal(Label("Executors", classes="field-label"),
+                           SelectionList[str](*((a, a, a in chosen) for a in eligible),
+                                              id="role-executors", compact=True),
+                           id="roles-executors"),
+                id="roles-layered")
+        self._generation += 1
+        self._edges = [dict(e) for e in edges]
+        self._edge_agents = list(self.agents)
+        return EdgeList([EdgeRow(i, self._generation, self.agents, e)
+                         for i, e in enumerate(edges)], id="role-edges")
+
+    async def _built(self) -> None:
+        """Once new pickers are mounted, show what changed while they were being built."""
+        if self._building is not None:
+            await self._building
+        self._building = None
+        latest, self._latest = self._latest, None
+        if latest is not None:
+            self.show(*latest)
 
     def _pick(self, widget_id: str, options: list[str], value: Any) -> None:
         select: Select[str] = self.query_one(f"#{widget_id}", Select)
