@@ -49,8 +49,8 @@ class McpServerSpec(_Strict):
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerSpec:
         if (self.command is None) == (self.url is None):
-            raise ValueError("an MCP server needs either a command (stdio) or a url "
-                             "(streamable HTTP)")
+            raise ValueError("an MCP server needs a command (stdio) or a url (streamable "
+                             "HTTP), not both")
         if self.url and (self.args or self.env or self.cwd):
             raise ValueError("args, env and cwd are for a command; a url server takes headers")
         if self.command and self.headers:

@@ -259,6 +259,8 @@ class McpServer:
         try:
             await asyncio.wait({self._ready, self._task}, timeout=timeout,
                                return_when=asyncio.FIRST_COMPLETED)
+            if self._gone and not self._task.done():  # its reason comes with the task's end
+                await asyncio.wait({self._task}, timeout=STOP_TIMEOUT_S)
         except asyncio.CancelledError:
             await self.stop()
             raise
@@ -354,11 +356,28 @@ class McpServer:
                 self._ready.set_result(None)
                 await self._wake.wait()
                 self.session = None
+                if self._gone:
+                    self.error = ("its process ended" if self.config.command
+                                  else "the connection closed")
         except asyncio.CancelledError:
             self.error = self.error or "it was stopped"
             raise
         except Exception as exc:  # anyio's groups included: whatever ended it is said
-            self.error = self.error or self._mask(_describe(exc))
+            import anyio
+            from mcp.types import CONNECTION_CLOSED
+
+            leaf = _leaf(exc)
+            closed = getattr(getattr(leaf, "error", None), "code", None) == CONNECTION_CLOSED
+            broken = closed or isinstance(leaf, anyio.BrokenResourceError | BrokenPipeError
+                                          | ConnectionResetError | anyio.ClosedResourceError)
+            # the server went first (its pipes broke on the way): that is the news
+            if self.config.command and (self._gone or broken):
+                why = "its process ended"
+            elif self._gone and closed:
+                why = "the connection closed"
+            else:
+                why = self._mask(_describe(exc))
+            self.error = self.error or why
         finally:
             self.session = None
             self._ended.set()
@@ -406,8 +425,6 @@ class McpServer:
             finally:
                 if not self._stopping:
                     self._gone = True
-                    self.error = self.error or ("its process ended" if self.config.command
-                                                else "the connection closed")
                 self._wake.set()
                 await send.aclose()
 
