@@ -3,6 +3,7 @@ tests.core.mcp_http_server PORT` serves /mcp on 127.0.0.1 with one tool."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from mcp.server.fastmcp import Context, FastMCP
@@ -17,6 +18,13 @@ def lookup(term: str, ctx: Context) -> str:
     request = ctx.request_context.request
     token = request.headers.get("x-docs-token", "") if request is not None else ""
     return f"{term}: a word in the glossary (a token of {len(token)} characters)"
+
+
+@server.tool()
+async def wait(seconds: float) -> str:
+    """Answers after `seconds`."""
+    await asyncio.sleep(seconds)
+    return f"waited {seconds} s"
 
 
 if __name__ == "__main__":

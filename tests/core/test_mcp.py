@@ -405,16 +405,21 @@ def test_a_streamable_http_server_is_reached_with_headers_from_the_environment(
             assert time.monotonic() < deadline and server.poll() is None, "no HTTP server"
             time.sleep(0.1)
         monkeypatch.setenv("DOCS_TOKEN", "s3cret-token")
-        docs = (f'  docs: {{url: "http://127.0.0.1:{port}/mcp", '
+        docs = (f'  docs: {{url: "http://127.0.0.1:{port}/mcp", timeout: 1, '
                 'headers: {X-Docs-Token: "${DOCS_TOKEN}"}}')
-        crew = _crew(tmp_path, '["mcp:docs"]', "  - {agent: clerk, call: lookup, "
-                     "args: {term: mesh}}\n", _servers(tmp_path, docs, git=False))
+        crew = _crew(tmp_path, '["mcp:docs"]', """\
+  - {agent: clerk, call: wait, args: {seconds: 30}}
+  - {agent: clerk, call: lookup, args: {term: mesh}}
+""", _servers(tmp_path, docs, git=False))
         code, events = _run(home, crew, write_policies(tmp_path / "p", ALLOW_ALL))
     finally:
         server.kill()
         server.wait()
     assert code == 0
-    result, = _results(events)
+    slow, result = _results(events)
+    # the server's time limit gives up on a call; the session goes on serving the next
+    assert not slow["data"]["ok"]
+    assert slow["content"].startswith("wait timed out after 1 s")
     assert result["data"]["ok"]
     assert result["content"] == "mesh: a word in the glossary (a token of 12 characters)"
     assert "s3cret-token" not in json.dumps(events)
@@ -519,3 +524,7 @@ def test_the_mcp_sdk_is_imported_only_when_a_server_starts(tmp_path: Path) -> No
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == ""
+
+
+def test_the_example_crew_validates(capsys) -> None:
+    assert main(["crews", "validate", str(ROOT / "docs" / "examples" / "mcp-tools.yaml")]) == 0

@@ -630,8 +630,10 @@ def _check_tools(ctx: RunContext, source: str, text: str | None) -> None:
         if not any(r.startswith(MCP_PREFIX) for r in refs):
             continue
         offered = [t.name for t in ctx.agent_tools(entry.agent)]
-        short = {r.rsplit(":", 1)[-1] for r in refs}
-        if entry.call not in offered and entry.call not in refs and entry.call not in short:
+        # a model calls an MCP tool by the name it is offered under, never `mcp:...`
+        custom = {n for r in refs if not r.startswith(MCP_PREFIX)
+                  for n in (r, r.rsplit(":", 1)[-1])}
+        if entry.call not in offered and entry.call not in custom:
             fail(f"script calls {entry.call!r}, which agent {entry.agent!r} does not have; "
                  f"its tools are {', '.join(offered)}", "script", i, "call")
 
