@@ -304,7 +304,7 @@ class McpServer:
         if not call.done() or call.cancelled() or failure is not None:
             if self._gone or self._ended.is_set() or failure is None:
                 raise ToolError(f"MCP server {self.name!r} stopped during the call of {tool}: "
-                                f"{self.error or 'it ended'}{self.stderr_tail()}")
+                                f"{self._why() or 'it ended'}{self.stderr_tail()}")
             raise ToolError(f"MCP server {self.name!r} failed the call of {tool}: "
                             f"{self._mask(_describe(failure))}")
         result = call.result()
@@ -316,8 +316,14 @@ class McpServer:
     # -- internals ---------------------------------------------------------------------------
 
     def _not_running(self) -> str:
-        return (f"MCP server {self.name!r} is not running: {self.error or 'it was stopped'}"
+        return (f"MCP server {self.name!r} is not running: {self._why() or 'it was stopped'}"
                 f"{self.stderr_tail()}")
+
+    def _why(self) -> str:
+        """Why it ended, as far as known yet (its task may still be winding down)."""
+        if self.error or not self._gone:
+            return self.error
+        return "its process ended" if self.config.command else "the connection closed"
 
     def _mask(self, text: str) -> str:
         for secret in self._secrets:
@@ -356,9 +362,7 @@ class McpServer:
                 self._ready.set_result(None)
                 await self._wake.wait()
                 self.session = None
-                if self._gone:
-                    self.error = ("its process ended" if self.config.command
-                                  else "the connection closed")
+                self.error = self._why()
         except asyncio.CancelledError:
             self.error = self.error or "it was stopped"
             raise
@@ -374,7 +378,7 @@ class McpServer:
             if self.config.command and (self._gone or broken):
                 why = "its process ended"
             elif self._gone and closed:
-                why = "the connection closed"
+                why = self._why()
             else:
                 why = self._mask(_describe(exc))
             self.error = self.error or why
