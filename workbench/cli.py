@@ -152,6 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     path = resolve_crew(args.crew, settings)
     prepared = prepare(path, args.engine, args.topology, args.task, args.model)
     store = _store(settings)
+    store.reap_lapsed_sessions()  # an earlier run killed on this host is told apart now
     from workbench.governance.setup import governed
 
     governance = governed(settings, store, args.approvals, args.reviewer)
@@ -213,6 +214,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     from workbench.printer import format_cost
 
     store = _store(_settings(args), read_only=True)
+    store.reap_lapsed_sessions()
     if args.action == "list":
         rows = store.list_sessions(limit=args.limit, search=args.search)
         if args.json:

@@ -93,3 +93,100 @@ def test_an_old_database_is_upgraded_in_place_keeping_its_sessions(tmp_path: Pat
     assert con.execute("select version_num from alembic_version").fetchone()[0] == HEAD_REVISION
     tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
     assert {"audit_entry", "approval"} <= tables
+
+
+# -- leases of running sessions ------------------------------------------------------------
+
+
+def _pending_approval(store: Store, session_id: str) -> None:
+    from sqlalchemy import text
+
+    with store.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO approval (id, session_id, agent, tool, args, rule_ids, reason, context,"
+            " status, always, created_at, expires_at) VALUES ('ap1', :sid, 'a', 'send_email',"
+            " '{}', '[]', 'r', '[]', 'pending', 0, 1.0, 9999999999.0)"), {"sid": session_id})
+
+
+def test_a_session_on_another_host_is_interrupted_once_its_lease_lapses(tmp_path: Path) -> None:
+    import time
+
+    from workbench.store.audit import AuditChain
+
+    store = _store(tmp_path)
+    now = time.time()
+    store.create_session(id="far", crew_name="c", engine="autogen", topology="star",
+                         owner_pid=4242, owner_host="another-host", lease_expires_at=now + 30)
+    _pending_approval(store, "far")
+    assert store.reap_lapsed_sessions(now) == []
+    assert store.renew_lease("far")  # renewed: now good for another minute
+    assert store.reap_lapsed_sessions(now + 31) == []
+    assert store.reap_lapsed_sessions(now + 61) == ["far"]
+    assert store.reap_lapsed_sessions(now + 62) == []  # exactly once
+    session = store.get_session("far")
+    assert session["status"] == "interrupted" and "lease" in session["error"]
+    assert not store.renew_lease("far")  # the run, should it still exist, learns it lost it
+    con = sqlite3.connect(tmp_path / "wb.db")
+    assert con.execute("select status, reviewer from approval").fetchone() == \
+        ("expired", "workbench")
+    kinds = [k for (k,) in con.execute("select kind from audit_entry order by seq")]
+    assert kinds == ["session.interrupted", "approval.decided"]
+    assert AuditChain(store).verify().ok
+
+
+def test_a_dead_owner_on_this_host_is_noticed_at_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from workbench.config import Settings
+    from workbench.tui.services import Services
+
+    store = _store(tmp_path)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        store.create_session(id="dead", crew_name="c", engine="autogen", topology="star",
+                             owner_pid=int(gone.stdout))
+        store.create_session(id="live", crew_name="c", engine="autogen", topology="star",
+                             owner_pid=alive.pid)
+        store.create_session(id="mine", crew_name="c", engine="autogen", topology="star")
+        # the TUI's sessions list finds it as it loads
+        services = Services(Settings(home=tmp_path / "home", db_url=store.url))
+        rows = {r["id"]: r["status"] for r in services.list_sessions()}
+        assert rows == {"dead": "interrupted", "live": "running", "mine": "running"}
+        assert f"process {gone.stdout.strip()} ended" in store.get_session("dead")["error"]
+    finally:
+        alive.kill()
+        alive.wait()
+    assert store.reap_lapsed_sessions() == ["live"]
+
+
+def test_a_run_holds_and_renews_its_lease(tmp_path: Path, monkeypatch) -> None:
+    import asyncio
+    import os
+
+    from tests.support import CREWS
+    from workbench.config import Settings
+    from workbench.governance.setup import governed
+    from workbench.mesh import session as session_module
+    from workbench.mesh.session import Session, prepare
+
+    monkeypatch.setattr(session_module, "RENEW_S", 0.05)
+    monkeypatch.setenv("WORKBENCH_APPROVAL_TIMEOUT", "1")
+    settings = Settings(home=tmp_path / "home")
+    settings.ensure_home()
+    store = Store(settings.database_url)
+    leases: dict[str, float] = {}
+
+    def watch(event) -> None:  # the lease as the approval is asked for, and as it expires
+        if event.kind in ("approval.requested", "approval.decided"):
+            leases[event.kind] = store.get_session(event.session_id)["lease_expires_at"]
+
+    session = Session(prepare(CREWS / "support-triage.yaml"), settings, store,
+                      subscribers=[watch], **governed(settings, store, "wait").session_kwargs())
+    outcome = asyncio.run(session.execute())
+    row = store.get_session(outcome.session_id)
+    assert row["owner_pid"] == os.getpid() and row["owner_host"]
+    assert leases["approval.decided"] - leases["approval.requested"] >= 0.8
+    assert outcome.status == "completed" and row["status"] == "completed"

@@ -245,3 +245,56 @@ def test_a_kept_head_still_verifies_after_later_runs(audited_home: Path, capsys)
     assert main(["--home", str(audited_home), "run", "support-triage", "--approvals", "deny"]) == 0
     assert main(["--home", str(audited_home), "audit", "verify", "--expect-head", head]) == 0
     assert main(["--home", str(audited_home), "audit", "verify", "--expect-head", "ab" * 32]) == 1
+
+
+# -- a run that dies -----------------------------------------------------------------------
+
+
+def test_a_killed_run_is_interrupted_and_its_approval_cannot_be_decided(tmp_path: Path,
+                                                                        capsys) -> None:
+    import signal
+
+    home = tmp_path / "home"
+    proc = _start_run(home)
+    try:
+        approval = _wait_pending(home)
+        time.sleep(0.3)  # what the run did so far is stored
+        con = sqlite3.connect(home / "workbench.db")
+        events_before = con.execute("select count(*) from event").fetchone()[0]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    capsys.readouterr()
+    assert main(["--home", str(home), "sessions", "list"]) == 0
+    assert " interrupted " in capsys.readouterr().out
+    status, error = con.execute("select status, error from session").fetchone()
+    assert status == "interrupted" and f"process {proc.pid} ended" in error
+    assert con.execute("select count(*) from event").fetchone()[0] == events_before > 0
+    assert con.execute("select status from approval").fetchone()[0] == "expired"
+
+    assert main(["--home", str(home), "approvals", "approve", approval]) == 2
+    err = capsys.readouterr().err
+    assert f"approval {approval} was already expired, and its run" in err
+    assert "is interrupted, so nothing waits for a decision" in err
+    assert main(["--home", str(home), "approvals", "reject", approval, "--reason", "x"]) == 2
+    assert main(["--home", str(home), "sessions", "list"]) == 0  # marked once, not again
+    kinds = [k for _, k, _ in _audit(home)]
+    assert kinds.count("session.interrupted") == 1
+    assert kinds[-2:] == ["session.interrupted", "approval.decided"]
+    assert main(["--home", str(home), "audit", "verify"]) == 0
+
+
+def test_an_ended_runs_request_is_refused_not_approved(tmp_path: Path, capsys) -> None:
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "run", "support-triage", "--approvals", "deny"]) == 0
+    con = sqlite3.connect(home / "workbench.db")
+    approval = con.execute("select id from approval").fetchone()[0]
+    with con:  # pending again, as if the run had left it waiting when it ended
+        con.execute("update approval set status='pending', decided_at=null, "
+                    "expires_at=:t", {"t": time.time() + 600})
+    capsys.readouterr()
+    assert main(["--home", str(home), "approvals", "approve", approval]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be decided: its run (session" in err and "is completed" in err
+    assert con.execute("select status from approval").fetchone()[0] == "pending"

@@ -127,6 +127,8 @@ def decide(store: Store, approval_id: str, decision: str, reviewer: str,
     current = get(store, approval_id)
     if args is not None:
         check_args(current.tool, args)
+    if decision != "expired":
+        _refuse_if_run_gone(store, current)
     now = time.time()
     with store.engine.begin() as conn:
         changed = conn.execute(text(
@@ -146,6 +148,22 @@ def decide(store: Store, approval_id: str, decision: str, reviewer: str,
     return get(store, current.id)
 
 
+def _refuse_if_run_gone(store: Store, a: Approval) -> None:
+    """A decision is only for a run that waits for it: not one that ended or was killed
+    (found by its lapsed lease, which also expires the request)."""
+    store.reap_lapsed_sessions()
+    with store.engine.connect() as conn:
+        row = conn.execute(text(
+            "SELECT session.status, approval.status FROM approval LEFT JOIN session "
+            "ON session.id = approval.session_id WHERE approval.id = :id"), {"id": a.id}).first()
+    run, state = row if row else (None, a.status)
+    if run == "running":
+        return
+    why = "cannot be decided:" if state == "pending" else f"was already {state}, and"
+    raise UserInputError(f"approval {a.id} {why} its run (session {a.session_id[:12]}) is "
+                         f"{run or 'gone'}, so nothing waits for a decision")
+
+
 def check_args(tool_name: str, args: dict[str, Any]) -> None:
     """Edited arguments must fit the tool (names, required ones and JSON types), or the
     approved call would only fail later."""
@@ -159,7 +177,9 @@ def check_args(tool_name: str, args: dict[str, Any]) -> None:
 
 
 def expire_overdue(store: Store) -> int:
-    """Pending approvals past their time become expired (a rejection)."""
+    """Pending approvals past their time become expired (a rejection), and so do those of
+    runs that are gone (their sessions' leases lapsed)."""
+    store.reap_lapsed_sessions()
     return _expire(store, "expires_at <= :now", {"now": time.time()},
                    "no reviewer decided in time")
 

@@ -25,7 +25,7 @@ from workbench.mesh.context import ApprovalBroker, RunAborted, RunContext
 from workbench.spec.loader import import_custom_tools, load_crew, parse_crew
 from workbench.spec.schema import CrewSpec
 from workbench.spec.topology import ENGINE_TOPOLOGIES, resolve
-from workbench.store.db import Store, describe_error
+from workbench.store.db import RENEW_S, Store, describe_error
 from workbench.store.writer import EventWriter
 from workbench.tools.base import ToolContext
 from workbench.tools.registry import ToolRegistry
@@ -186,6 +186,7 @@ class Session:
             workspace=str(self.tool_ctx.workspace),
         )
         self.ctx.loop = asyncio.get_running_loop()
+        lease = asyncio.ensure_future(self._keep_lease())
         self.ctx.emit(
             ev.RUN_STARTED, None, None, p.task,
             crew=p.spec.name, engine=p.engine, topology=p.topology,
@@ -228,8 +229,24 @@ class Session:
             # an engine may wrap a provider's error: the context kept its exact words
             status, error = "failed", self.ctx.failure or f"{type(exc).__name__}: {exc}"
         finally:
+            lease.cancel()
             outcome = self._finish(started, status, result, error)
         return outcome
+
+    async def _keep_lease(self) -> None:
+        """Renew the session's lease while it runs: a later command that finds it lapsed
+        (this process killed) marks the session interrupted."""
+        while True:
+            await asyncio.sleep(RENEW_S)
+            try:
+                held = await asyncio.to_thread(self.store.renew_lease, self.session_id)
+            except Exception:  # the next renewal may succeed; the lease lasts several
+                log.warning("could not renew the session's lease", exc_info=True)
+                continue
+            if not held:
+                self.ctx.fail("another process found this run's lease lapsed and marked the "
+                              "session interrupted")
+                return
 
     def _store_failed(self, what: str) -> Callable[[BaseException], None]:
         """A record that cannot be written stops the run at once: nothing goes on unrecorded

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from workbench.store.models import CrewSnapshot, EventRow, SessionRow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The newest migration; a database at another revision is upgraded when opened.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 SESSIONS = SessionRow.__table__
 EVENTS = EventRow.__table__
@@ -173,6 +174,49 @@ def upgrade(engine: Engine, path: Path | None = None) -> None:
             command.upgrade(cfg, "head")
 
 
+#: A running session's lease lasts this long unless renewed; its run renews it every RENEW_S.
+LEASE_S = 60.0
+RENEW_S = 10.0
+#: On this host a live owner process keeps its session, but a lease this far past (the
+#: process id reused by another program) lapses all the same.
+STALE_S = 10 * LEASE_S
+HOST = socket.gethostname()
+
+
+def _alive(pid: int) -> bool:
+    """Is process `pid` (on this host) still there? A zombie (killed, not yet waited for by
+    its parent) is not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # there, but another user's
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):  # no /proc: alive is all os.kill can say
+        return True
+    return state not in ("Z", "X")
+
+
+def _lapsed(pid: int | None, host: str | None, lease: float | None, started: float,
+            now: float) -> str | None:
+    """Why a running session's lease lapsed, or None while it holds."""
+    if lease is None:  # a session from before leases: its start is all there is
+        lease = started + LEASE_S
+    if host == HOST and pid and os.name != "nt":  # os.kill(pid, 0) is no probe on Windows
+        if pid == os.getpid():
+            return None
+        if not _alive(pid):
+            return f"its process {pid} ended without finishing it"
+        if lease > now - STALE_S:
+            return None
+    if lease <= now:
+        owner = f" by process {pid} on {host}" if pid else ""
+        return f"its lease, last renewed{owner}, lapsed {now - lease:.0f} s ago"
+    return None
+
+
 class Store:
     """Sessions, crew snapshots and events on one database."""
 
@@ -270,11 +314,86 @@ class Store:
                 return conn.execute(query).scalar_one()
 
     def create_session(self, **values: Any) -> None:
-        defaults = dict(status="running", started_at=time.time(), turns=0, prompt_tokens=0,
+        """A new session row; a running one is leased to this process (see `renew_lease`)."""
+        now = time.time()
+        defaults = dict(status="running", started_at=now, turns=0, prompt_tokens=0,
                         completion_tokens=0, cost_usd=0.0, cost_unknown_calls=0, model_calls=0,
-                        tool_calls=0, policy_hash="", workspace="", task="")
+                        tool_calls=0, policy_hash="", workspace="", task="",
+                        owner_pid=os.getpid(), owner_host=HOST, lease_expires_at=now + LEASE_S)
         with self.engine.begin() as conn:
             conn.execute(SESSIONS.insert().values(**{**defaults, **values}))
+
+    def renew_lease(self, session_id: str, lease_s: float = LEASE_S) -> bool:
+        """Extend a running session's lease; False when it is no longer running (another
+        process found its lease lapsed and marked it interrupted)."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(SESSIONS)
+                .where(SESSIONS.c.id == session_id, SESSIONS.c.status == "running")
+                .values(lease_expires_at=time.time() + lease_s)
+            ).rowcount == 1
+
+    def reap_lapsed_sessions(self, now: float | None = None) -> list[str]:
+        """Mark running sessions whose lease lapsed `interrupted`; returns their ids.
+
+        On this host a session whose owner process is gone is lapsed at once; across hosts,
+        when its lease time passed. Each is marked exactly once (a conditional update, so
+        several processes reaping together agree), keeps all it recorded, gets an audit
+        entry, and its pending approvals expire: nothing waits for them any more. A
+        read-only store reaps nothing.
+        """
+        if self.read_only:
+            return []
+        now = time.time() if now is None else now
+        cols = [SESSIONS.c.id, SESSIONS.c.owner_pid, SESSIONS.c.owner_host,
+                SESSIONS.c.lease_expires_at, SESSIONS.c.started_at]
+        with self.engine.connect() as conn:
+            running = conn.execute(select(*cols).where(SESSIONS.c.status == "running")).all()
+        reaped = []
+        for sid, pid, host, lease, started in running:
+            reason = _lapsed(pid, host, lease, started, now)
+            if reason is None:
+                continue
+            # only as judged: a renewal in between keeps the session running
+            same_lease = SESSIONS.c.lease_expires_at.is_(None) if lease is None else \
+                SESSIONS.c.lease_expires_at == lease
+            with self.engine.begin() as conn:
+                changed = conn.execute(
+                    update(SESSIONS)
+                    .where(SESSIONS.c.id == sid, SESSIONS.c.status == "running", same_lease)
+                    .values(status="interrupted", ended_at=now, error=f"interrupted: {reason}")
+                ).rowcount
+            if changed:
+                self._interrupted(sid, reason, pid, host, lease, now)
+                reaped.append(sid)
+        return reaped
+
+    def _interrupted(self, session_id: str, reason: str, pid: int | None, host: str | None,
+                     lease: float | None, now: float) -> None:
+        """Record an interruption in the audit, and expire what waited for a reviewer."""
+        from workbench.store.audit import AuditChain, AuditRecord
+
+        records = [AuditRecord(session_id, "workbench", "session.interrupted",
+                               {"reason": reason, "owner_pid": pid, "owner_host": host,
+                                "lease_expires_at": lease}, now)]
+        why = f"the run was interrupted before a decision ({reason})"
+        with self.engine.connect() as conn:
+            pending = conn.execute(text(
+                "SELECT id, tool FROM approval WHERE session_id = :sid AND status = 'pending'"),
+                {"sid": session_id}).all()
+        for approval_id, tool in pending:
+            with self.engine.begin() as conn:
+                changed = conn.execute(text(
+                    "UPDATE approval SET status = 'expired', reviewer = 'workbench', "
+                    "decision_reason = :why, decided_at = :now "
+                    "WHERE id = :id AND status = 'pending'"),
+                    {"why": why, "now": now, "id": approval_id}).rowcount
+            if changed:  # as `approvals.decide` records an expiry
+                records.append(AuditRecord(session_id, "workbench", "approval.decided",
+                                           {"approval_id": approval_id, "decision": "expired",
+                                            "tool": tool, "reason": why, "always": False,
+                                            "edited_args": None}, now))
+        AuditChain(self).append(records)
 
     def update_session(self, session_id: str, **values: Any) -> None:
         with self.engine.begin() as conn:

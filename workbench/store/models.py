@@ -42,6 +42,11 @@ class SessionRow(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     policy_hash: str = ""
     workspace: str = ""
+    #: While it runs, the session's lease: the process that runs it, and until when the lease
+    #: holds unless renewed (a lapsed lease marks the session interrupted).
+    owner_pid: int | None = None
+    owner_host: str | None = None
+    lease_expires_at: float | None = None
 
 
 class EventRow(SQLModel, table=True):

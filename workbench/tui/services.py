@@ -185,6 +185,7 @@ class Services:
                       ) -> list[dict[str, Any]]:
         """Sessions newest first, each with its count of pending approvals."""
         store = self.store
+        store.reap_lapsed_sessions()  # a run whose process is gone shows as interrupted
         rows = store.list_sessions(limit=limit, search=search)
         if status:
             rows = [r for r in rows if r["status"] == status]
