@@ -18,7 +18,7 @@ from workbench.tui.background import in_thread
 from workbench.tui.screens.base import SectionScreen
 
 STATUS_MARK = {"completed": ("✔", "green"), "failed": ("✘", "red"), "cancelled": ("■", "yellow"),
-               "running": ("▶", "cyan")}
+               "running": ("▶", "cyan"), "interrupted": ("⊘", "magenta")}
 COLUMNS = ("Crew", "Status", "Started", "Turns", "Tokens", "Cost", "⏸", "Engine", "Topology")
 #: While the screen is shown, the list is re-read this often (other processes add runs).
 REFRESH_S = 3.0
