@@ -84,8 +84,7 @@ def test_tool_output_denied_as_a_message_never_reaches_a_peer(tmp_path: Path,
     assert MARKER not in _text(sent)
     clerk = [e for e in events if e.kind == "message" and e.agent == "clerk"]
     assert any("withheld by policy" in e.content for e in clerk)
-    if engine == "autogen":
-        assert "withheld by policy" in _text(sent)
+    assert "withheld by policy" in _text(sent)
     for e in events:
         if e.kind == "message":
             assert MARKER not in (e.content or "")
@@ -100,16 +99,17 @@ def test_tool_output_redacted_as_a_message_reaches_a_peer_redacted(tmp_path: Pat
     assert EMAIL not in _text(sent)
     clerk = [e for e in events if e.kind == "message" and e.agent == "clerk"]
     assert any("[REDACTED:email]" in e.content for e in clerk)
-    if engine == "autogen":
-        assert "[REDACTED:email]" in _text(sent)
+    assert "[REDACTED:email]" in _text(sent)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 def test_tool_output_in_a_handoff_context_is_judged_before_the_peer_sees_it(
-        tmp_path: Path) -> None:
+        tmp_path: Path, engine: str) -> None:
     """A model that calls a tool and transfers in one reply: AutoGen passes the tool's result
-    to the next agent inside the handoff."""
+    to the next agent inside the handoff (CrewAI keeps it in the hub's own turn)."""
     from tests.fakeprovider import FakeProvider, Reply, text
     from workbench.engines.autogen import AutoGenEngine
+    from workbench.engines.crewai import CrewAIEngine
 
     both = Reply(tool_calls=[{"name": "read_file", "arguments": {"path": "note0.md"}},
                              {"name": "transfer_to_reader", "arguments": {}}])
@@ -125,10 +125,12 @@ def test_tool_output_in_a_handoff_context_is_judged_before_the_peer_sees_it(
         gate = _gate(tmp_path, "deny", f'message.text.contains("{MARKER}")')
         ctx, events = make_context(spec, tmp_path, gate=gate, redactor=redact)
         (ctx.tool_ctx.workspace / "note0.md").write_text(f"Internal note {MARKER}.\n")
-        asyncio.run(AutoGenEngine().run(ctx))
+        asyncio.run((AutoGenEngine() if engine == "autogen" else CrewAIEngine()).run(ctx))
     assert [e.agent for e in events if e.kind == "handoff"] == ["clerk"]
     result = next(e for e in events if e.kind == "tool.result")
     assert MARKER in result.content
     assert len(fp.requests) == 2
     to_reader = json.dumps(fp.requests[1]["messages"])
-    assert MARKER not in to_reader and "withheld by policy" in to_reader
+    assert MARKER not in to_reader
+    if engine == "autogen":
+        assert "withheld by policy" in to_reader

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
 from itertools import count
@@ -103,8 +104,8 @@ class ScriptedModel:
             target = entry.handoff or ""
             text = entry.say or f"Handing over to {target}."
             calls = []
-            tool_name = f"transfer_to_{target}"
-            if any(t.get("function", {}).get("name") == tool_name for t in request.tools):
+            tool_name = _offered_transfer(request, target)
+            if tool_name:
                 calls = [ToolCall(self.player.call_id(), tool_name, {})]
             return self._response(
                 request, text, tool_calls=calls, handoff=target,
@@ -150,6 +151,17 @@ class ScriptedModel:
             finish_reason=finish,
             handoff=handoff,
         )
+
+
+def _offered_transfer(request: ModelRequest, target: str) -> str | None:
+    """The transfer tool to `target` among those offered, as the engine spells its name
+    (AutoGen lowercases it, CrewAI also splits camelCase): None if there is none."""
+    want = re.sub(r"[^a-z0-9]", "", f"transfer_to_{target}".lower())
+    for t in request.tools:
+        name = t.get("function", {}).get("name") or ""
+        if re.sub(r"[^a-z0-9]", "", name.lower()) == want:
+            return name
+    return None
 
 
 def _offered_name(request: ModelRequest, call: str) -> str:

@@ -1,4 +1,4 @@
-"""The CrewAI engine: kicks the crew off in a worker thread; events come from the gateway LLM."""
+"""The CrewAI engine: conducts the crew in a worker thread; events come from the gateway LLM."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ class CrewAIEngine:
 
     async def run(self, ctx: RunContext) -> str:
         prepare_environment(ctx.tool_ctx.workspace.parent / "crewai")
-        from workbench.engines.crewai.crews import build_crew
+        from workbench.engines.crewai.crews import Conductor
 
         ctx.loop = ctx.loop or asyncio.get_running_loop()
-        crew = build_crew(ctx)
+        conductor = Conductor(ctx)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Any] = loop.create_future()
 
@@ -35,7 +35,7 @@ class CrewAIEngine:
             # Its own daemon thread, not the loop's executor: a cancelled run must not make
             # the process wait for a crew that is still unwinding.
             try:
-                result: Any = crew.kickoff()
+                result: Any = conductor.run()
                 loop.call_soon_threadsafe(settle, True, result)
             except BaseException as exc:  # reported to the awaiting run, whatever it is
                 if not loop.is_closed():

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 from crewai.llms.base_llm import BaseLLM
 from pydantic import PrivateAttr
 
 from workbench.errors import ProviderError
 from workbench.gateway.types import ModelRequest
-from workbench.mesh import events as ev
 from workbench.mesh.context import RunContext
 
-DELEGATE = "delegate_work_to_coworker"
+if TYPE_CHECKING:
+    from workbench.engines.crewai.crews import Floor
+
+#: AutoGen's words for a handoff that carries no message of its own.
+TRANSFERRED = "Transferred to {target}, adopting the role of {target} immediately."
 
 
 def _to_openai(messages: Any) -> list[dict[str, Any]]:
@@ -33,28 +37,39 @@ def _tool_name(tool: dict[str, Any]) -> str:
     return tool.get("function", {}).get("name", "")
 
 
+def _key(name: str) -> str:
+    # a transfer tool's name as either framework spells it: AutoGen lowercases it, CrewAI
+    # also splits camelCase with underscores
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
 class GatewayLLM(BaseLLM):
     """One per agent, so the gate, the budget and the events can name the agent.
 
     Native function calling: tool calls go back to CrewAI's executor as OpenAI-style dicts,
     and it runs them through our governed tools. A text reply is the agent's answer, and is
-    recorded as its message to the agents the topology addresses.
+    recorded as its message to the agents the topology addresses; what the model says with a
+    transfer call is kept for the transfer tool, which records the handoff.
     """
 
     llm_type: str = "workbench"
     _ctx: RunContext = PrivateAttr()
     _agent: str = PrivateAttr()
     _api_base: str | None = PrivateAttr(default=None)
-    _role_to_name: dict[str, str] = PrivateAttr(default_factory=dict)
+    _floor: Any = PrivateAttr(default=None)
+    _transfers: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @classmethod
-    def for_agent(cls, ctx: RunContext, agent: str) -> GatewayLLM:
+    def for_agent(cls, ctx: RunContext, agent: str, floor: Floor | None = None) -> GatewayLLM:
         spec = ctx.spec.agent(agent)
         llm = cls(model=ctx.spec.model_for(spec), provider="workbench")
         llm._ctx = ctx
         llm._agent = agent
         llm._api_base = ctx.spec.api_base_for(spec)
-        llm._role_to_name = {a.role.strip().lower(): a.name for a in ctx.spec.agents}
+        llm._floor = floor
+        topo = ctx.topology
+        if topo.kind == "star" and agent == topo.hub:
+            llm._transfers = {_key(f"transfer_to_{s}"): s for s in topo.spokes}
         return llm
 
     def call(
@@ -81,17 +96,17 @@ class GatewayLLM(BaseLLM):
             # CrewAI re-wraps errors raised inside an agent; keep the provider's own words.
             ctx.fail(str(exc))
             raise
-        offered = {_tool_name(t) for t in request.tools}
         calls = [(c.id, c.name, c.arguments) for c in response.tool_calls]
-        if not calls and response.handoff and DELEGATE in offered:
-            target = ctx.spec.agent(response.handoff)
-            task = response.content or f"Take over: {ctx.task}"
-            calls = [(f"call_delegate_{ctx.bus.last_seq}", DELEGATE,
-                      {"task": task, "context": ctx.task, "coworker": target.role})]
         if calls:
-            for _, name, args in calls:
-                if name == DELEGATE:
-                    self._record_delegation(args)
+            transfers = [(cid, name) for cid, name, _ in calls if _key(name) in self._transfers]
+            if transfers:
+                # only the first transfer counts, as on AutoGen; the others are not run
+                first_id = transfers[0][0]
+                calls = [c for c in calls
+                         if _key(c[1]) not in self._transfers or c[0] == first_id]
+                if self._floor is not None:
+                    # said with the transfer: the transfer tool records it as the handoff's
+                    self._floor.with_transfer[self._agent] = response.content
             return [
                 {"id": cid, "type": "function",
                  "function": {"name": name, "arguments": json.dumps(args)}}
@@ -99,20 +114,18 @@ class GatewayLLM(BaseLLM):
             ]
         text = response.content
         if text:
-            ctx.message(self._agent, text)
+            topo = ctx.topology
+            # the hub's own word goes to the whole team (as the AutoGen adapter shows it)
+            to = "all" if topo.kind == "star" and self._agent == topo.hub else None
+            ctx.message(self._agent, text, to=to)
+            if self._floor is not None:
+                self._floor.said(self._agent, text)
         return text
 
     async def acall(self, *args: Any, **kwargs: Any) -> str | Any:
         import asyncio
 
         return await asyncio.to_thread(self.call, *args, **kwargs)
-
-    def _record_delegation(self, args: dict[str, Any]) -> None:
-        role = str(args.get("coworker", "")).strip().lower()
-        target = self._role_to_name.get(role, role or "?")
-        task = str(args.get("task", ""))
-        self._ctx.emit(ev.HANDOFF, self._agent, target, task)
-        self._ctx.message(self._agent, task, to=[target])
 
     def get_input_tokens_count(self, messages: Any, tools: Any = None,
                                response_model: Any = None) -> int:
