@@ -107,6 +107,8 @@ def _star(rng: random.Random) -> dict:
     serial = [0]
     script: list[dict] = []
     for round_ in range(rng.randint(1, 3)):
+        if rng.random() < 0.3:  # the hub uses its own tools first
+            script += _calls(rng, "hub", rng.randint(1, 2), serial)
         if rng.random() < 0.5:  # the hub speaks before it hands off
             script.append({"agent": "hub", "say": f"Thinking about round {round_}."})
         spoke = rng.choice(names[1:])
@@ -189,3 +191,21 @@ def test_a_hub_that_speaks_before_handing_off_keeps_the_floor_on_both_engines(
     story = _compare(path, tmp_path, capsys)
     assert story == [("message", "lead"), ("message", "lead"), ("tool", "analyst", "calculator"),
                      ("message", "analyst"), ("message", "lead")]
+
+
+def test_the_hub_model_picks_the_next_speaker_the_same_way_on_both_engines(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    crew = {
+        "name": "open-floor", "model": "scripted/demo",
+        "topology": {"kind": "star", "hub": "lead", "max_turns": 10},
+        "agents": _agents(["lead", "analyst", "writer"]),
+        "script": [
+            {"agent": "lead", "say": "Who can size this?"},
+            {"agent": "writer", "say": "I can draft, not size."},
+            {"agent": "lead", "say": "Then we stop here. TERMINATE"},
+        ],
+    }
+    path = tmp_path / "open-floor.yaml"
+    path.write_text(yaml.safe_dump(crew, sort_keys=False))
+    story = _compare(path, tmp_path, capsys)
+    assert story == [("message", "lead"), ("message", "writer"), ("message", "lead")]
