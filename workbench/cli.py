@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="how approvals are answered (default: prompt on a terminal, else wait)")
     run.add_argument("--reviewer", help="reviewer name for --approvals prompt (default: OS user)")
     run.add_argument("--json", action="store_true", help="print events as JSON Lines")
+    run.add_argument("--input", action="append", metavar="KEY=VALUE",
+                     help="a value for one of the crew's inputs, its {placeholders} (repeatable)")
 
     sessions = sub.add_parser("sessions", help="past sessions").add_subparsers(
         dest="action", metavar="ACTION", required=True, parser_class=_Parser)
@@ -76,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Modules adding command groups: each has `register(subparsers)` and sets a `handler` default.
 COMMAND_MODULES: list[str] = ["workbench.cli_models", "workbench.cli_governance",
-                              "workbench.cli_mcp"]
+                              "workbench.cli_mcp", "workbench.cli_import"]
 
 
 def _load_commands(module: str) -> Any:
@@ -151,6 +153,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     path = resolve_crew(args.crew, settings)
     prepared = prepare(path, args.engine, args.topology, args.task, args.model)
+    from workbench.cli_import import fill_run_inputs
+
+    fill_run_inputs(prepared, args.input)
     store = _store(settings)
     store.reap_lapsed_sessions()  # an earlier run killed on this host is told apart now
     from workbench.governance.setup import governed
