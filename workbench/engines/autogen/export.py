@@ -119,7 +119,8 @@ def team_component(spec: CrewSpec) -> tuple[dict[str, Any], list[str]]:
         hub = None
     crew_meta: dict[str, Any] = {
         "topology": topo.model_dump(by_alias=True, exclude_defaults=True) | {"kind": topo.kind},
-        "model": spec.model, "engine": spec.engine, "description": spec.description}
+        "name": spec.name, "model": spec.model, "engine": spec.engine,
+        "description": spec.description}
     for field in ("task", "inputs", "script"):
         value = getattr(spec, field)
         if value:

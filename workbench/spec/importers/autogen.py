@@ -158,6 +158,8 @@ def _team(choice: TeamChoice, component: dict[str, Any], file: str,
     if not participants:
         raise SpecError(f"team {choice.label!r} has no participants", file)
     meta = _crew_meta(participants)
+    if meta and not name and isinstance(meta.get("name"), str):
+        crew.name = crew_slug(meta["name"])  # an exported crew keeps its own name
     description = clean_text(config.get("description"))
     if description in ("", "A team of agents.") and component.get("label") != kind:
         # a gallery's own words for the team (a dump's are its class's docstring)
