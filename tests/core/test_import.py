@@ -404,3 +404,32 @@ def test_run_input_fills_placeholders_before_the_model_sees_them(
         assert code == 0, printed.err
         sent = json.dumps(fp.requests)
     assert "Cats should vote" in sent and "{motion}" not in sent
+
+
+def test_crew_file_context_may_name_earlier_tasks(home: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    crew = tmp_path / "ctx.yaml"
+    crew.write_text("name: ctx\nagents:\n  - {name: a, role: A, goal: Do a}\ntasks:\n"
+                    "  - {name: first, description: One}\n"
+                    "  - {description: Two, context: [first, 0]}\n")
+    assert load_crew(crew).tasks[1].context == [0, 0]
+    crew.write_text(crew.read_text().replace("[first, 0]", "[frist]"))
+    assert main(["--home", str(home), "crews", "validate", str(crew)]) == 2
+    assert "ctx.yaml:6: tasks.1.context: context names 'frist', but no task has that name" \
+        in capsys.readouterr().err
+
+
+def test_a_graph_the_workbench_refuses_is_kept_and_imported_as_a_network(
+        home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = json.loads((AUTOGEN / "docs-graphflow-loop.json").read_text())
+    b_edges = data["config"]["graph"]["nodes"]["B"]["edges"]
+    b_edges[1].pop("condition")  # B -> C on CONTINUE, B -> E always: mixed, so refused
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(data))
+    out = tmp_path / "mixed.yaml"
+    code, _, err = _import(home, capsys, str(path), "-o", str(out))
+    assert code == 0, err
+    assert load_crew(out).topology.kind == "network"
+    assert "the graph topology was refused" in err and "imported as network" in err
+    kept = yaml.safe_load(out.read_text())["unmapped"]["crew"]["topology"]
+    assert kept["kind"] == "graph" and len(kept["edges"]) == 4

@@ -124,6 +124,15 @@ class TaskSpec(_Strict):
     output_file: str | None = None
     human_input: bool = False
 
+    @field_validator("context", mode="before")
+    @classmethod
+    def _named_tasks_exist(cls, context: Any) -> Any:
+        # names of tasks were made indexes by the crew; a name left is no task's
+        for ref in context if isinstance(context, list) else []:
+            if isinstance(ref, str) and not ref.strip().isdigit():
+                raise ValueError(f"context names {ref!r}, but no task has that name")
+        return context
+
 
 class ScriptEntry(_Strict):
     """One scripted reply: `say` text, a tool `call` with `args`, or a `handoff` (which may
