@@ -31,6 +31,54 @@ def display_path(path: str | Path) -> str:
         return str(p)
 
 
+#: A session file larger than this is shown cut (the modal is for reading, not for data).
+FILE_SHOWN_BYTES = 200_000
+
+
+@dataclass
+class SnapshotView:
+    """The crew file exactly as a session ran it, and how it compares with the file now."""
+
+    crew: str
+    digest: str
+    source_path: str
+    created_at: float
+    text: str
+    now: str = ""
+
+
+@dataclass
+class SessionFile:
+    """A file a session's tools wrote: `folder` is workspace or outbox."""
+
+    folder: str
+    path: str
+    size: int
+
+
+@dataclass
+class SessionFiles:
+    root: Path
+    files: list[SessionFile]
+
+
+@dataclass
+class ReviewItem:
+    """A request in the approvals queue, with what a reviewer needs around it."""
+
+    approval: Any
+    crew: str = ""
+    task: str = ""
+    session_status: str = ""
+    #: The tool's tags (`external` asks before approving); None when they cannot be told.
+    tags: frozenset[str] | None = frozenset()
+
+    @property
+    def external(self) -> bool:
+        """Acts outside the workbench (or might: unknown tags count as external)."""
+        return self.tags is None or "external" in self.tags
+
+
 @dataclass
 class PendingSummary:
     count: int
@@ -137,6 +185,21 @@ def _catalog_row(name: str, info: dict[str, Any]) -> CatalogRow:
     )
 
 
+def _email_text(raw: bytes) -> str:
+    """An outbox message as a person reads it: its headers, then the decoded text."""
+    from email import message_from_bytes, policy
+
+    msg = message_from_bytes(raw, policy=policy.default)
+    head = "\n".join(f"{k}: {msg[k]}" for k in ("From", "To", "Cc", "Subject", "Date")
+                     if msg[k])
+    try:
+        part = msg.get_body(preferencelist=("plain", "html"))
+        body = part.get_content() if part is not None else ""
+    except (LookupError, KeyError, ValueError):
+        return raw.decode("utf-8", errors="replace")
+    return f"{head}\n\n{body}"
+
+
 class Services:
     """Opens the store on first use (sqlalchemy costs ~0.5 s: never before the first frame)."""
 
@@ -169,11 +232,23 @@ class Services:
 
     @property
     def reviewer(self) -> str:
+        """The name decisions are recorded under: given, else WORKBENCH_REVIEWER or the OS user."""
         if self._reviewer is None:
-            from workbench.governance.approvals import os_user
+            from workbench.governance.reviewer import default_reviewer
 
-            self._reviewer = os_user()
+            self._reviewer = default_reviewer()
         return self._reviewer
+
+    @reviewer.setter
+    def reviewer(self, name: str) -> None:
+        from workbench.errors import UserInputError
+
+        name = " ".join(name.split())
+        if not name:
+            raise UserInputError("a reviewer name cannot be empty")
+        if len(name) > 64:
+            raise UserInputError("a reviewer name is at most 64 characters")
+        self._reviewer = name
 
     def close(self) -> None:
         if self._store is not None:
@@ -190,9 +265,95 @@ class Services:
         if status:
             rows = [r for r in rows if r["status"] == status]
         pending = self._pending_by_session()
+        digests = self._snapshot_digests({r["crew_snapshot_id"] for r in rows})
         for r in rows:
             r["pending"] = pending.get(r["id"], 0)
+            r["snapshot"] = digests.get(r["crew_snapshot_id"], "")
         return rows
+
+    def _snapshot_digests(self, ids: set[int | None]) -> dict[int, str]:
+        from sqlalchemy import bindparam, text
+
+        ids = {i for i in ids if i is not None}
+        if not ids:
+            return {}
+        with self.store.engine.connect() as conn:
+            return dict(conn.execute(text(
+                "SELECT id, digest FROM crew_snapshot WHERE id IN :ids").bindparams(
+                bindparam("ids", expanding=True)), {"ids": sorted(ids)}).all())
+
+    def crew_snapshot(self, session_id: str) -> SnapshotView:
+        """The crew file a session ran (its snapshot), and whether the crew file of that name
+        is still the same."""
+        from sqlalchemy import text
+
+        from workbench.errors import UserInputError, WorkbenchError
+
+        session = self.store.get_session(session_id)
+        with self.store.engine.connect() as conn:
+            row = conn.execute(text(
+                "SELECT name, digest, source_path, created_at, text FROM crew_snapshot "
+                "WHERE id = :id"), {"id": session.get("crew_snapshot_id")}).first()
+        if row is None:
+            raise UserInputError(f"session {session['id'][:12]} kept no copy of its crew file")
+        view = SnapshotView(*row)
+        if view.source_path:
+            view.source_path = display_path(view.source_path)
+        try:
+            from workbench.crews import find_crew
+
+            current = find_crew(session["crew_name"], self.settings)
+            same = current.read_text(encoding="utf-8") == view.text
+            view.now = (f"{display_path(current)} is still this version" if same else
+                        f"{display_path(current)} has changed since")
+        except (WorkbenchError, OSError):
+            view.now = f"no crew named {session['crew_name']} now"
+        return view
+
+    def session_folder(self, session_id: str) -> Path:
+        """Where a session's tools wrote: the folder holding its workspace and outbox."""
+        session = self.store.get_session(session_id)
+        if session.get("workspace"):
+            return Path(session["workspace"]).parent
+        return self.settings.session_dir(session["id"])
+
+    def session_files(self, session_id: str) -> SessionFiles:
+        """Every file in the session's workspace and outbox, by folder then path."""
+        root = self.session_folder(session_id)
+        files = []
+        for folder in ("workspace", "outbox"):
+            base = root / folder
+            if not base.is_dir():
+                continue
+            for path in sorted(base.rglob("*")):
+                if path.is_file() and not path.is_symlink():
+                    files.append(SessionFile(folder, path.relative_to(base).as_posix(),
+                                             path.stat().st_size))
+        return SessionFiles(root, files)
+
+    def read_session_file(self, session_id: str, folder: str, path: str) -> str:
+        """A session file's text (cut past FILE_SHOWN_BYTES); never a file outside it."""
+        from workbench.errors import UserInputError
+
+        base = (self.session_folder(session_id) / folder).resolve()
+        target = (base / path).resolve()
+        if folder not in ("workspace", "outbox") or not target.is_relative_to(base):
+            raise UserInputError(f"{folder}/{path} is not a file of this session")
+        with target.open("rb") as fh:
+            raw = fh.read(FILE_SHOWN_BYTES + 1)
+        if target.suffix == ".eml" and len(raw) <= FILE_SHOWN_BYTES:
+            return _email_text(raw)
+        if b"\0" in raw[:8192]:
+            return f"(a binary file of {target.stat().st_size:,} bytes; not shown)"
+        body = raw[:FILE_SHOWN_BYTES].decode("utf-8", errors="replace")
+        if len(raw) > FILE_SHOWN_BYTES:
+            body += f"\n… (cut: the file has {target.stat().st_size:,} bytes)"
+        return body
+
+    def events_after(self, session_id: str, seq: int, limit: int = 1000
+                     ) -> list[dict[str, Any]]:
+        """A session's events after `seq` (following a run another process writes)."""
+        return self.store.events_after(session_id, seq, limit)
 
     def _pending_by_session(self) -> dict[str, int]:
         from sqlalchemy import text
@@ -275,6 +436,45 @@ class Services:
         from workbench.governance.approvals import list_approvals
 
         return list_approvals(self.store, pending_only=pending_only)
+
+    def review_queue(self, pending_only: bool = True) -> list[ReviewItem]:
+        """The queue as the review screen shows it: each request with its session's crew,
+        task and status, and (for pending ones) its tool's tags."""
+        from sqlalchemy import bindparam, text
+
+        items = [ReviewItem(a) for a in self.approvals(pending_only)]
+        sids = sorted({i.approval.session_id for i in items})
+        if sids:
+            with self.store.engine.connect() as conn:
+                sessions = {r[0]: r[1:] for r in conn.execute(text(
+                    "SELECT id, crew_name, task, status FROM session WHERE id IN :ids")
+                    .bindparams(bindparam("ids", expanding=True)), {"ids": sids})}
+            for item in items:
+                crew, task, status = sessions.get(item.approval.session_id, ("", "", ""))
+                item.crew, item.task, item.session_status = crew, task or "", status
+        for item in items:
+            if item.approval.status == "pending":
+                item.tags = self._tool_tags(item.approval)
+        return items
+
+    def _tool_tags(self, a: Any) -> frozenset[str] | None:
+        """A requested tool's tags: the built-in tool's own, else those the run recorded
+        with the request; None if neither tells."""
+        from sqlalchemy import text
+
+        from workbench.tools.registry import ToolRegistry
+
+        registry = ToolRegistry()
+        if a.tool in registry.names():
+            return frozenset(registry.get(a.tool).tags)
+        with self.store.engine.connect() as conn:
+            for (data,) in conn.execute(text(
+                    "SELECT data FROM event WHERE session_id = :sid "
+                    "AND kind = 'approval.requested'"), {"sid": a.session_id}):
+                d = json.loads(data) if data else {}
+                if d.get("approval_id") == a.id and isinstance(d.get("tags"), list):
+                    return frozenset(d["tags"])
+        return None
 
     def decide(self, approval_id: str, decision: str, reason: str | None = None,
                args: dict[str, Any] | None = None, always: bool = False) -> Any:

@@ -1,4 +1,5 @@
-"""Sessions, the home screen: past runs to search, replay and export."""
+"""Sessions, the home screen: past runs to search, replay (or follow) and export, with the
+crew version each one ran and the files it wrote."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from workbench.tui.screens.base import SectionScreen
 
 STATUS_MARK = {"completed": ("✔", "green"), "failed": ("✘", "red"), "cancelled": ("■", "yellow"),
                "running": ("▶", "cyan"), "interrupted": ("⊘", "magenta")}
-COLUMNS = ("Crew", "Status", "Started", "Turns", "Tokens", "Cost", "⏸", "Engine", "Topology")
+#: "Version" is the crew file's snapshot (its digest, short): runs of one version compare.
+COLUMNS = ("Crew", "Version", "Status", "Started", "Turns", "Tokens", "Cost", "⏸", "Engine",
+           "Topology")
 #: While the screen is shown, the list is re-read this often (other processes add runs).
 REFRESH_S = 3.0
 
@@ -34,6 +37,18 @@ class Exported(Message):
     def __init__(self, path: Any) -> None:
         super().__init__()
         self.path = path
+
+
+class SnapshotLoaded(Message):
+    def __init__(self, result: tuple[str, Any]) -> None:
+        super().__init__()
+        self.session_id, self.view = result
+
+
+class FilesLoaded(Message):
+    def __init__(self, result: tuple[str, Any]) -> None:
+        super().__init__()
+        self.session_id, self.files = result
 
 
 def status_text(status: str) -> Text:
@@ -55,7 +70,8 @@ class SessionsTable(DataTable[Any]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "select_cursor", "Replay", id="sessions.table.open",
-                tooltip="Replay the selected session's traffic in the run view"),
+                tooltip="Replay the selected session's traffic in the run view (a running "
+                        "one is followed live)"),
     ]
 
 
@@ -65,7 +81,12 @@ class SessionsScreen(SectionScreen):
     AUTO_FOCUS = "#sessions-table"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Replay", id="sessions.open",
-                tooltip="Replay the selected session's traffic in the run view"),
+                tooltip="Replay the selected session's traffic in the run view (a running "
+                        "one is followed live)"),
+        Binding("v", "crew_version", "Crew version", id="sessions.crew_version",
+                tooltip="Show the crew file exactly as the selected session ran it"),
+        Binding("o", "files", "Files", id="sessions.files",
+                tooltip="Open the files the selected session wrote (workspace and outbox)"),
         Binding("slash", "search", "Search", id="sessions.search",
                 tooltip="Search sessions by crew, task, status or id"),
         Binding("m", "export('md')", "Export MD", id="sessions.export_md",
@@ -128,7 +149,8 @@ class SessionsScreen(SectionScreen):
         clock = self.wb.clock
         rows = message.rows
         shown = tuple((r["id"], r["status"], r["turns"], r["pending"], r["cost_usd"],
-                       r["prompt_tokens"] + r["completion_tokens"]) for r in rows)
+                       r["prompt_tokens"] + r["completion_tokens"], r.get("snapshot"))
+                      for r in rows)
         self._rows = rows
         if shown == self._shown:
             return
@@ -140,6 +162,7 @@ class SessionsScreen(SectionScreen):
         table.add_rows(
             [
                 Text(r["crew_name"][:24]),
+                Text((r.get("snapshot") or "-")[:7], "dim"),
                 status_text(r["status"]),
                 Text(clock.short(r["started_at"])),
                 Text(str(r["turns"]), justify="right"),
@@ -185,7 +208,10 @@ class SessionsScreen(SectionScreen):
         task = " ".join((row.get("task") or "").split())
         extra = f" · [red]{escape(row['error'])}[/]" if row.get("error") else ""
         started = self.wb.clock.date_time(row["started_at"])
-        detail.update(f"[b]{row['id'][:12]}[/b] · {started} · {escape(task[:200])}{extra}")
+        version = (f" · crew version {row['snapshot'][:7]} ([b]v[/b])"
+                   if row.get("snapshot") else "")
+        detail.update(f"[b]{row['id'][:12]}[/b] · {started}{version} · {escape(task[:200])}"
+                      f"{extra}")
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
@@ -221,6 +247,42 @@ class SessionsScreen(SectionScreen):
             self.notify("No session selected", severity="warning")
             return
         self.wb.open_replay(sid)
+
+    def action_crew_version(self) -> None:
+        sid = self._selected_id()
+        if sid is None:
+            self.notify("No session selected", severity="warning")
+            return
+        services = self.wb.services
+
+        def load() -> tuple[str, Any]:
+            return sid, services.crew_snapshot(sid)
+
+        in_thread(self, load, done=SnapshotLoaded, what="reading the session's crew file",
+                  group="sessions-snapshot")
+
+    def on_snapshot_loaded(self, message: SnapshotLoaded) -> None:
+        from workbench.tui.screens.files import SnapshotModal
+
+        self.app.push_screen(SnapshotModal(message.session_id, message.view, self.wb.clock))
+
+    def action_files(self) -> None:
+        sid = self._selected_id()
+        if sid is None:
+            self.notify("No session selected", severity="warning")
+            return
+        services = self.wb.services
+
+        def load() -> tuple[str, Any]:
+            return sid, services.session_files(sid)
+
+        in_thread(self, load, done=FilesLoaded, what="listing the session's files",
+                  group="sessions-files")
+
+    def on_files_loaded(self, message: FilesLoaded) -> None:
+        from workbench.tui.screens.files import FilesModal
+
+        self.app.push_screen(FilesModal(message.session_id, message.files, self.wb.services))
 
     def action_export(self, fmt: str) -> None:
         sid = self._selected_id()
