@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--home", help="data folder (env WORKBENCH_HOME)")
     p.add_argument("--db", help="database URL (env WORKBENCH_DB); default sqlite in the home")
     p.add_argument("--policies", help="policy folder (env WORKBENCH_POLICIES)")
+    p.add_argument("--reviewer", dest="app_reviewer", metavar="NAME",
+                   help="your name on approval decisions in the TUI (env WORKBENCH_REVIEWER; "
+                        "default: the OS user)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = sub.add_parser("run", help="run a crew headless and print its traffic")
@@ -59,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
 
-    sub.add_parser("review", help="open the approvals queue alone, in the TUI")
+    review = sub.add_parser("review", help="open the approvals queue alone, in the TUI")
+    review.add_argument("--reviewer", metavar="NAME",
+                        help="your name on the decisions (env WORKBENCH_REVIEWER; "
+                             "default: the OS user)")
 
 
     crews = sub.add_parser("crews", help="crew files").add_subparsers(
@@ -158,11 +165,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     fill_run_inputs(prepared, args.input)
     store = _store(settings)
     store.reap_lapsed_sessions()  # an earlier run killed on this host is told apart now
-    from workbench.governance.setup import governed
+    from functools import partial
+
+    from workbench.governance.approvals import print_waiting_hint
+    from workbench.governance.setup import default_mode, governed
 
     governance = governed(settings, store, args.approvals, args.reviewer)
     for note in governance.notes(prepared.spec):  # said before the run, not lost in it
         print(f"workbench: warning: {note}", file=sys.stderr)
+    if (args.approvals or default_mode()) == "wait":
+        # nobody is asked here: say where a request can be decided
+        home = f" --home {shlex.quote(args.home)}" if args.home else ""
+        governance.approvals.on_waiting = partial(print_waiting_hint,
+                                                  command=f"workbench{home}")
     printer = RunPrinter(json_lines=args.json)
     session = Session(prepared, settings, store, subscribers=[printer],
                       **governance.session_kwargs())

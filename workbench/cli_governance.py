@@ -32,12 +32,12 @@ def register(sub: Any) -> None:
     ok.add_argument("--always", action="store_true",
                     help="also approve later calls of this tool by this agent in the session")
     ok.add_argument("--args", help="run with these arguments instead (a JSON object)")
-    ok.add_argument("--reviewer", help="reviewer name (default: the OS user)")
+    ok.add_argument("--reviewer", help="reviewer name (default: WORKBENCH_REVIEWER or the OS user)")
     ok.set_defaults(handler=cmd_approvals_approve)
     no = ap.add_parser("reject", help="reject a pending request; the agent is told why")
     no.add_argument("id", metavar="ID")
     no.add_argument("--reason", required=True)
-    no.add_argument("--reviewer", help="reviewer name (default: the OS user)")
+    no.add_argument("--reviewer", help="reviewer name (default: WORKBENCH_REVIEWER or the OS user)")
     no.set_defaults(handler=cmd_approvals_reject)
 
     au = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
@@ -125,9 +125,9 @@ def cmd_approvals_list(args: argparse.Namespace) -> int:
 
 
 def _reviewer(args: argparse.Namespace) -> str:
-    from workbench.governance.approvals import os_user
+    from workbench.governance.reviewer import default_reviewer
 
-    return args.reviewer or os_user()
+    return args.reviewer or default_reviewer()
 
 
 def cmd_approvals_approve(args: argparse.Namespace) -> int:

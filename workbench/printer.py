@@ -12,6 +12,22 @@ from workbench.mesh.events import Event
 _COLORS = ["36", "35", "33", "32", "34", "31", "96", "95"]
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 turn`, `2 turns`, `1,648 tokens`: a count and its noun, agreeing."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def outcome_words(status: str, reason: str | None) -> str:
+    """How a run's end reads: `completed`, `failed: <reason>`, `cancelled by the user`; a
+    reason that only says the status again is not repeated (never `cancelled: cancelled`)."""
+    reason = " ".join((reason or "").split())
+    if not reason or reason.lower() == status:
+        return status
+    if reason.lower().startswith(f"{status} "):
+        return reason
+    return f"{status}: {reason}"
+
+
 def _short(text: str | None, width: int = 400) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -108,11 +124,11 @@ class RunPrinter:
                            f"{d.get('reviewer')}{': ' + e.content if e.content else ''}", "33")
         if e.kind == ev.MODEL_CALL and (d.get("fallback_from") or d.get("attempts", 1) > 1):
             used = d.get("requested") or d.get("model")
-            how = f"answered by {d.get('model')} after {d.get('attempts', 1)} attempts"
+            how = f"answered by {d.get('model')} after {plural(d.get('attempts', 1), 'attempt')}"
             if d.get("fallback_from"):
                 how += f" (fell back from {d['fallback_from']})"
             if d.get("ok") is False:
-                how = f"failed after {d.get('attempts', 1)} attempts"
+                how = f"failed after {plural(d.get('attempts', 1), 'attempt')}"
             return self._c(f"  ↻ {e.agent} on {used}: {how}", "2")
         if e.kind in (ev.RUN_COMPLETED, ev.RUN_FAILED):
             return self.summary(e)
@@ -122,18 +138,24 @@ class RunPrinter:
         d = e.data
         tokens = d.get("prompt_tokens", 0) + d.get("completion_tokens", 0)
         cost = format_cost(d.get("cost_usd"), d.get("cost_known", True))
+        status = d.get("status", "")
+        cancelled = status == "cancelled"
         blocked = f"{d['blocked_calls']:,} blocked by policy · " if d.get("blocked_calls") else ""
         head = {"completed": self._c("✔ completed", "1;32"),
-                "cancelled": self._c("■ cancelled", "1;33")}.get(
-            d.get("status", ""), self._c("✘ failed", "1;31"))
-        lines = [f"{head} in {d.get('elapsed_s', 0):.2f} s · {d.get('turns', 0)} turns · "
-                 f"{tokens:,} tokens · {cost} · {d.get('model_calls', 0)} model calls · {blocked}"
-                 f"{d.get('tool_calls', 0)} tool calls · session {e.session_id}"]
+                # `cancelled by the user` in one phrase, not a reason line repeating it
+                "cancelled": self._c(f"■ {outcome_words(status, e.content)}", "1;33")}.get(
+            status, self._c("✘ failed", "1;31"))
+        lines = [f"{head} in {d.get('elapsed_s', 0):.2f} s · {plural(d.get('turns', 0), 'turn')}"
+                 f" · {plural(tokens, 'token')} · {cost} · "
+                 f"{plural(d.get('model_calls', 0), 'model call')} · {blocked}"
+                 f"{plural(d.get('tool_calls', 0), 'tool call')} · session {e.session_id}"]
         for what in ("agent", "domain"):
             breakdown = cost_breakdown(d.get(f"cost_by_{what}"))
             if breakdown:
                 lines.append(f"  cost by {what}: {breakdown}")
-        if e.kind == ev.RUN_FAILED and e.content:
+        if cancelled:
+            pass  # why it stopped is in the first line already
+        elif e.kind == ev.RUN_FAILED and e.content:
             lines.append(f"  reason: {e.content}")
         elif e.content:
             lines.append(f"  result: {_short(e.content, 600)}")

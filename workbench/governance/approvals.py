@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import json
 import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from sqlalchemy import text
 
 from workbench.errors import UserInputError
 from workbench.governance.gate import Decision
+from workbench.governance.reviewer import default_reviewer
 from workbench.mesh import events as ev
 from workbench.mesh.context import ApprovalOutcome, RunContext
 from workbench.store.audit import AuditChain, AuditRecord
@@ -24,13 +25,6 @@ from workbench.store.db import Store
 from workbench.tools.base import Tool
 
 POLL_S = 0.25
-
-
-def os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown"
 
 
 @dataclass
@@ -211,6 +205,8 @@ class DatabaseApprovals:
         self.store = store
         self.timeout_s = timeout_s
         self.poll_s = poll_s
+        #: Told about each request that starts waiting (the CLI prints how to decide it).
+        self.on_waiting: Callable[[Approval], None] | None = None
 
     async def request(self, ctx: RunContext, agent: str, tool: Tool, args: dict[str, Any],
                       decision: Decision) -> ApprovalOutcome:
@@ -219,7 +215,9 @@ class DatabaseApprovals:
             _recent_messages(ctx), self.timeout_s)
         ctx.emit(ev.APPROVAL_REQUESTED, agent, None, decision.reason, approval_id=approval.id,
                  tool=tool.name, args=args, rule_ids=decision.rule_ids,
-                 expires_at=approval.expires_at)
+                 expires_at=approval.expires_at, tags=sorted(tool.tags))
+        if self.on_waiting is not None:
+            self.on_waiting(approval)
         decided = await self.wait(ctx, approval)
         return self._outcome(ctx, decided)
 
@@ -269,7 +267,7 @@ class PromptApprovals(DatabaseApprovals):
 
     def __init__(self, store: Store, timeout_s: float, reviewer: str | None = None) -> None:
         super().__init__(store, timeout_s)
-        self.reviewer = reviewer or os_user()
+        self.reviewer = reviewer or default_reviewer()
 
     async def wait(self, ctx: RunContext, approval: Approval) -> Approval:
         threading.Thread(target=self._ask, args=(approval,), daemon=True).start()
@@ -306,9 +304,13 @@ class PromptApprovals(DatabaseApprovals):
                         args = json.loads(sys.stdin.readline() or "null")
                         decide(self.store, a.id, "approved", self.reviewer, args=args)
                     elif choice == "r":
-                        out.write("  reason: ")
-                        out.flush()
-                        why = sys.stdin.readline().strip() or "rejected by the reviewer"
+                        why = self._reason(out)
+                        if why is None:
+                            with contextlib.suppress(UserInputError):
+                                decide(self.store, a.id, "rejected", self.reviewer,
+                                       "no answer on the terminal (end of input)")
+                            out.write("  no answer (end of input): rejected\n")
+                            return
                         decide(self.store, a.id, "rejected", self.reviewer, why)
                     else:
                         continue
@@ -318,6 +320,36 @@ class PromptApprovals(DatabaseApprovals):
                         return
                     continue
                 return
+
+    @staticmethod
+    def _reason(out: TextIO) -> str | None:
+        """A rejection's reason, asked until one is given (the agent is told it, as in the
+        TUI and `approvals reject --reason`); None at end of input."""
+        while True:
+            out.write("  reason (the agent is told why): ")
+            out.flush()
+            line = sys.stdin.readline()
+            if not line:
+                return None
+            if line.strip():
+                return line.strip()
+            out.write("  a reason is required to reject\n")
+
+
+def waiting_hint(a: Approval, command: str = "workbench") -> str:
+    """What the terminal of a run waiting for a decision says: where to decide it."""
+    minutes = max(1, round((a.expires_at - a.created_at) / 60))
+    return (f"  ⏸ waiting for a reviewer (rejected if nobody decides within {minutes} min): "
+            f"decide in `{command} review`,\n    or `{command} approvals approve {a.id}` / "
+            f"`{command} approvals reject {a.id} --reason TEXT`\n")
+
+
+def print_waiting_hint(a: Approval, command: str = "workbench",
+                       out: TextIO | None = None) -> None:
+    """Write `waiting_hint` to the run's terminal (stderr: stdout may carry JSON Lines)."""
+    out = out or sys.stderr
+    out.write(waiting_hint(a, command))
+    out.flush()
 
 
 def _recent_messages(ctx: RunContext, n: int = 5) -> list[dict[str, Any]]:

@@ -91,15 +91,19 @@ class WorkbenchApp(App[int]):
 
     def __init__(self, settings: Settings | None = None, review: bool = False,
                  clock: Clock | None = None, services: Services | None = None,
-                 cursor_blink: bool = True, poll: bool = True) -> None:
+                 cursor_blink: bool = True, poll: bool = True,
+                 reviewer: str | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.review = review
+        #: The name decisions are recorded under (None: WORKBENCH_REVIEWER or the OS user).
+        self._reviewer = reviewer
         self.clock = clock or Clock()
         self._services = services
         self.cursor_blink = cursor_blink
         self._poll = poll
         self._newest_pending: str | None = None
+        self._asked_quit = False
         self._polled = False
         self.first_frame_at: float | None = None
         self._after_first_frame: list[Callable[[], object]] = []
@@ -114,7 +118,7 @@ class WorkbenchApp(App[int]):
         if self._services is None:
             from workbench.tui.services import Services
 
-            self._services = Services(self.settings)
+            self._services = Services(self.settings, reviewer=self._reviewer)
         return self._services
 
     @property
@@ -200,12 +204,29 @@ class WorkbenchApp(App[int]):
             screen.start_live(prepared)
 
     async def action_quit(self) -> None:
+        """Quit; a live run of this window is stopped first, after asking (like ctrl+x).
+        A second ctrl+q while the question is shown quits."""
         from workbench.tui.screens.run import RunScreen
 
-        for stack in self._screen_stacks.values():
-            for screen in stack:
-                if isinstance(screen, RunScreen):
-                    screen.stop_run()
+        runs = [screen for stack in self._screen_stacks.values() for screen in stack
+                if isinstance(screen, RunScreen)]
+        if any(r.running for r in runs) and not self._asked_quit:
+            from workbench.tui.screens.modals import ConfirmModal
+
+            def answered(yes: bool | None) -> None:
+                self._asked_quit = False
+                if yes:
+                    self._stop_and_exit(runs)
+
+            self._asked_quit = True
+            self.push_screen(ConfirmModal("A run is in progress. Stop it (it is stored as "
+                                          "cancelled) and quit?", "Stop and quit"), answered)
+            return
+        self._stop_and_exit(runs)
+
+    def _stop_and_exit(self, runs: list[Any]) -> None:
+        for screen in runs:
+            screen.stop_run()
         self.exit(0)
 
     # -- approvals badge --------------------------------------------------------------

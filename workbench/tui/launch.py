@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
-def launch(args: argparse.Namespace, review: bool = False) -> int:
-    """Open the app (or the approvals queue alone); returns the process exit code."""
-    from workbench.cli import _log_to_file
+def make_app(args: argparse.Namespace, review: bool = False) -> Any:
+    """The app as the command line asks for it (home, database, policies, reviewer)."""
     from workbench.config import Settings
     from workbench.tui.app import WorkbenchApp
 
     settings = Settings.from_args(getattr(args, "home", None), getattr(args, "db", None),
                                   getattr(args, "policies", None))
+    # `workbench review --reviewer NAME` or `workbench --reviewer NAME`; else the app asks
+    # WORKBENCH_REVIEWER, then the OS user
+    reviewer = getattr(args, "reviewer", None) or getattr(args, "app_reviewer", None)
+    return WorkbenchApp(settings, review=review, reviewer=reviewer)
+
+
+def launch(args: argparse.Namespace, review: bool = False) -> int:
+    """Open the app (or the approvals queue alone); returns the process exit code."""
+    from workbench.cli import _log_to_file
+
+    app = make_app(args, review)
     # library warnings from runs in worker threads must not scribble over the screen
-    _log_to_file(settings)
-    app = WorkbenchApp(settings, review=review)
+    _log_to_file(app.settings)
     app.run()
     return app.return_code or 0

@@ -10,6 +10,7 @@ from rich.style import Style
 from rich.text import Text
 
 from workbench.mesh import events as ev
+from workbench.printer import outcome_words, plural
 from workbench.tui.clock import Clock, duration
 from workbench.tui.feed import Entry, RunModel
 from workbench.tui.topology_art import agent_colour
@@ -137,12 +138,14 @@ def entry_line(entry: Entry, model: RunModel, clock: Clock) -> Text:
     elif kind in (ev.RUN_COMPLETED, ev.RUN_FAILED):
         status = d.get("status") or ("completed" if kind == ev.RUN_COMPLETED else "failed")
         mark = {"completed": ("✔ completed", "bold green"),
-                "cancelled": ("■ cancelled", "bold yellow")}.get(status, ("✘ failed", "bold red"))
+                "cancelled": (f"■ {outcome_words(status, entry.text)}", "bold yellow")}.get(
+            status, ("✘ failed", "bold red"))
         line.append(mark[0], mark[1])
         tokens = (d.get("prompt_tokens") or 0) + (d.get("completion_tokens") or 0)
-        line.append(f" in {duration(d.get('elapsed_s') or 0)} · {d.get('turns', 0)} turns · "
-                    f"{tokens:,} tokens  ", DIM)
-        line.append(one_line(entry.text, 200))
+        line.append(f" in {duration(d.get('elapsed_s') or 0)} · "
+                    f"{plural(d.get('turns', 0), 'turn')} · {plural(tokens, 'token')}  ", DIM)
+        if status != "cancelled":  # its reason is already in the mark
+            line.append(one_line(entry.text, 200))
     else:
         line.append(f"{kind} ", DIM)
         line.append(one_line(entry.text, 200))

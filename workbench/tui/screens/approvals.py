@@ -1,4 +1,5 @@
-"""The approvals queue: flagged tool calls with their context, decided here for any process."""
+"""The approvals queue: flagged tool calls with their context, decided here for any process,
+under the reviewer's name; decided requests stay in the history."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import Button, DataTable, Input, Label, Static
 
 from workbench.tui.background import in_thread
 from workbench.tui.clock import duration
 from workbench.tui.screens.base import SectionScreen
+from workbench.tui.screens.modals import Dialog
 
 #: While shown, the queue is re-read this often (requests come from any process).
 REFRESH_S = 1.0
@@ -35,14 +37,42 @@ class Decided(Message):
         self.approval = approval
 
 
-def approval_context(a: Any, clock: Any) -> RenderableType:
-    """Who asks, for what, why it was flagged, and the conversation just before it."""
+class ReviewerNamed(Message):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+
+#: How each outcome reads in the history, and its colour.
+OUTCOME_STYLE = {"approved": "green", "rejected": "red", "expired": "dim", "pending": "yellow"}
+PENDING_COLUMNS = ("Agent", "Tool", "Left", "Rule", "ID")
+HISTORY_COLUMNS = ("Time", "Outcome", "Agent", "Tool", "Session", "By")
+
+
+def approval_context(item: Any, clock: Any) -> RenderableType:
+    """Who asks, for what, in which run of which crew, why it was flagged, and the
+    conversation just before it."""
+    a = item.approval
     head = Text()
     head.append(f"{a.agent}", "bold")
     head.append(" wants to call ")
     head.append(a.tool, "bold")
-    head.append(f"   approval {a.id} · session {a.session_id[:12]}", "dim")
+    head.append(f"   approval {a.id}", "dim")
     parts: list[RenderableType] = [head]
+    if a.status == "pending" and item.external:
+        parts.append(Text("acts outside the workbench (tagged external): approving asks once "
+                          "more" if item.tags is not None else "its tool's tags are unknown: "
+                          "approving asks once more", "yellow"))
+    run = Text("crew ", "dim")
+    run.append(item.crew or "?", "bold")
+    run.append(f" · session {a.session_id[:12]}", "dim")
+    if item.session_status:
+        run.append(f" ({item.session_status})", "dim")
+    parts.append(run)
+    if item.task:
+        task = Text("task ", "dim")
+        task.append(" ".join(item.task.split())[:400])
+        parts.append(task)
     flagged = Text("flagged by ", "dim")
     flagged.append(", ".join(a.rule_ids) or "policy", "yellow")
     flagged.append(f": {a.reason}")
@@ -53,7 +83,7 @@ def approval_context(a: Any, clock: Any) -> RenderableType:
                           "dim"))
     else:
         decided = Text(f"{a.status}", "bold green" if a.status == "approved" else "bold red")
-        decided.append(f" by {a.reviewer or '?'}", "dim")
+        decided.append(f" by {a.reviewer or '?'} · {clock.date_time(a.decided_at)}", "dim")
         if a.always:
             decided.append(" · always for this session", "dim")
         if a.decision_reason:
@@ -75,6 +105,35 @@ def approval_context(a: Any, clock: Any) -> RenderableType:
     return Group(*parts)
 
 
+class ReviewerModal(Dialog):
+    """The name this window's decisions are recorded under."""
+
+    def __init__(self, current: str) -> None:
+        super().__init__()
+        self.current = current
+
+    def compose_dialog(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Your name on the decisions made here", classes="dialog-title")
+            yield Input(self.current, placeholder="reviewer name", id="reviewer")
+            yield Static("", id="problem", classes="dialog-problem")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Use this name", variant="primary", id="ok")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        name = " ".join(self.query_one("#reviewer", Input).value.split())
+        if not name:
+            self.show_problem("a name is required: every decision names its reviewer")
+            return
+        if len(name) > 64:
+            self.show_problem("at most 64 characters")
+            return
+        self.dismiss(name)
+
+
 class ApprovalsScreen(SectionScreen):
     SECTION = "approvals"
     CSS_PATH = Path(__file__).with_name("approvals.tcss")
@@ -91,7 +150,10 @@ class ApprovalsScreen(SectionScreen):
         Binding("h", "toggle_history", "History", id="approvals.history",
                 tooltip="Show decided requests too"),
         Binding("o", "open_session", "Open session", id="approvals.open_session",
-                tooltip="Replay the session the request belongs to"),
+                tooltip="Open the request's session in the run view (followed live while "
+                        "it runs)"),
+        Binding("n", "reviewer", "Reviewer", id="approvals.reviewer",
+                tooltip="Set the name your decisions are recorded under"),
     ]
 
     def __init__(self) -> None:
@@ -99,6 +161,7 @@ class ApprovalsScreen(SectionScreen):
         self.items: list[Any] = []
         self.history = False
         self._shown: tuple[Any, ...] | None = None
+        self._columns: tuple[str, ...] = ()
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="approvals-body"):
@@ -111,11 +174,8 @@ class ApprovalsScreen(SectionScreen):
                 yield Static("", id="approvals-context")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        # what a reviewer needs first comes first: at 80 columns the id (also in the request
-        # pane) is what scrolls out of view
-        for name in ("Agent", "Tool", "Left", "Rule", "ID"):
-            table.add_column(name, key=name)
+        self._set_columns(PENDING_COLUMNS)
+        self._show_reviewer()
         self.set_interval(REFRESH_S, self._refresh_if_shown)
         self.watch(self.app, "pending", lambda _count: self.action_refresh(), init=False)
         self.action_refresh()
@@ -127,32 +187,53 @@ class ApprovalsScreen(SectionScreen):
         if self.is_current:
             self.action_refresh()
 
+    def _set_columns(self, columns: tuple[str, ...]) -> None:
+        """Pending requests lead with what a reviewer needs first (at 80 columns the id, also
+        in the request pane, is what scrolls out of view); the history with when, what
+        became of it and in which session."""
+        if columns == self._columns:
+            return
+        self._columns = columns
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        for name in columns:
+            table.add_column(name, key=name)
+
+    def _show_reviewer(self) -> None:
+        detail = self.query_one("#approvals-detail")
+        # the name is known without the database: reading it opens nothing
+        detail.border_subtitle = f"deciding as {self.wb.services.reviewer} (n)"
+
     def action_refresh(self) -> None:
-        in_thread(self, self.wb.services.approvals, not self.history, done=ApprovalsLoaded,
+        in_thread(self, self.wb.services.review_queue, not self.history, done=ApprovalsLoaded,
                   what="reading the approvals queue", group="approvals-load")
 
     def on_approvals_loaded(self, message: ApprovalsLoaded) -> None:
         clock = self.wb.clock
         items = message.items
-        shown = tuple((a.id, a.status, int(a.expires_at - clock.now())) for a in items)
+        shown = tuple((i.approval.id, i.approval.status, int(i.approval.expires_at - clock.now()))
+                      for i in items)
         if shown == self._shown:
             return
         self._shown = shown
         selected = self._selected()
         self.items = items
         table = self.query_one(DataTable)
-        table.border_title = ("All approvals" if self.history else
+        table.border_title = ("History (newest first)" if self.history else
                               f"Pending approvals ({len(items)})")
+        self._set_columns(HISTORY_COLUMNS if self.history else PENDING_COLUMNS)
         table.clear()
-        for a in items:
-            if a.status == "pending":
-                left = duration(max(0.0, a.expires_at - clock.now()))
-            else:
-                left = {"approved": "[green]approved[/]", "rejected": "[red]rejected[/]",
-                        "expired": "[dim]expired[/]"}.get(a.status, a.status)
+        for item in items:
+            a = item.approval
+            if self.history:
+                outcome = Text(a.status, OUTCOME_STYLE.get(a.status, ""))
+                table.add_row(clock.short(a.decided_at or a.created_at), outcome, a.agent,
+                              a.tool, a.session_id[:8], a.reviewer or "", key=a.id)
+                continue
+            left = duration(max(0.0, a.expires_at - clock.now()))
             table.add_row(a.agent, a.tool, left, (a.rule_ids or ["-"])[0], a.id[:8], key=a.id)
-        if selected is not None and any(a.id == selected.id for a in items):
-            table.move_cursor(row=table.get_row_index(selected.id), animate=False)
+        if selected is not None and any(i.approval.id == selected.approval.id for i in items):
+            table.move_cursor(row=table.get_row_index(selected.approval.id), animate=False)
         self._show_context()
 
     def _selected(self) -> Any:
@@ -163,7 +244,7 @@ class ApprovalsScreen(SectionScreen):
             key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
         except Exception:
             return None
-        return next((a for a in self.items if a.id == key), None)
+        return next((i for i in self.items if i.approval.id == key), None)
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
@@ -171,41 +252,63 @@ class ApprovalsScreen(SectionScreen):
 
     def _show_context(self) -> None:
         body = self.query_one("#approvals-context", Static)
-        a = self._selected()
-        if a is None:
+        item = self._selected()
+        if item is None:
             body.update(Text(
                 "Nothing waits for a decision. Flagged tool calls from runs in this window or "
                 "in any other process on this database appear here.", "dim")
                 if not self.history else Text("No approvals yet.", "dim"))
             return
-        body.update(approval_context(a, self.wb.clock))
+        body.update(approval_context(item, self.wb.clock))
 
     # -- decisions ------------------------------------------------------------------------
 
     def _pending_selected(self) -> Any:
-        a = self._selected()
-        if a is None:
+        item = self._selected()
+        if item is None:
             self.notify("No request selected", severity="warning")
             return None
+        a = item.approval
         if a.status != "pending":
             self.notify(f"Approval {a.id} was already {a.status}", severity="warning")
             return None
-        return a
+        return item
 
     def action_approve(self) -> None:
-        a = self._pending_selected()
-        if a is not None:
-            self._send(a, "approved")
+        item = self._pending_selected()
+        if item is not None:
+            self._confirm_then_send(item, always=False)
 
     def action_approve_always(self) -> None:
-        a = self._pending_selected()
-        if a is not None:
-            self._send(a, "approved", always=True)
+        item = self._pending_selected()
+        if item is not None:
+            self._confirm_then_send(item, always=True)
+
+    def _confirm_then_send(self, item: Any, always: bool) -> None:
+        """An action that reaches outside the workbench (a tool tagged `external`: email,
+        the network) is approved only after a second yes: one stray key must not send it."""
+        a = item.approval
+        if not item.external:
+            self._send(a, "approved", always=always)
+            return
+        from workbench.tui.screens.modals import ConfirmModal
+
+        why = ("acts outside the workbench (tagged external)" if item.tags is not None
+               else "may act outside the workbench (its tags are unknown)")
+        scope = " and every later call of it in this session" if always else ""
+        question = f"{a.tool} {why}. Approve {a.agent} → {a.tool}{scope}?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send(a, "approved", always=always)
+
+        self.app.push_screen(ConfirmModal(question, "Approve"), answered)
 
     def action_edit(self) -> None:
-        a = self._pending_selected()
-        if a is None:
+        item = self._pending_selected()
+        if item is None:
             return
+        a = item.approval
         from workbench.tui.screens.modals import ArgsModal
 
         def edited(args: dict[str, Any] | None) -> None:
@@ -215,9 +318,10 @@ class ApprovalsScreen(SectionScreen):
         self.app.push_screen(ArgsModal(a.tool, a.args), edited)
 
     def action_reject(self) -> None:
-        a = self._pending_selected()
-        if a is None:
+        item = self._pending_selected()
+        if item is None:
             return
+        a = item.approval
         from workbench.tui.screens.modals import ReasonModal
 
         def reasoned(reason: str | None) -> None:
@@ -250,13 +354,28 @@ class ApprovalsScreen(SectionScreen):
         self.action_refresh()
 
     def action_open_session(self) -> None:
-        a = self._selected()
-        if a is None:
+        item = self._selected()
+        if item is None:
             self.notify("No request selected", severity="warning")
             return
-        if self.wb.review:
-            self.notify("The review window shows the queue only; open the session in "
-                        "`workbench`", severity="warning")
+        self.wb.open_replay(item.approval.session_id)
+
+    def action_reviewer(self) -> None:
+        def named(name: str | None) -> None:
+            if name:
+                self.post_message(ReviewerNamed(name))
+
+        self.app.push_screen(ReviewerModal(self.wb.services.reviewer), named)
+
+    def on_reviewer_named(self, message: ReviewerNamed) -> None:
+        from workbench.errors import UserInputError
+
+        try:
+            self.wb.services.reviewer = message.name
+        except UserInputError as exc:
+            self.notify(str(exc), severity="error")
             return
-        self.wb.open_replay(a.session_id)
+        self._show_reviewer()
+        self.notify(f"Decisions made here are recorded as {self.wb.services.reviewer}",
+                    title="Reviewer")
 

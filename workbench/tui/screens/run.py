@@ -2,13 +2,16 @@
 
 A live run executes in a thread with its own event loop; the bus subscriber only appends
 to a deque, and a 30 Hz timer folds what arrived into the model and repaints once. A replay
-builds the same model from the store in a worker and shows it in the same view.
+builds the same model from the store in a worker and shows it in the same view; a stored
+session that is still running (in another process) is then followed: a worker polls the
+database for its new events and feeds them to the same deque, until the run ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static
 
+from workbench.printer import outcome_words
 from workbench.tui.background import freeze_heap, in_thread
 from workbench.tui.clock import duration
 from workbench.tui.feed import GROUPS, Feed, RunModel
@@ -36,15 +40,27 @@ FLUSH_S = 1 / 30
 PER_TICK = 5000
 #: While following a live run, the detail pane is redrawn at most this often.
 DETAIL_EVERY_S = 0.25
+#: Following a run in another process: how often the database is asked for new events.
+FOLLOW_POLL_S = 0.3
+#: Most events read per poll (a run that is far ahead is caught up in several reads).
+FOLLOW_BATCH = 2000
 STATUS_MARK = {"running": ("●", "cyan"), "completed": ("✔", "green"), "failed": ("✘", "red"),
                "cancelled": ("■", "yellow"), "waiting": ("○", "grey50"),
                "starting": ("○", "cyan"), "loading": ("○", "cyan")}
 
 
 class ReplayLoaded(Message):
-    def __init__(self, loaded: tuple[RunModel, Shape | None]) -> None:
+    def __init__(self, loaded: tuple[RunModel, Shape | None, int]) -> None:
         super().__init__()
-        self.model, self.shape = loaded
+        self.model, self.shape, self.last_seq = loaded
+
+
+class FollowEnded(Message):
+    """The followed run is no longer running (`status` is how it ended)."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__()
+        self.status = status
 
 
 class RunFinished(Message):
@@ -80,13 +96,16 @@ def shape_from_event(data: dict[str, Any]) -> Shape | None:
     )
 
 
-def build_replay(services: Any, session_id: str) -> tuple[RunModel, Shape | None]:
-    """A stored session folded into a model, off the UI loop (100k events in about a second)."""
+def build_replay(services: Any, session_id: str) -> tuple[RunModel, Shape | None, int]:
+    """A stored session folded into a model, off the UI loop (100k events in about a second),
+    with the sequence number of its last stored event (where following it goes on from)."""
     session = services.session(session_id)
     model = RunModel(live=False)
     shape = None
     apply = model.apply_row
+    last_seq = 0
     for row in services.session_events(session["id"]):
+        last_seq = row[0]
         if shape is None and row[2] == "run.started":
             data = json.loads(row[6]) if row[6] else {}
             shape = shape_from_event(data)
@@ -106,7 +125,34 @@ def build_replay(services: Any, session_id: str) -> tuple[RunModel, Shape | None
     if model.status in ("waiting", "running"):
         model.status = session["status"]
     model.take_changed()
-    return model, shape
+    return model, shape, last_seq
+
+
+def follow_session(services: Any, session_id: str, seq: int, feed: Feed,
+                   stop: threading.Event) -> str:
+    """Feed a running session's new events from the database to `feed` as they land, until
+    its status is no longer `running` (or `stop` is set); returns the status it ended with.
+
+    The run's writer stores its last events before it updates the status, so the read that
+    follows the status change has them all.
+    """
+    while not stop.is_set():
+        rows = services.events_after(session_id, seq, FOLLOW_BATCH)
+        for row in rows:
+            feed.put(row)
+        if rows:
+            seq = rows[-1]["seq"]
+            if len(rows) == FOLLOW_BATCH:
+                continue  # far behind: read on at once
+        status = services.session(session_id)["status"]
+        if status != "running":
+            while rows := services.events_after(session_id, seq, FOLLOW_BATCH):
+                for row in rows:
+                    feed.put(row)
+                seq = rows[-1]["seq"]
+            return status
+        stop.wait(FOLLOW_POLL_S)
+    return "running"
 
 
 def _agent(name: str, index: int) -> Any:
@@ -147,7 +193,7 @@ class RunScreen(SectionScreen):
                 tooltip="Show or hide the topology drawing"),
         Binding("d", "toggle_detail", "Detail", id="run.toggle_detail",
                 tooltip="Show or hide the detail pane"),
-        Binding("a", "app.go('approvals')", "Approvals", id="run.approvals",
+        Binding("a", "approvals", "Approvals", id="run.approvals",
                 tooltip="Open the approvals queue"),
         Binding("escape", "back", "Back", id="run.back",
                 tooltip="Back to where the replay was opened from"),
@@ -165,6 +211,9 @@ class RunScreen(SectionScreen):
         self._status = "loading" if replay else "waiting"
         self._detail_at = 0.0
         self._detail_stale = False
+        #: Set while a run in another process is followed from the database.
+        self.following = False
+        self._follow_stop = threading.Event()
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="run-top"):
@@ -201,7 +250,13 @@ class RunScreen(SectionScreen):
 
     @property
     def running(self) -> bool:
+        """A run of this process is live here (it stops when the app quits)."""
         return self.handle is not None and self._status in ("starting", "running")
+
+    @property
+    def live(self) -> bool:
+        """Events are arriving: a run of this process, or one followed from the database."""
+        return self.running or self.following
 
     def start_live(self, prepared: Any) -> None:
         if self.running:
@@ -238,15 +293,15 @@ class RunScreen(SectionScreen):
             self.model.status = status
         self._status = status
         severity = "information" if status == "completed" else "warning"
-        text = f"{self.model.crew if self.model else 'run'} {status}"
-        if getattr(outcome, "error", ""):
-            text += f": {outcome.error}"
+        text = (f"{self.model.crew if self.model else 'run'} "
+                f"{outcome_words(status, getattr(outcome, 'error', ''))}")
         self.notify(text, title="Run finished", severity=severity)
         self._show_totals()
 
     def on_unmount(self) -> None:
         # however the app ends, a live run must not outlive it (waiting for an approval, say)
         self.stop_run()
+        self._follow_stop.set()
 
     def stop_run(self) -> None:
         if self.handle is not None and self.running:
@@ -277,6 +332,14 @@ class RunScreen(SectionScreen):
         if self.replay_id is not None:
             self.dismiss()
 
+    def action_approvals(self) -> None:
+        """To the queue: back to it when this view was opened from it (the review window
+        has no other section), else the Approvals section."""
+        if self.replay_id is not None and self.app.current_mode == "approvals":
+            self.dismiss()
+        else:
+            self.wb.action_go("approvals")
+
     # -- replay ---------------------------------------------------------------------------
 
     def on_replay_loaded(self, message: ReplayLoaded) -> None:
@@ -285,6 +348,38 @@ class RunScreen(SectionScreen):
         self._status = message.model.status
         self.query_one(StreamView).loading = False
         self._show_model()
+        if message.model.status == "running" and self.replay_id is not None:
+            self._follow(message.last_seq)
+
+    def _follow(self, last_seq: int) -> None:
+        """The session runs in another process: show what it stores, as it stores it."""
+        model = self.model
+        if model is None:
+            return
+        model.live = True
+        self.following = True
+        self.sub_title = "following a running session"
+        # the live-run group: like a run of this process, it works until the run ends, and
+        # whoever waits for the UI to be idle does not wait for it
+        in_thread(self, follow_session, self.wb.services, model.session_id, last_seq,
+                  self.feed, self._follow_stop, done=FollowEnded,
+                  what="following the running session", group="live-run")
+        self._show_totals()
+
+    def on_follow_ended(self, message: FollowEnded) -> None:
+        self._drain()
+        self.following = False
+        self.sub_title = "replay"
+        model = self.model
+        if model is None:
+            return
+        if model.status in ("waiting", "running"):
+            model.status = message.status
+        self._status = model.status
+        reason = model.result if model.status != "completed" else ""
+        self.notify(f"{model.crew} {outcome_words(model.status, reason)}", title="Run finished",
+                    severity="information" if model.status == "completed" else "warning")
+        self._show_totals()
 
     # -- drawing --------------------------------------------------------------------------
 
@@ -324,8 +419,8 @@ class RunScreen(SectionScreen):
             self._selected()
         if model.live:
             lit = model.lit_edges(time.monotonic())
-            self.query_one(TopologyView).light(lit, model.active if self.running else None)
-        if n or self.running:
+            self.query_one(TopologyView).light(lit, model.active if self.live else None)
+        if n or self.live:
             self._show_totals()
 
     def _show_totals(self) -> None:
@@ -356,7 +451,7 @@ class RunScreen(SectionScreen):
     @on(StreamView.Selected)
     def _selected(self) -> None:
         stream = self.query_one(StreamView)
-        if self.running and stream.follow:
+        if self.live and stream.follow:
             # following a live run, the newest entry changes every frame: a few times a
             # second is plenty for the eye and keeps the UI loop free
             now = time.monotonic()
@@ -386,7 +481,7 @@ class RunScreen(SectionScreen):
 
     def _highlight(self, entry: Any) -> None:
         """The selected message's edge is drawn lit, so the picture follows the reading."""
-        if self.model is None or self.running:
+        if self.model is None or self.live:
             return
         lit: set[tuple[str, str]] = set()
         if entry.agent and entry.to:
