@@ -221,3 +221,38 @@ def test_exported_tools_are_placeholders_that_never_act(home: Path, tmp_path: Pa
         {"path": "x.md", "content": "hi"}, CancellationToken()))
     assert "workbench tool" in str(result)
     assert not (Path.cwd() / "x.md").exists()
+
+
+CLASHING = """\
+name: clashing
+description: Names that CrewBase and Python methods would collide on
+model: scripted/demo
+topology: {kind: star, hub: crew}
+agents:
+  - {name: crew, role: Lead, goal: Lead, tools: [calculator]}
+  - {name: tasks, role: Helper, goal: Help, tools: [calculator, write_file]}
+  - {name: calculator, role: Counter, goal: Count}
+tasks:
+  - {name: calculator, description: Count things, agent: calculator}
+  - {name: agents_config, description: Summarise, agent: tasks, context: [calculator]}
+"""
+
+
+def test_names_that_clash_in_crew_py_are_renamed_and_come_back(
+        home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    crew_file = tmp_path / "clashing.yaml"
+    crew_file.write_text(CLASHING)
+    spec = load_crew(crew_file)
+    out = tmp_path / "project"
+    assert main(["--home", str(home), "export", str(crew_file), "--to", "crewai", str(out)]) == 0
+    assert "manager: CrewAI gives a manager no tools" in capsys.readouterr().err
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+    module = _load_module(out / "crew.py")
+    crew = module.Clashing().crew()
+    assert sorted(a.role for a in crew.agents) == ["Counter", "Helper"]
+    assert crew.manager_agent.role == "Lead"
+    assert [t.description for t in crew.tasks] == ["Count things", "Summarise"]
+    back = tmp_path / "back.yaml"
+    assert main(["--home", str(home), "import", str(out), "-o", str(back)]) == 0
+    assert equivalent(load_crew(back)) == equivalent(spec)

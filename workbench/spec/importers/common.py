@@ -22,9 +22,11 @@ IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
 #: The run's task: the engines fill `{task}` themselves, so it is never an input.
 RUN_TASK = "task"
-#: Keys whose values are credentials: dropped on import, never written anywhere.
-SECRET_KEY = re.compile(r"api[_-]?key|secret|passw(or)?d|token|authorization|credential|"
-                        r"private[_-]?key", re.I)
+#: Keys whose values are credentials (api_key, client_secret, azure_ad_token, Authorization,
+#: not max_tokens): dropped on import, never written anywhere.
+SECRET_KEY = re.compile(r"^(x-)?((.*[_-])?api[_-]?key|.*secret.*|(.*[_-])?passw(or)?d|"
+                        r"(.*[_-])?token|authorization|credentials?|(.*[_-])?private[_-]?key)$",
+                        re.I)
 #: The model CrewAI 1.15 gives an agent that names none (crewai.constants.DEFAULT_LLM_MODEL).
 CREWAI_DEFAULT_MODEL = "openai/gpt-4.1-mini"
 
@@ -145,7 +147,7 @@ def scrub(value: Any, where: str, crew: ImportedCrew) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for key, item in value.items():
-            if isinstance(key, str) and SECRET_KEY.search(key) and item not in (None, "", {}):
+            if isinstance(key, str) and SECRET_KEY.match(key) and item not in (None, "", {}):
                 crew.warn(f"{where}.{key}: a credential in the file was dropped (keys are "
                           "never imported; store one with `workbench keys set PROVIDER`)")
                 continue

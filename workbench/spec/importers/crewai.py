@@ -424,8 +424,7 @@ def _agent(crew: ImportedCrew, project: Project, key: str, entry: dict[str, Any]
 
         exported = [t for t in restored if t in tools_known or (
             ":" in t and not t.startswith("mcp:") and not custom_tool_problem(t))]
-        methods = {t.rsplit(":", 1)[-1] for t in restored}
-        declared = [t for t in declared if t not in methods]
+        declared = []  # the YAML's tools are crew.py's placeholders for these
     usable = [t for t in declared if t in tools_known]
     unavailable = [t for t in declared if t not in tools_known]
     if usable or exported:

@@ -29,16 +29,31 @@ def _class_name(name: str) -> str:
     return text if text[0].isalpha() else f"Crew{text}"
 
 
-def _task_keys(spec: CrewSpec) -> list[str]:
+#: Names a CrewBase class already has: no agent, task or tool method may take them.
+RESERVED = frozenset({"crew", "agents", "tasks", "agents_config", "tasks_config",
+                      "base_directory", "load_yaml", "load_configurations",
+                      "map_all_agent_variables", "map_all_task_variables", "close_mcp_server",
+                      "get_mcp_tools", "mcp_server_params", "mcp_connect_timeout",
+                      "original_agents_config_path", "original_tasks_config_path"})
+
+
+def _unique(name: str, suffix: str, taken: set[str]) -> str:
+    method = name if name not in taken and name not in RESERVED else f"{name}_{suffix}"
+    n = 2
+    while method in taken or method in RESERVED:
+        method = f"{name}_{suffix}_{n}"
+        n += 1
+    taken.add(method)
+    return method
+
+
+def _methods(spec: CrewSpec) -> tuple[dict[str, str], list[str]]:
+    """crew.py's method for each agent, and each task's key (its method's name too): one
+    namespace, so a task named like an agent or CrewBase's own attributes is renamed."""
     taken: set[str] = set()
-    keys = []
-    for i, task in enumerate(spec.tasks):
-        key = task.name or f"task_{i + 1}"
-        while key in taken:
-            key = f"{key}_{i + 1}"
-        taken.add(key)
-        keys.append(key)
-    return keys
+    agents = {a.name: _unique(a.name, "agent", taken) for a in spec.agents}
+    keys = [_unique(t.name or f"task_{i + 1}", "task", taken) for i, t in enumerate(spec.tasks)]
+    return agents, keys
 
 
 def export_crewai(spec: CrewSpec, dest: Path, force: bool = False) -> tuple[list[Path],
@@ -61,6 +76,9 @@ def export_crewai(spec: CrewSpec, dest: Path, force: bool = False) -> tuple[list
     if topo.kind == "star" and len(spec.agents) < 2:
         hub = None
     known = builtin_tools()
+    agent_methods, keys = _methods(spec)
+    taken = set(agent_methods.values()) | set(keys)
+    tool_methods: dict[str, str] = {}  # tool ref -> its @tool method
     tools: dict[str, str] = {}  # @tool method name -> description
     agents_yaml: dict[str, Any] = {}
     for agent in spec.agents:
@@ -76,7 +94,9 @@ def export_crewai(spec: CrewSpec, dest: Path, force: bool = False) -> tuple[list
                 warnings.append(f"agent {agent.name!r}: MCP tool {ref!r} is not exported "
                                 "(CrewAI would need the server's own MCP setup)")
                 continue
-            method = ref.rsplit(":", 1)[-1] if ":" in ref else ref
+            if ref not in tool_methods:
+                tool_methods[ref] = _unique(ref.rsplit(":", 1)[-1], "tool", taken)
+            method = tool_methods[ref]
             extra.setdefault("tools", []).append(ref)
             names.append(method)
             tools.setdefault(method, _tool_description(ref, known))
@@ -102,12 +122,11 @@ def export_crewai(spec: CrewSpec, dest: Path, force: bool = False) -> tuple[list
                             "workbench's offline model; set a real llm before running with "
                             "CrewAI")
 
-    keys = _task_keys(spec)
     tasks_yaml: dict[str, Any] = {}
     for key, task in zip(keys, spec.tasks, strict=True):
         entry = {"description": task.description, "expected_output": task.expected_output}
         if task.agent:
-            entry["agent"] = task.agent
+            entry["agent"] = agent_methods[task.agent]  # CrewBase names agents by method
         if task.context:
             entry["context"] = [keys[i] for i in task.context if i < len(keys)]
         if task.output_file:
@@ -130,7 +149,7 @@ def export_crewai(spec: CrewSpec, dest: Path, force: bool = False) -> tuple[list
     for field in ("models", "allow_hosts", "tool_tags"):
         if getattr(spec, field):
             literal[field] = getattr(spec, field)
-    crew_py = _crew_py(spec, hub, keys, tools, literal)
+    crew_py = _crew_py(spec, hub, agent_methods, keys, tools, literal)
     main_py = _main_py(spec)
     ast.parse(crew_py)  # the exporter's own output: a defect here is a bug, loudly
     ast.parse(main_py)
@@ -158,11 +177,10 @@ def _tool_description(ref: str, known: frozenset[str]) -> str:
     return f"The workbench custom tool {ref}"
 
 
-def _crew_py(spec: CrewSpec, hub: str | None, keys: list[str], tools: dict[str, str],
-             literal: dict[str, Any]) -> str:
+def _crew_py(spec: CrewSpec, hub: str | None, agent_methods: dict[str, str], keys: list[str],
+             tools: dict[str, str], literal: dict[str, Any]) -> str:
     cls = _class_name(spec.name)
     doc = spec.description.strip()
-    members = set(spec.agent_names) | set(keys) | {"crew"}
     lines = [
         f'"""The crew {spec.name!r}, exported by `workbench export` for CrewAI.',
         "",
@@ -194,12 +212,10 @@ def _crew_py(spec: CrewSpec, hub: str | None, keys: list[str], tools: dict[str, 
         lines.append("")
     lines += ['    agents_config = "config/agents.yaml"', '    tasks_config = "config/tasks.yaml"']
     for method, description in tools.items():
-        if method in members:
-            continue
         lines += ["", "    @tool", f"    def {method}(self) -> BaseTool:",
                   f"        return PlaceholderTool(name={method!r}, description={description!r})"]
     for agent in spec.agents:
-        lines += ["", "    @agent", f"    def {agent.name}(self) -> Agent:",
+        lines += ["", "    @agent", f"    def {agent_methods[agent.name]}(self) -> Agent:",
                   f"        return Agent(config=self.agents_config[{agent.name!r}])"]
     if spec.tasks:
         for key in keys:
@@ -208,22 +224,24 @@ def _crew_py(spec: CrewSpec, hub: str | None, keys: list[str], tools: dict[str, 
         tasks_expr = "self.tasks"
     else:
         derived = [a for a in spec.agents if a.name != hub] if hub else spec.agents
+        taken = set(agent_methods.values()) | set(tools)
         for i, agent in enumerate(derived, 1):
-            lines += ["", "    @task", f"    def work_{i}(self) -> Task:",
+            method = _unique(f"work_{i}", "task", taken)
+            lines += ["", "    @task", f"    def {method}(self) -> Task:",
                       "        return Task(",
                       f"            description={agent.goal + ' The work: {task}'!r},",
                       '            expected_output="Your findings",',
-                      f"            agent=self.{agent.name}(),",
+                      f"            agent=self.{agent_methods[agent.name]}(),",
                       "        )"]
         tasks_expr = "self.tasks"
-    workers = [a.name for a in spec.agents if a.name != hub]
+    workers = [agent_methods[a.name] for a in spec.agents if a.name != hub]
     lines += ["", "    @crew", "    def crew(self) -> Crew:"]
     if hub:
         lines += ["        return Crew(",
                   f"            agents=[{', '.join(f'self.{n}()' for n in workers)}],",
                   f"            tasks={tasks_expr},",
                   "            process=Process.hierarchical,",
-                  f"            manager_agent=self.{hub}(),",
+                  f"            manager_agent=self.{agent_methods[hub]}(),",
                   "        )"]
     else:
         lines += ["        return Crew(",
