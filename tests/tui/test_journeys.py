@@ -118,7 +118,7 @@ async def test_a_shipped_crew_runs_offline_streams_and_waits_for_approval(settin
         assert isinstance(queue, ApprovalsScreen)
         await wait_for(pilot, lambda: queue.query_one(DataTable).row_count == 1,
                        what="the queue to show the request")
-        await pilot.press("a")
+        await pilot.press("a", "y")  # send_email is external: approving asks once more
         await wait_for(pilot, lambda: run.model.status == "completed", what="the run to end")
         await pilot.press("1")
         await settle(pilot)
@@ -170,7 +170,7 @@ async def test_a_reviewer_approves_a_run_started_in_another_process(settings, ma
             table = app.screen.query_one(DataTable)
             await wait_for(pilot, lambda: table.row_count == 1, timeout=90,
                            what="the other process's request")
-            await pilot.press("a")
+            await pilot.press("a", "y")  # send_email is external: approving asks once more
             await wait_for(pilot, lambda: proc.poll() is not None, timeout=60,
                            what="the other run to finish")
         out, err = proc.communicate(timeout=30)
@@ -241,6 +241,8 @@ async def test_approve_always_is_recorded(seeded, make_app) -> None:
         await pilot.press("4")
         await settle(pilot)
         await pilot.press("A")
+        await settle(pilot)
+        await pilot.press("y")  # send_email is external: approving asks once more
         await settle(pilot)
         await wait_for(pilot, lambda: app.pending == 0, what="the badge to clear")
     a = next(a for a in app.services.approvals(pending_only=False) if a.id == PENDING_ID)

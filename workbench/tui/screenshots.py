@@ -125,7 +125,10 @@ async def _shoot(home: Path, out: Path, size: tuple[int, int]) -> list[Path]:
         await _settle(pilot)
         save("approvals")
 
-        await pilot.press("a")
+        await pilot.press("a")  # send_email is tagged external: it asks once more
+        await _settle(pilot)
+        await pilot.press("y")
+        await _settle(pilot)
         await pilot.press("3")
         run = app.screen
         await _wait(pilot, lambda: run.model is not None and run.model.status == "completed",
