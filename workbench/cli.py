@@ -290,7 +290,9 @@ def cmd_crews(args: argparse.Namespace) -> int:
     spec = load_crew(path, engine=args.engine, topology=args.topology)
     engine = args.engine or spec.engine
     topology = args.topology or spec.topology.kind
-    print(f"{path}: ok ({spec.name}: {len(spec.agents)} agents, {engine}, {topology})")
+    from workbench.printer import plural
+
+    print(f"{path}: ok ({spec.name}: {plural(len(spec.agents), 'agent')}, {engine}, {topology})")
     from workbench.gateway.credentials import missing_keys
 
     for problem in missing_keys(spec, settings.home):  # valid, but a run would stop here

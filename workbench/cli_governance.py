@@ -157,12 +157,15 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     from workbench.store.audit import AuditChain
 
     result = AuditChain(_store(args, read_only=True)).verify(args.expect_head)
+    from workbench.printer import plural
+
     rate = result.entries / result.seconds if result.seconds else 0
+    entries = plural(result.entries, "entry", "entries")
     if result.ok:
-        print(f"audit trail ok: {result.entries} entries, head {result.head} "
+        print(f"audit trail ok: {entries}, head {result.head} "
               f"({rate:,.0f} entries/s)")
         return 0
-    print(f"audit trail BROKEN: {result.message} ({result.entries} entries verified before it)",
+    print(f"audit trail BROKEN: {result.message} ({entries} verified before it)",
           file=sys.stderr)
     return 1
 

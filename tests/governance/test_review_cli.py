@@ -144,3 +144,12 @@ def test_a_cancelled_run_does_not_say_cancelled_twice() -> None:
     failed = _summary(ev.RUN_FAILED, "provider openai: rate limited", status="failed")
     assert failed.startswith("✘ failed in") and "  reason: provider openai: rate limited" \
         in failed
+
+
+def test_a_one_agent_crew_validates_as_one_agent(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    crew = tmp_path / "solo.yaml"
+    crew.write_text("name: solo\nmodel: scripted/demo\ntopology: {kind: network}\n"
+                    "agents:\n  - {name: only, role: Analyst, goal: Answer}\n")
+    assert main(["crews", "validate", str(crew)]) == 0
+    assert "(solo: 1 agent, autogen, network)" in capsys.readouterr().out

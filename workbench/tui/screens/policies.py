@@ -164,13 +164,16 @@ class PoliciesScreen(SectionScreen):
                   what="verifying the audit chain", group="policies-verify")
 
     def on_audit_verified(self, message: AuditVerified) -> None:
+        from workbench.printer import plural
+
         r = message.result
+        entries = plural(r.entries, "entry", "entries")
         status = self.query_one("#audit-status", Static)
         if r.ok:
-            status.update(f"Audit chain: [b green]✔ intact[/] · {r.entries:,} entries verified "
+            status.update(f"Audit chain: [b green]✔ intact[/] · {entries} verified "
                           f"in {r.seconds:.2f}s · head {r.head[:16]}…")
             status.set_classes("")
         else:
             status.update(f"Audit chain: [b red]✘ BROKEN[/] · {escape(r.message)} "
-                          f"({r.entries:,} entries verified before it)")
+                          f"({entries} verified before it)")
             status.set_classes("-error")

@@ -25,7 +25,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static
 
-from workbench.printer import outcome_words
+from workbench.printer import outcome_words, plural
 from workbench.tui.background import freeze_heap, in_thread
 from workbench.tui.clock import duration
 from workbench.tui.feed import GROUPS, Feed, RunModel
@@ -435,7 +435,7 @@ class RunScreen(SectionScreen):
             elapsed = duration(model.elapsed(self.wb.clock.now()))
             shown = len(model.visible)
             agents = ("all agents" if model.agent_filter is None
-                      else f"{len(model.agent_filter)} agents")
+                      else plural(len(model.agent_filter), "agent"))
             text = (
                 f"[{colour}]{mark} {status}[/] · {elapsed}\n"
                 f"turns [b]{t.turns}[/] · tokens [b]{t.tokens:,}[/]\n"
