@@ -283,7 +283,8 @@ def test_keys_in_the_json_are_dropped_with_a_warning(home: Path, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     def add_keys(agent: dict) -> None:
         agent["model_client"]["config"].update(api_key="sk-live-0123456789abcdef",
-                                               base_url="http://127.0.0.1:9/v1")
+                                               base_url="http://127.0.0.1:9/v1",
+                                               max_tokens=512)
         agent["model_client"]["config"]["default_headers"] = {
             "Authorization": "Bearer sk-header-secret"}
 
@@ -295,6 +296,9 @@ def test_keys_in_the_json_are_dropped_with_a_warning(home: Path, tmp_path: Path,
     assert "sk-live" not in text and "sk-header-secret" not in text and "sk-" not in err
     assert "api_key: a credential in the file was dropped" in err
     assert "Authorization: a credential in the file was dropped" in err
+    assert "max_tokens: a credential" not in err  # a setting, kept for the user
+    kept = yaml.safe_load(text)["unmapped"]["agents"]["assistant_agent"]["model_client"]
+    assert kept["max_tokens"] == 512
     agent = load_crew(out).agents[0]
     assert agent.model == "openai/gpt-4o-mini" and agent.api_base == "http://127.0.0.1:9/v1"
 

@@ -106,7 +106,9 @@ def teams_in(data: Any, file: str) -> list[tuple[TeamChoice, dict[str, Any]]]:
                         "{participants: ...}) or an AutoGen Studio gallery (components: "
                         "{teams: [...]})", file, 1)
     config = data.get("config") if isinstance(data.get("config"), dict) else {}
-    label = str(data.get("label") or config.get("name") or Path(file).stem)
+    label = str(data.get("label") or "")
+    if not label or label == _kind(data):  # a dump's label is its class name
+        label = Path(file).stem
     if component_type == "agent" or "participants" not in config:
         label = str(config.get("name") or label)
     return [(TeamChoice(crew_slug(Path(file).stem), label, _kind(data), _count(data)), data)]
@@ -161,7 +163,9 @@ def _team(choice: TeamChoice, component: dict[str, Any], file: str,
     if meta and not name and isinstance(meta.get("name"), str):
         crew.name = crew_slug(meta["name"])  # an exported crew keeps its own name
     description = clean_text(config.get("description"))
-    if description in ("", "A team of agents.") and component.get("label") != kind:
+    if description == "A team of agents.":  # AutoGen's default, says nothing
+        description = ""
+    if not description and component.get("label") != kind:
         # a gallery's own words for the team (a dump's are its class's docstring)
         description = clean_text(component.get("description"))
     crew.data = {"name": crew.name,
@@ -258,7 +262,7 @@ def _agent(crew: ImportedCrew, component: dict[str, Any], taken: set[str],
         agent.update(role=role, goal=goal)
         if system:
             agent["backstory"] = system
-        if description and role != description:
+        if description and role != description and description not in _STOCK_DESCRIPTIONS:
             crew.keep("agents", name, {"description": description})
         if kind != "AssistantAgent":
             what = {"MultimodalWebSurfer": "its web browser",
@@ -431,8 +435,7 @@ def _tools(crew: ImportedCrew, config: dict[str, Any], agent: str, skip: set[str
             kept.append({"name": tool_name,
                          "description": tool_config.get("description", ""),
                          "source_code": tool_config.get("source_code", ""),
-                         "global_imports": tool_config.get("global_imports", []),
-                         "trusted": False})
+                         "global_imports": tool_config.get("global_imports", [])})
             crew.warn(f"agent {agent!r}: FunctionTool {tool_name!r} is Python from the file; "
                       "its source is kept under unmapped.agents, never run, and the tool is "
                       "not available (as a module:function tool it would be a custom tool "

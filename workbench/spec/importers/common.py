@@ -8,6 +8,7 @@ crew loader, so an import never leaves a crew file that does not validate.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -129,7 +130,8 @@ def clean_text(value: Any) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+    # cleandoc: Python's triple-quoted prompts indent every line after the first
+    return "\n".join(line.rstrip() for line in inspect.cleandoc(text).splitlines())
 
 
 def placeholders(*texts: str | None) -> list[str]:

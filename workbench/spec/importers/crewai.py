@@ -106,7 +106,7 @@ def find_projects(path: Path) -> list[ConfigPair]:
 
 def _shown(path: Path, base: Path) -> str:
     try:
-        return str(path.relative_to(base.parent if base.is_dir() else base.parent))
+        return str(path.relative_to(base.parent))
     except ValueError:
         return str(path)
 
