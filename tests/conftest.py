@@ -11,6 +11,9 @@ import keyring.errors
 import pytest
 from keyring.backend import KeyringBackend
 
+#: The PostgreSQL cluster and the `backend` fixture (SQLite and PostgreSQL).
+pytest_plugins = ["tests.pg"]
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("CREWAI_TRACING_ENABLED", "false")
 os.environ.setdefault("CREWAI_DISABLE_TELEMETRY", "true")
