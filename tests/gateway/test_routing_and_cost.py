@@ -18,7 +18,7 @@ from workbench.errors import ProviderError
 from workbench.gateway.types import ModelRequest
 from workbench.mesh.context import RunAborted
 from workbench.mesh.session import Session, prepare
-from workbench.printer import RunPrinter
+from workbench.cli.printer import RunPrinter
 from workbench.spec.loader import parse_crew
 from workbench.store.db import Store
 

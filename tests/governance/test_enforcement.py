@@ -401,7 +401,7 @@ def test_a_run_with_some_blocked_calls_says_so_in_its_summary(tmp_path: Path,
     done = events[-1]
     assert done["kind"] == "run.completed" and done["data"]["blocked_calls"] >= 1
     from workbench.mesh.events import Event
-    from workbench.printer import RunPrinter
+    from workbench.cli.printer import RunPrinter
 
     line = RunPrinter(color=False).summary(Event(done["kind"], content=done.get("content"),
                                                  data=done["data"]))

@@ -14,7 +14,7 @@ from pathlib import Path
 from workbench.cli import main
 from workbench.mesh import events as ev
 from workbench.mesh.events import Event
-from workbench.printer import RunPrinter
+from workbench.cli.printer import RunPrinter
 
 ROOT = Path(__file__).resolve().parents[2]
 

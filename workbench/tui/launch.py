@@ -21,10 +21,10 @@ def make_app(args: argparse.Namespace, review: bool = False) -> Any:
 
 def launch(args: argparse.Namespace, review: bool = False) -> int:
     """Open the app (or the approvals queue alone); returns the process exit code."""
-    from workbench.cli import _log_to_file
+    from workbench.logs import log_to_file
 
     app = make_app(args, review)
     # library warnings from runs in worker threads must not scribble over the screen
-    _log_to_file(app.settings)
+    log_to_file(app.settings)
     app.run()
     return app.return_code or 0

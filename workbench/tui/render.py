@@ -10,7 +10,7 @@ from rich.style import Style
 from rich.text import Text
 
 from workbench.mesh import events as ev
-from workbench.printer import outcome_words, plural
+from workbench.mesh.format import outcome_words, plural
 from workbench.tui.clock import Clock, duration
 from workbench.tui.feed import Entry, RunModel
 from workbench.tui.topology_art import agent_colour

@@ -164,7 +164,7 @@ class PoliciesScreen(SectionScreen):
                   what="verifying the audit chain", group="policies-verify")
 
     def on_audit_verified(self, message: AuditVerified) -> None:
-        from workbench.printer import plural
+        from workbench.mesh.format import plural
 
         r = message.result
         entries = plural(r.entries, "entry", "entries")

@@ -25,7 +25,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static
 
-from workbench.printer import outcome_words, plural
+from workbench.mesh.format import outcome_words, plural
 from workbench.tui.background import freeze_heap, in_thread
 from workbench.tui.clock import duration
 from workbench.tui.feed import GROUPS, Feed, RunModel

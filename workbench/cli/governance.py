@@ -9,20 +9,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+from workbench.cli.common import EXIT_FAILED, EXIT_OK, actions, settings, store_for
 from workbench.errors import UserInputError
 
 
 def register(sub: Any) -> None:
-    from workbench.cli import _Parser
-
-    pol = sub.add_parser("policies", help="policy files").add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    """Add the `policies`, `approvals` and `audit` command groups."""
+    pol = actions(sub.add_parser("policies", help="policy files"))
     check = pol.add_parser("check", help="compile every rule and check every name")
     check.add_argument("dir", metavar="DIR", nargs="?", help="policy folder (default: active)")
     check.set_defaults(handler=cmd_policies_check)
 
-    ap = sub.add_parser("approvals", help="the approvals queue").add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    ap = actions(sub.add_parser("approvals", help="the approvals queue"))
     ls = ap.add_parser("list", help="pending approvals (all with --all)")
     ls.add_argument("--all", action="store_true")
     ls.add_argument("--json", action="store_true")
@@ -40,8 +38,7 @@ def register(sub: Any) -> None:
     no.add_argument("--reviewer", help="reviewer name (default: WORKBENCH_REVIEWER or the OS user)")
     no.set_defaults(handler=cmd_approvals_reject)
 
-    au = sub.add_parser("audit", help="the tamper-evident audit trail").add_subparsers(
-        dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    au = actions(sub.add_parser("audit", help="the tamper-evident audit trail"))
     ver = au.add_parser("verify", help="recompute the hash chain")
     ver.add_argument("--expect-head", metavar="HASH",
                      help="also check the chain ends at this head (catches a cut-off tail)")
@@ -50,18 +47,11 @@ def register(sub: Any) -> None:
     head.set_defaults(handler=cmd_audit_head)
 
 
-def _store(args: argparse.Namespace, read_only: bool = False) -> Any:
-    from workbench.cli import _settings, _store
-
-    return _store(_settings(args), read_only)
-
-
 def cmd_policies_check(args: argparse.Namespace) -> int:
-    from workbench.cli import _settings
     from workbench.governance.policy import load_policies
 
-    settings = _settings(args)
-    folder = Path(args.dir) if args.dir else settings.policy_dir()
+    config = settings(args)
+    folder = Path(args.dir) if args.dir else config.policy_dir()
     policy = load_policies(folder)
     domains = ", ".join(f"{d} ({len(r)})" for d, r in sorted(policy.domains.items())) or "none"
     budgets = ", ".join(f"{k} {v:g}" for k, v in policy.budgets.items()) or "none"
@@ -70,21 +60,21 @@ def cmd_policies_check(args: argparse.Namespace) -> int:
     # not errors (the set is usable), but nothing that looks like a rule is silently unused
     for note in policy.notes:
         print(f"note: {note}")
-    for domain, agents in sorted(_crew_domains(settings).items()):
+    for domain, agents in sorted(_crew_domains(config).items()):
         if policy.unknown_domains([domain]):
             print(f"note: domain {domain!r} has no policy file ({', '.join(agents)}): only "
                   "the central rules apply to it")
-    return 0
+    return EXIT_OK
 
 
-def _crew_domains(settings: Any) -> dict[str, list[str]]:
+def _crew_domains(config: Any) -> dict[str, list[str]]:
     """Each domain the known crews' agents name, with its agents as crew/agent."""
     from workbench.crews import crew_dirs
     from workbench.spec.yamlpos import load_file
 
     out: dict[str, list[str]] = {}
     seen: set[str] = set()
-    for d in crew_dirs(settings):
+    for d in crew_dirs(config):
         for path in sorted([*d.glob("*.yaml"), *d.glob("*.yml")]):
             if path.stem in seen:  # an earlier folder's crew of that name overrides it
                 continue
@@ -104,14 +94,14 @@ def _crew_domains(settings: Any) -> dict[str, list[str]]:
 def cmd_approvals_list(args: argparse.Namespace) -> int:
     from workbench.governance.approvals import list_approvals
 
-    items = list_approvals(_store(args, read_only=True), pending_only=not args.all)
+    items = list_approvals(store_for(args, read_only=True), pending_only=not args.all)
     if args.json:
         for a in items:
             print(json.dumps(a.__dict__, default=str))
-        return 0
+        return EXIT_OK
     if not items:
         print("no pending approvals" if not args.all else "no approvals yet")
-        return 0
+        return EXIT_OK
     for a in items:
         left = max(0, int(a.expires_at - time.time()))
         status = a.status if a.status != "pending" else f"pending ({left}s left)"
@@ -121,7 +111,7 @@ def cmd_approvals_list(args: argparse.Namespace) -> int:
         if a.reviewer:
             print(f"    decided by {a.reviewer}" + (f": {a.decision_reason}"
                                                    if a.decision_reason else ""))
-    return 0
+    return EXIT_OK
 
 
 def _reviewer(args: argparse.Namespace) -> str:
@@ -139,40 +129,40 @@ def cmd_approvals_approve(args: argparse.Namespace) -> int:
             edited = json.loads(args.args)
         except ValueError as exc:
             raise UserInputError(f"--args is not valid JSON: {exc}") from None
-    a = decide(_store(args), args.id, "approved", _reviewer(args), args=edited,
+    a = decide(store_for(args), args.id, "approved", _reviewer(args), args=edited,
                always=args.always)
     print(f"approved {a.id} ({a.agent} → {a.tool}) as {a.reviewer}")
-    return 0
+    return EXIT_OK
 
 
 def cmd_approvals_reject(args: argparse.Namespace) -> int:
     from workbench.governance.approvals import decide
 
-    a = decide(_store(args), args.id, "rejected", _reviewer(args), reason=args.reason)
+    a = decide(store_for(args), args.id, "rejected", _reviewer(args), reason=args.reason)
     print(f"rejected {a.id} ({a.agent} → {a.tool}) as {a.reviewer}: {args.reason}")
-    return 0
+    return EXIT_OK
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from workbench.store.audit import AuditChain
 
-    result = AuditChain(_store(args, read_only=True)).verify(args.expect_head)
-    from workbench.printer import plural
+    result = AuditChain(store_for(args, read_only=True)).verify(args.expect_head)
+    from workbench.mesh.format import plural
 
     rate = result.entries / result.seconds if result.seconds else 0
     entries = plural(result.entries, "entry", "entries")
     if result.ok:
         print(f"audit trail ok: {entries}, head {result.head} "
               f"({rate:,.0f} entries/s)")
-        return 0
+        return EXIT_OK
     print(f"audit trail BROKEN: {result.message} ({entries} verified before it)",
           file=sys.stderr)
-    return 1
+    return EXIT_FAILED
 
 
 def cmd_audit_head(args: argparse.Namespace) -> int:
     from workbench.store.audit import AuditChain
 
-    seq, head = AuditChain(_store(args, read_only=True)).head()
+    seq, head = AuditChain(store_for(args, read_only=True)).head()
     print(head)
-    return 0
+    return EXIT_OK

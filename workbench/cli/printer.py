@@ -8,24 +8,9 @@ from typing import Any, TextIO
 
 from workbench.mesh import events as ev
 from workbench.mesh.events import Event
+from workbench.mesh.format import cost_breakdown, format_cost, outcome_words, plural
 
 _COLORS = ["36", "35", "33", "32", "34", "31", "96", "95"]
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """`1 turn`, `2 turns`, `1,648 tokens`: a count and its noun, agreeing."""
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
-
-
-def outcome_words(status: str, reason: str | None) -> str:
-    """How a run's end reads: `completed`, `failed: <reason>`, `cancelled by the user`; a
-    reason that only says the status again is not repeated (never `cancelled: cancelled`)."""
-    reason = " ".join((reason or "").split())
-    if not reason or reason.lower() == status:
-        return status
-    if reason.lower().startswith(f"{status} "):
-        return reason
-    return f"{status}: {reason}"
 
 
 def _short(text: str | None, width: int = 400) -> str:
@@ -39,25 +24,6 @@ def _args(args: dict[str, Any]) -> str:
         value = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else repr(_short(v, 60))
         parts.append(f"{k}={value}")
     return ", ".join(parts)
-
-
-def format_cost(cost: float | None, known: bool = True) -> str:
-    if cost is None or not known:
-        return "cost unknown" if not cost else f"${cost:.4f} + unknown"
-    return f"${cost:.4f}"
-
-
-def cost_breakdown(costs: dict[str, dict[str, Any]] | None) -> str | None:
-    """`lead $0.0012 · critic cost unknown`; None when there is nothing worth a line (one
-    entry, or an offline run where every call was free)."""
-    if not costs or len(costs) < 2:
-        return None
-    if all(not c.get("cost_usd") and not c.get("unknown_calls") for c in costs.values()):
-        return None
-    return " · ".join(
-        f"{name} {format_cost(c.get('cost_usd'), not c.get('unknown_calls'))}"
-        for name, c in sorted(costs.items(), key=lambda kv: -(kv[1].get("cost_usd") or 0))
-    )
 
 
 class RunPrinter:

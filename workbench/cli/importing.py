@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from workbench.cli.common import EXIT_OK, print_table, settings, warn
 from workbench.errors import UserInputError
-
-EXIT_OK = 0
 
 
 def register(subparsers: Any) -> None:
@@ -47,22 +45,9 @@ def register(subparsers: Any) -> None:
     exp.add_argument("--force", action="store_true", help="replace files that exist")
 
 
-def _settings(args: argparse.Namespace) -> Any:
-    from workbench.cli import _settings as settings
-
-    return settings(args)
-
-
-def _warn(lines: list[str]) -> None:
-    for line in lines:
-        print(f"workbench: warning: {line}", file=sys.stderr)
-
-
 def _list_teams(exc: Any) -> None:
-    from workbench.cli import _print_table
-
     print(f"{exc.source} holds {len(exc.choices)} teams:")
-    _print_table([[str(i), c.name, c.label, c.kind, str(c.agents) if c.agents else "-"]
+    print_table([[str(i), c.name, c.label, c.kind, str(c.agents) if c.agents else "-"]
                   for i, c in enumerate(exc.choices, 1)],
                  ["#", "NAME", "LABEL", "KIND", "AGENTS"])
 
@@ -71,7 +56,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from workbench.crews import user_crew_path
     from workbench.spec.importers import SeveralTeams, finish, import_path
 
-    settings = _settings(args)
+    config = settings(args)
     try:
         crews = import_path(args.path, args.team, args.all_teams, args.name)
     except SeveralTeams as exc:
@@ -82,7 +67,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     targets: list[Path] = []
     for crew in crews:
         if out is None:
-            target = user_crew_path(settings, crew.name)
+            target = user_crew_path(config, crew.name)
         elif several or out.is_dir():
             target = out / f"{crew.name}.yaml"
         else:
@@ -103,7 +88,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"imported {crew.source} -> {target} (crew {crew.name}: "
               f"{len(data['agents'])} agents, {len(data.get('tasks') or [])} tasks, "
               f"{data['engine']}, {topology})")
-        _warn(crew.warnings)
+        warn(crew.warnings)
         ref = crew.name if out is None else str(target)
         print(f"  run it offline: workbench run {ref} --model scripted/demo")
     return EXIT_OK
@@ -118,8 +103,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if fmt not in ("crewai", "autogen"):
         raise UserInputError(f"export --to {fmt}: the formats are crewai (a folder) and "
                              "autogen (a .json file)")
-    settings = _settings(args)
-    spec = load_crew(find_crew(args.crew, settings))
+    config = settings(args)
+    spec = load_crew(find_crew(args.crew, config))
     target = Path(dest)
     if fmt == "crewai":
         from workbench.spec.importers.crewai_export import export_crewai
@@ -138,24 +123,5 @@ def cmd_export(args: argparse.Namespace) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {target}")
-    _warn(warnings)
+    warn(warnings)
     return EXIT_OK
-
-
-def fill_run_inputs(prepared: Any, items: list[str] | None) -> None:
-    """Put the crew's inputs (and `--input KEY=VALUE`) into a prepared run; on a terminal,
-    ask for each input that has no value, else say which stay as written."""
-    from workbench.spec.inputs import apply_inputs, parse_assignments
-
-    given = parse_assignments(items)
-    ask = None
-    if sys.stdin.isatty():
-        def ask(name: str) -> str:
-            try:
-                return input(f"input {name}: ").strip()
-            except EOFError:
-                return ""
-    missing = apply_inputs(prepared.spec, given, ask)
-    if missing:
-        _warn([f"inputs without a value stay as written: {', '.join(missing)} (give them "
-               "with --input KEY=VALUE)"])

@@ -12,44 +12,29 @@ import json
 import sys
 from typing import Any
 
+from workbench.cli.common import EXIT_FAILED, EXIT_OK, actions, print_table, settings
 from workbench.errors import UserInputError, WorkbenchError
-
-EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def register(subparsers: Any) -> None:
     """Add the `keys` and `models` command groups to the top-level parser."""
     keys = subparsers.add_parser("keys", help="API keys in the OS keyring")
     keys.set_defaults(handler=cmd_keys)
-    actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True,
-                                  parser_class=type(keys))
-    put = actions.add_parser(
+    key_actions = actions(keys)
+    put = key_actions.add_parser(
         "set", help="store a provider's key (masked prompt, or piped on stdin)")
     put.add_argument("provider", metavar="PROVIDER", help="e.g. openai, anthropic, groq")
-    actions.add_parser("list", help="where each provider's key comes from (never the key)")
-    delete = actions.add_parser("delete", help="remove a provider's key from the keyring")
+    key_actions.add_parser("list", help="where each provider's key comes from (never the key)")
+    delete = key_actions.add_parser("delete", help="remove a provider's key from the keyring")
     delete.add_argument("provider", metavar="PROVIDER")
 
     models = subparsers.add_parser("models", help="model aliases, prices and key status")
     models.set_defaults(handler=cmd_models)
-    m_actions = models.add_subparsers(dest="action", metavar="ACTION", required=True,
-                                      parser_class=type(models))
+    m_actions = actions(models)
     ls = m_actions.add_parser(
         "list", help="aliases from <home>/models.yaml (and a crew's), resolved, with prices")
     ls.add_argument("--crew", metavar="CREW", help="also a crew's aliases and agents' models")
     ls.add_argument("--json", action="store_true", help="one JSON object per line")
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    from workbench.config import Settings
-
-    return Settings.from_args(args.home, args.db, args.policies)
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> None:
-    from workbench.cli import _print_table
-
-    _print_table(rows, headers)
 
 
 # -- keys ----------------------------------------------------------------------------------
@@ -132,7 +117,7 @@ def _keys_list(args: argparse.Namespace) -> int:
                 providers.setdefault(profile.provider)
     except WorkbenchError:
         pass  # a broken models.yaml must not hide where the keys are
-    _table([[p, cred.key_source(p) or "none", cred.env_var(p)] for p in providers],
+    print_table([[p, cred.key_source(p) or "none", cred.env_var(p)] for p in providers],
            ["PROVIDER", "KEY", "ENV VAR"])
     if not cred.keyring_available():
         print(f"\nkeyring: {cred.no_keyring_help()}")
@@ -145,7 +130,7 @@ def _keys_list(args: argparse.Namespace) -> int:
 def _user_profiles(args: argparse.Namespace) -> Any:
     from workbench.gateway.profiles import load_user_config
 
-    return load_user_config(_settings(args).home)
+    return load_user_config(settings(args).home)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -153,7 +138,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     from workbench.gateway.profiles import USER_CONFIG, crew_profiles
 
-    settings = _settings(args)
+    config = settings(args)
     user = _user_profiles(args)
     profiles = user
     spec = None
@@ -161,7 +146,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         from workbench.crews import find_crew
         from workbench.spec.loader import load_crew
 
-        path = find_crew(args.crew, settings)
+        path = find_crew(args.crew, config)
         spec = load_crew(path)
         crew = crew_profiles(spec.models, str(path), Path(path).read_text(encoding="utf-8"))
         profiles = user.merged(crew)
@@ -174,12 +159,12 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(json.dumps(row))
         return EXIT_OK
     if not rows:
-        print(f"no model aliases yet: define them in {settings.home / USER_CONFIG} "
+        print(f"no model aliases yet: define them in {config.home / USER_CONFIG} "
               "(see docs/local-models.md), or pass --crew CREW")
         return EXIT_OK
     from workbench.gateway.pricing import format_price
 
-    _table(
+    print_table(
         [[r["alias"], r["source"], r["model"], r["api_base"] or "-", r["key"],
           format_price(r["input_per_million"]), format_price(r["output_per_million"]),
           ", ".join(r["fallbacks"]) or "-"] for r in rows if r["source"] != "agent"],
@@ -191,7 +176,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     agents = [r for r in rows if r["source"] == "agent"]
     if agents:
         print()
-        _table([[r["agent"], r["domain"], r["alias"], r["model"], r["chosen_by"]]
+        print_table([[r["agent"], r["domain"], r["alias"], r["model"], r["chosen_by"]]
                 for r in agents], ["AGENT", "DOMAIN", "USES", "RESOLVES TO", "CHOSEN BY"])
     return EXIT_OK
 

@@ -9,16 +9,14 @@ import sys
 import textwrap
 from typing import Any
 
-EXIT_OK, EXIT_FAILED = 0, 1
+from workbench.cli.common import EXIT_FAILED, EXIT_OK, actions, resolve_crew, settings
 
 
 def register(subparsers: Any) -> None:
     """Add the `mcp` command group to the top-level parser."""
     mcp = subparsers.add_parser("mcp", help="MCP tool servers of a crew")
     mcp.set_defaults(handler=cmd_mcp)
-    actions = mcp.add_subparsers(dest="action", metavar="ACTION", required=True,
-                                 parser_class=type(mcp))
-    tools = actions.add_parser(
+    tools = actions(mcp).add_parser(
         "tools", help="start a crew's MCP servers and list the tools each offers")
     tools.add_argument("crew", metavar="CREW", help="crew file, or the name of a crew")
     tools.add_argument("--json", action="store_true", help="one JSON object per server")
@@ -41,12 +39,10 @@ def _parameter_lines(schema: dict[str, Any]) -> list[str]:
 
 
 def cmd_mcp(args: argparse.Namespace) -> int:
-    from workbench.cli import _settings, resolve_crew
     from workbench.spec.loader import load_crew
     from workbench.tools.mcp import check_commands, list_crew_tools
 
-    settings = _settings(args)
-    path = resolve_crew(args.crew, settings)
+    path = resolve_crew(args.crew, settings(args))
     spec = load_crew(path)
     check_commands(spec, str(path), path.read_text(encoding="utf-8"))
     listings = list_crew_tools(spec)

@@ -1,0 +1,122 @@
+"""`workbench run CREW`: a crew headless, its traffic printed as it happens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import sys
+from typing import Any
+
+from workbench.cli.common import (
+    EXIT_CANCELLED,
+    EXIT_FAILED,
+    EXIT_OK,
+    open_store,
+    resolve_crew,
+    settings,
+    warn,
+)
+
+
+def register(sub: Any) -> None:
+    """Add the `run` command."""
+    run = sub.add_parser("run", help="run a crew headless and print its traffic")
+    run.set_defaults(handler=cmd_run)
+    run.add_argument("crew", metavar="CREW", help="crew file, or the name of a shipped crew")
+    run.add_argument("--engine", choices=["autogen", "crewai"])
+    run.add_argument("--topology", choices=["star", "layered", "network", "graph"])
+    run.add_argument("--task", help="the run's task (default: the crew's description)")
+    run.add_argument("--model", help="run every agent on this model (a LiteLLM model string)")
+    run.add_argument("--approvals", choices=["wait", "prompt", "deny"],
+                     help="how approvals are answered (default: prompt on a terminal, else wait)")
+    run.add_argument("--reviewer", help="reviewer name for --approvals prompt (default: OS user)")
+    run.add_argument("--json", action="store_true", help="print events as JSON Lines")
+    run.add_argument("--input", action="append", metavar="KEY=VALUE",
+                     help="a value for one of the crew's inputs, its {placeholders} (repeatable)")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from workbench.cli.printer import RunPrinter
+    from workbench.governance.approvals import print_waiting_hint
+    from workbench.governance.setup import default_mode, governed
+    from workbench.mesh.session import Session, prepare
+
+    config = settings(args)
+    path = resolve_crew(args.crew, config)
+    prepared = prepare(path, args.engine, args.topology, args.task, args.model)
+    fill_run_inputs(prepared, args.input)
+    store = open_store(config)
+    store.reap_lapsed_sessions()  # an earlier run killed on this host is told apart now
+    governance = governed(config, store, args.approvals, args.reviewer)
+    # said before the run, not lost in it
+    warn(list(governance.notes(prepared.spec)))
+    if (args.approvals or default_mode()) == "wait":
+        # nobody is asked here: say where a request can be decided
+        home = f" --home {shlex.quote(args.home)}" if args.home else ""
+        governance.approvals.on_waiting = partial(print_waiting_hint,
+                                                  command=f"workbench{home}")
+    printer = RunPrinter(json_lines=args.json)
+    session = Session(prepared, config, store, subscribers=[printer],
+                      **governance.session_kwargs())
+    warn(list(session.warnings))
+    try:
+        outcome = asyncio.run(_execute(session))
+    except KeyboardInterrupt:
+        return EXIT_CANCELLED
+    if outcome.status == "completed":
+        return EXIT_OK
+    if outcome.status == "cancelled":
+        return EXIT_CANCELLED
+    print(f"workbench: run failed: {outcome.error}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+async def _execute(session: Any) -> Any:
+    """Run a session with Ctrl-C (and SIGTERM) stopping it cleanly; a second Ctrl-C exits."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    interrupted = False
+
+    def stop() -> None:
+        nonlocal interrupted
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted = True
+        session.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or a platform without it: Ctrl-C still interrupts
+    try:
+        return await session.execute()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+
+def fill_run_inputs(prepared: Any, items: list[str] | None) -> None:
+    """Put the crew's inputs (and `--input KEY=VALUE`) into a prepared run; on a terminal,
+    ask for each input that has no value, else say which stay as written."""
+    from workbench.spec.inputs import apply_inputs, parse_assignments
+
+    given = parse_assignments(items)
+    ask = None
+    if sys.stdin.isatty():
+        def ask(name: str) -> str:
+            try:
+                return input(f"input {name}: ").strip()
+            except EOFError:
+                return ""
+    missing = apply_inputs(prepared.spec, given, ask)
+    if missing:
+        warn([f"inputs without a value stay as written: {', '.join(missing)} (give them "
+              "with --input KEY=VALUE)"])

@@ -1,0 +1,75 @@
+"""`workbench sessions list | show | export`: past sessions from the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from workbench.cli.common import EXIT_OK, actions, print_table, store_for
+
+
+def register(sub: Any) -> None:
+    """Add the `sessions` command group."""
+    group = sub.add_parser("sessions", help="past sessions")
+    group.set_defaults(handler=cmd_sessions)
+    sessions = actions(group)
+    ls = sessions.add_parser("list", help="list sessions, newest first")
+    ls.add_argument("--limit", type=int, default=50)
+    ls.add_argument("--search", default="", help="filter by crew, task, status or id")
+    ls.add_argument("--json", action="store_true")
+    show = sessions.add_parser("show", help="a session's summary and transcript")
+    show.add_argument("id", metavar="ID")
+    export = sessions.add_parser("export", help="export a session")
+    export.add_argument("id", metavar="ID")
+    export.add_argument("--format", choices=["md", "json"], default="md")
+    export.add_argument("--output", "-o", help="write to this file instead of stdout")
+
+
+def _fmt_time(ts: float | None) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    from workbench.mesh.format import format_cost
+
+    store = store_for(args, read_only=True)
+    store.reap_lapsed_sessions()
+    if args.action == "list":
+        rows = store.list_sessions(limit=args.limit, search=args.search)
+        if args.json:
+            for r in rows:
+                print(json.dumps(r, default=str))
+            return EXIT_OK
+        if not rows:
+            if args.search:
+                print(f"no sessions match {args.search!r}")
+            else:
+                print("no sessions yet; run one with `workbench run CREW`")
+            return EXIT_OK
+        print_table(
+            [[r["id"][:12], r["crew_name"], r["engine"], r["topology"], r["status"],
+              _fmt_time(r["started_at"]), str(r["turns"]),
+              f"{r['prompt_tokens'] + r['completion_tokens']:,}",
+              format_cost(r["cost_usd"], not r["cost_unknown_calls"])] for r in rows],
+            ["ID", "CREW", "ENGINE", "TOPOLOGY", "STATUS", "STARTED", "TURNS", "TOKENS", "COST"],
+        )
+        return EXIT_OK
+    from workbench.store.export import session_json, session_markdown
+
+    if args.action == "show":
+        print(session_markdown(store, args.id))
+        return EXIT_OK
+    if args.format == "json":
+        text = json.dumps(session_json(store, args.id), indent=2, default=str)
+    else:
+        text = session_markdown(store, args.id)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        print(f"exported to {args.output}")
+    else:
+        print(text)
+    return EXIT_OK

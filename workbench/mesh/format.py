@@ -1,0 +1,42 @@
+"""How a run's numbers and outcomes read, the same in the CLI and the TUI: counts, costs,
+outcomes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`1 turn`, `2 turns`, `1,648 tokens`: a count and its noun, agreeing."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def outcome_words(status: str, reason: str | None) -> str:
+    """How a run's end reads: `completed`, `failed: <reason>`, `cancelled by the user`; a
+    reason that only says the status again is not repeated (never `cancelled: cancelled`)."""
+    reason = " ".join((reason or "").split())
+    if not reason or reason.lower() == status:
+        return status
+    if reason.lower().startswith(f"{status} "):
+        return reason
+    return f"{status}: {reason}"
+
+
+def format_cost(cost: float | None, known: bool = True) -> str:
+    """`$0.0012`; `cost unknown` when nothing is priced, `$0.0012 + unknown` when part is."""
+    if cost is None or not known:
+        return "cost unknown" if not cost else f"${cost:.4f} + unknown"
+    return f"${cost:.4f}"
+
+
+def cost_breakdown(costs: dict[str, dict[str, Any]] | None) -> str | None:
+    """`lead $0.0012 · critic cost unknown`; None when there is nothing worth a line (one
+    entry, or an offline run where every call was free)."""
+    if not costs or len(costs) < 2:
+        return None
+    if all(not c.get("cost_usd") and not c.get("unknown_calls") for c in costs.values()):
+        return None
+    return " · ".join(
+        f"{name} {format_cost(c.get('cost_usd'), not c.get('unknown_calls'))}"
+        for name, c in sorted(costs.items(), key=lambda kv: -(kv[1].get("cost_usd") or 0))
+    )
