@@ -13,12 +13,12 @@ import pytest
 
 from tests.fakeprovider import FakeProvider, Reply
 from tests.support import make_context
+from workbench.cli.printer import RunPrinter
 from workbench.config import Settings
 from workbench.errors import ProviderError
 from workbench.gateway.types import ModelRequest
 from workbench.mesh.context import RunAborted
 from workbench.mesh.session import Session, prepare
-from workbench.cli.printer import RunPrinter
 from workbench.spec.loader import parse_crew
 from workbench.store.db import Store
 

@@ -400,8 +400,8 @@ def test_a_run_with_some_blocked_calls_says_so_in_its_summary(tmp_path: Path,
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     done = events[-1]
     assert done["kind"] == "run.completed" and done["data"]["blocked_calls"] >= 1
-    from workbench.mesh.events import Event
     from workbench.cli.printer import RunPrinter
+    from workbench.mesh.events import Event
 
     line = RunPrinter(color=False).summary(Event(done["kind"], content=done.get("content"),
                                                  data=done["data"]))

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 from workbench.cli import main
+from workbench.cli.printer import RunPrinter
 from workbench.mesh import events as ev
 from workbench.mesh.events import Event
-from workbench.cli.printer import RunPrinter
 
 ROOT = Path(__file__).resolve().parents[2]
 
