@@ -22,6 +22,7 @@ from workbench.governance.argcheck import schema_problems
 from workbench.governance.gate import Decision, Gate, OpenGate
 from workbench.mesh import events as ev
 from workbench.mesh.bus import EventBus
+from workbench.mesh.digest import PromptDigests
 from workbench.mesh.totals import Totals
 from workbench.spec.schema import AgentSpec, CrewSpec
 from workbench.spec.topology import Topology
@@ -118,6 +119,8 @@ class RunContext:
         if gateway.profiles is None and spec.models:
             gateway.profiles = crew_profiles(spec.models)
         self._model_names: dict[str, tuple[str, str]] = {}
+        #: Each agent's prompt grows by a message or two a call: hash only what is new.
+        self._prompts = PromptDigests()
         self._always: set[tuple[str, str]] = set()
         #: The last messages, shown to a reviewer as the context of an approval.
         self.recent_messages: deque[dict[str, Any]] = deque(maxlen=20)
@@ -401,9 +404,8 @@ class RunContext:
         t.add_cost(request.agent, spec.domain if spec else "default", response.cost_usd)
         extra: dict[str, Any] = {
             # Digests, not text: the audit proves what was sent without keeping it.
-            "prompt_sha256": hashlib.sha256(
-                json.dumps(request.messages, default=str, sort_keys=True).encode()
-            ).hexdigest(),
+            "prompt_sha256": self._prompts.digest((request.agent, request.purpose),
+                                                  request.messages),
             "response_sha256": hashlib.sha256(
                 (response.content + json.dumps([c.arguments for c in response.tool_calls],
                                                default=str)).encode()

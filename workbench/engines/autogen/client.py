@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
@@ -43,8 +44,38 @@ def _text(content: Any) -> str:
     return str(content)
 
 
+#: The last conversion of each conversation, by the identity of its first message (held
+#: weakly: the entry goes with the agent's history). AutoGen only appends to an agent's
+#: conversation, so a call converts just the messages added since the one before.
+_CONVERTED: dict[int, tuple[weakref.ref[Any], list[LLMMessage], list[dict[str, Any]]]] = {}
+
+
 def to_openai(messages: Sequence[LLMMessage]) -> list[dict[str, Any]]:
-    """AutoGen's message types as OpenAI chat messages."""
+    """AutoGen's message types as OpenAI chat messages (a new list; its dicts are shared
+    with earlier calls and must not be changed in place: copy to change one)."""
+    if not messages:
+        return []
+    head, rest = messages[0], list(messages[1:])
+    key = id(head)
+    last = _CONVERTED.get(key)
+    if last is not None and last[0]() is head:
+        ref, seen, converted = last
+        # the same message objects compare by identity (cheap); others by value
+        if len(seen) <= len(rest) and rest[:len(seen)] == seen:
+            if len(seen) < len(rest):
+                converted = converted + _convert(rest[len(seen):])
+                _CONVERTED[key] = (ref, rest, converted)
+            return list(converted)
+    converted = _convert(messages)
+    try:
+        ref = weakref.ref(head, lambda _, key=key: _CONVERTED.pop(key, None))
+    except TypeError:  # not weakly referable: never kept
+        return converted
+    _CONVERTED[key] = (ref, rest, converted)
+    return list(converted)
+
+
+def _convert(messages: Sequence[LLMMessage]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for m in messages:
         if isinstance(m, SystemMessage):
