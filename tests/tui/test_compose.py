@@ -677,3 +677,49 @@ async def test_your_saved_crew_replaces_the_shipped_one_in_the_list(settings, ma
                        == "market-entry", what="market-entry again")
         assert screen.path == mine
         assert screen.query_one("#agent-role", Input).value == "Head of research"
+
+
+async def test_a_crew_file_that_does_not_parse_opens_in_the_yaml_view(settings,
+                                                                      make_app) -> None:
+    settings.crews_dir.mkdir(parents=True)
+    broken = settings.crews_dir / "broken.yaml"
+    broken.write_text("name: broken\nagents: [\n  {name: a, role: r, goal: g}\n")
+    app = make_app(frozen_clock=False, poll=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        screen = compose(app)
+        await choose_crew(pilot, "broken")
+        await wait_for(pilot, lambda: screen.yaml_mode, what="the YAML view")
+        await invalid(pilot)
+        editor = screen.query_one(YamlEditor)
+        assert editor.text == broken.read_text() and editor.error_line is not None
+        editor.text = "name: broken\nagents: [{name: a, role: r, goal: g}]\n"
+        await valid(pilot)
+        await pilot.press("ctrl+y")
+        await settle(pilot)
+        assert not screen.yaml_mode
+        assert screen.query_one("#agent-role", Input).value == "r"
+        assert "edited" in str(screen.query_one("#compose-form").border_title)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "[{name: a" in broken.read_text(), what="the fixed file")
+        await settle(pilot)
+        # reading the form from the YAML changed nothing: what you typed is what was saved
+        assert "edited" not in str(screen.query_one("#compose-form").border_title)
+    assert broken.read_text() == "name: broken\nagents: [{name: a, role: r, goal: g}]\n"
+
+
+async def test_opening_a_crew_that_leaves_defaults_out_is_not_an_edit(settings,
+                                                                      make_app) -> None:
+    settings.crews_dir.mkdir(parents=True)
+    bare = settings.crews_dir / "bare.yaml"
+    bare.write_text("name: bare\nagents:\n  - {name: a, role: r, goal: g}\n"
+                    "  - {name: b, role: r, goal: g}\n")
+    app = make_app(frozen_clock=False, poll=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_crew(pilot, "bare")
+        screen = compose(app)
+        assert "edited" not in str(screen.query_one("#compose-form").border_title)
+        assert screen.data == yaml.safe_load(bare.read_text())
+        await choose_crew(pilot, "market-entry")
+        assert not isinstance(app.screen, ConfirmModal)

@@ -45,6 +45,66 @@ def test_compose_screen_shows_the_validation_error(seeded, make_app, snap_compar
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
 
 
+async def checked(pilot: Pilot) -> None:
+    """Compose has checked what it shows (the check runs 0.15 s after the last edit)."""
+    from tests.tui.conftest import wait_for
+
+    await pilot.pause(0.3)
+    await settle(pilot)
+    status = pilot.app.screen.query_one("#compose-validation")
+    await wait_for(pilot, lambda: "valid" in str(status.render()) or "✘" in str(
+        status.render()), what="the check")
+    await settle(pilot)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compose_yaml_view_marks_the_error_line(seeded, make_app, snap_compare,
+                                                size) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await keys("2")(pilot)
+        await checked(pilot)
+        await pilot.press("ctrl+y")
+        editor = pilot.app.screen.query_one("#compose-yaml")
+        editor.text = editor.text.replace("reviewer: critic", "reviewer: nobody")
+        await checked(pilot)
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compose_layered_pickers(seeded, make_app, snap_compare, size) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await keys("2")(pilot)
+        await checked(pilot)
+        pilot.app.screen.query_one("#role-executors").focus()
+        await pilot.press("end", "space")
+        await checked(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compose_graph_edges(seeded, make_app, snap_compare, size) -> None:
+    async def run_before(pilot: Pilot) -> None:
+        await keys("2")(pilot)
+        await checked(pilot)
+        screen = pilot.app.screen
+        screen.query_one("#crew-topology").value = "graph"
+        await checked(pilot)
+        for _ in range(3):
+            screen.query_one("#edge-add").press()
+            await settle(pilot)
+        rows = list(screen.query(".edge-row"))
+        rows[-1].query_one(".edge-when").value = 'message.text.contains("APPROVE")'
+        await checked(pilot)
+        screen.query_one("#compose-form").focus()
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_run_screen_replaying_a_session(seeded, make_app, snap_compare, size) -> None:
     assert snap_compare(make_app(), terminal_size=size,

@@ -382,6 +382,9 @@ class ComposeScreen(SectionScreen):
         widget = self.query_one(selector, Input)
         if widget.value != value:
             widget.value = value
+            if not widget.has_focus:  # a long value shows its start, not its end
+                widget.cursor_position = 0
+                widget.call_after_refresh(widget.scroll_to, 0, animate=False, force=True)
 
     def _fill_crew(self) -> None:
         d = self.data
@@ -414,14 +417,14 @@ class ComposeScreen(SectionScreen):
         select.value = current if current in offered else offered[0]
 
     def _fill_roles(self) -> None:
-        self.query_one(RolesEditor).show(self._choice()[1], topology_of(self.data),
+        topology = self.data.get("topology")
+        self.query_one(RolesEditor).show(self._choice()[1],
+                                         topology if isinstance(topology, dict) else {},
                                          agent_names(self.data))
 
     def _agents(self) -> list[dict[str, Any]]:
-        agents = self.data.setdefault("agents", [])
-        if not isinstance(agents, list):
-            agents = self.data["agents"] = []
-        return [a for a in agents if isinstance(a, dict)]
+        agents = self.data.get("agents")
+        return [a for a in agents if isinstance(a, dict)] if isinstance(agents, list) else []
 
     def _fill_tabs(self) -> None:
         tabs = self.query_one("#compose-agents", Tabs)
@@ -535,7 +538,7 @@ class ComposeScreen(SectionScreen):
         if not self.data or self.yaml_mode or not isinstance(event.value, str):
             return
         self._offer_topologies(event.value)
-        if self.data.get("engine") != event.value:
+        if self.data.get("engine", "autogen") != event.value:  # the file's default counts
             self.data["engine"] = event.value
             self._form_edited()
 
@@ -543,9 +546,8 @@ class ComposeScreen(SectionScreen):
     def _topology_changed(self, event: Select.Changed) -> None:
         if not self.data or self.yaml_mode or not isinstance(event.value, str):
             return
-        topology = topology_of(self.data)
-        if topology.get("kind") != event.value:
-            topology["kind"] = event.value
+        if self._kind() != event.value:  # a file without a kind is a network already
+            topology_of(self.data)["kind"] = event.value
             self._form_edited()
         self._fill_roles()
 
@@ -755,15 +757,20 @@ class ComposeScreen(SectionScreen):
             if 0 < line <= len(lines):
                 source = f"[dim]line {line} │[/] {escape(lines[line - 1].strip()[:60])}"
         field = self._field()
+        text = problem.problem
         if self.yaml_mode or field is None:
             head = f"line {line}: " if line else ""
             hint = "ctrl+g selects the line" if line else ""
         else:
             head = f"{field.label}: "
+            where = ".".join(str(p) for p in check.path or ())
+            text = problem.problem
+            if where and text.startswith(f"{where}: "):  # the label says where already
+                text = text[len(where) + 2:]
             hint = "ctrl+g goes there" if field.widget or field.agent is not None else \
                 "ctrl+y shows the YAML"
         tail = " · ".join(p for p in (source, f"[dim]{hint}[/]" if hint else "") if p)
-        self._verdict = f"[red]✘ {escape(head + problem.problem)}[/]" + (
+        self._verdict = f"[red]✘ {escape(head + text)}[/]" + (
             f"\n{tail}" if tail else "")
         status.set_classes("-invalid")
         self._show_status()
@@ -820,6 +827,9 @@ class ComposeScreen(SectionScreen):
         widget = self._widget(field)
         if widget is None and field.agent is not None:
             widget = self.query_one("#compose-agents")
+        if widget is not None and not widget.focusable:
+            # a group (the edges): its first field, or its button
+            widget = next((w for w in widget.query("*") if w.focusable), widget)
         if widget is not None:
             widget.focus()
             widget.scroll_visible()
@@ -993,7 +1003,9 @@ class ComposeScreen(SectionScreen):
     def action_add_agent(self) -> None:
         if not self.data or self.yaml_mode:
             return
-        agents = self.data.setdefault("agents", [])
+        agents = self.data.get("agents")
+        if not isinstance(agents, list):
+            agents = self.data["agents"] = []
         taken = {a.get("name") for a in agents if isinstance(a, dict)}
         n = len(agents) + 1
         while f"agent{n}" in taken:
@@ -1014,7 +1026,7 @@ class ComposeScreen(SectionScreen):
             self.notify("A crew needs at least one agent", severity="warning")
             return
         removed = agents[min(self.agent_index, len(agents) - 1)]
-        self.data["agents"] = [a for a in agents if a is not removed]
+        self.data["agents"] = [a for a in self.data["agents"] if a is not removed]
         name = str(removed.get("name") or "").strip()
         if name and name not in agent_names(self.data):
             also = forget_agent(self.data, name)

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
+from textual.color import Color
 from textual.widgets import TextArea
 
 
@@ -31,7 +32,7 @@ class YamlEditor(TextArea):
     def __init__(self, text: str = "", **kwargs: Any) -> None:
         language = "yaml" if yaml_highlighting() else None
         super().__init__(text, language=language, show_line_numbers=True,
-                         tab_behavior="focus", soft_wrap=False, **kwargs)
+                         tab_behavior="focus", soft_wrap=True, **kwargs)
         self._error_line: int | None = None
 
     @property
@@ -58,6 +59,9 @@ class YamlEditor(TextArea):
     def get_line(self, line_index: int) -> Text:
         line = super().get_line(line_index)
         if self._error_line is not None and line_index == self._error_line - 1:
-            error = self.app.current_theme.error or "red"
-            line.stylize(Style(bgcolor=error, color="white", bold=True))
+            # red and underlined text survives the cursor line's background, which the
+            # editor paints over this one when you are typing on the wrong line
+            error = Color.parse(self.app.current_theme.error or "red")
+            line.stylize(Style(color=error.lighten(0.25).rich_color, underline=True, bold=True,
+                               bgcolor=error.darken(0.45).rich_color))
         return line
