@@ -19,15 +19,20 @@ def _estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def _prompt_text(messages: list[dict[str, Any]]) -> str:
-    parts = []
+def _text_size(messages: list[dict[str, Any]]) -> tuple[int, int]:
+    """The characters and the parts of the messages' text (their contents and text parts)."""
+    chars = parts = 0
     for m in messages:
         content = m.get("content")
         if isinstance(content, str):
-            parts.append(content)
+            chars += len(content)
+            parts += 1
         elif isinstance(content, list):
-            parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return "\n".join(parts)
+            for p in content:
+                if isinstance(p, dict):
+                    chars += len(str(p.get("text", "")))
+                    parts += 1
+    return chars, parts
 
 
 class ScriptPlayer:
@@ -86,6 +91,9 @@ class ScriptedModel:
         #: Set to a list to keep every request (what each agent was sent); off by default,
         #: since a long run's requests hold its whole history many times over.
         self.requests: list[ModelRequest] | None = None
+        #: Each conversation's last prompt and its text size: a conversation's next prompt
+        #: is the last one and a message or two, and only those are measured.
+        self._sizes: dict[tuple[str, str], tuple[list[dict[str, Any]], int, int]] = {}
 
     def respond(self, request: ModelRequest) -> ModelResponse:
         if self.requests is not None:
@@ -131,6 +139,21 @@ class ScriptedModel:
             return f"{request.agent}: nothing further from me; the work is complete. {TERMINATE}"
         return f"{request.agent}: no further input from me on this; passing on."
 
+    def _prompt_tokens(self, request: ModelRequest) -> int:
+        """The estimate of the prompt's tokens: its text (contents joined by newlines) / 4."""
+        messages, key = request.messages, (request.agent, request.purpose)
+        last = self._sizes.get(key)
+        # the same message objects compare by identity (cheap), others by value
+        if last is not None and len(last[0]) <= len(messages) and \
+                messages[:len(last[0])] == last[0]:
+            chars, parts = _text_size(messages[len(last[0]):])
+            chars, parts = chars + last[1], parts + last[2]
+        else:
+            chars, parts = _text_size(messages)
+        self._sizes[key] = (list(messages), chars, parts)
+        # the parts are joined by newlines: one fewer than there are parts
+        return max(1, (chars + max(parts - 1, 0)) // 4)
+
     def _response(
         self,
         request: ModelRequest,
@@ -139,7 +162,7 @@ class ScriptedModel:
         handoff: str | None = None,
         finish: str = "stop",
     ) -> ModelResponse:
-        prompt_tokens = _estimate_tokens(_prompt_text(request.messages))
+        prompt_tokens = self._prompt_tokens(request)
         completion = content + "".join(json.dumps(c.arguments) for c in tool_calls or [])
         return ModelResponse(
             content=content,
