@@ -209,6 +209,7 @@ def test_a_running_session_row_keeps_its_totals_current(home: Path, monkeypatch)
 
     def at_last_message(event) -> None:
         if event.kind == "message" and event.content and "TERMINATE" in event.content:
+            session.flush_progress()  # the row is updated from a thread of its own
             seen.append(store.get_session(event.session_id)["turns"])
 
     session = session_module.Session(

@@ -20,7 +20,7 @@ from workbench.gateway.profiles import crew_profiles, load_profiles
 from workbench.gateway.scripted import TERMINATE, ScriptPlayer
 from workbench.governance.gate import Gate
 from workbench.mesh import events as ev
-from workbench.mesh.bus import EventBus, Subscriber
+from workbench.mesh.bus import EventBus, Queued, Subscriber
 from workbench.mesh.context import ApprovalBroker, RunAborted, RunContext
 from workbench.spec.loader import import_custom_tools, load_crew, parse_crew
 from workbench.spec.schema import CrewSpec
@@ -140,8 +140,12 @@ class Session:
                 w.on_error = self._store_failed(getattr(w, "what", "a record of the run"))
             self.bus.subscribe(w.put)
         for fn in subscribers or []:
-            self.bus.subscribe(fn)
+            # one that writes a terminal (the CLI's printer) says so: it gets its own thread
+            self.bus.subscribe(fn, blocking=bool(getattr(fn, "blocking", False)))
         self._progress_at = time.monotonic()
+        #: The running totals go to the session's row from a thread of their own: a SQL
+        #: UPDATE never runs on the engine's loop or under the bus's lock.
+        self._progress_writer = Queued(self._write_progress, "session-progress")
         self.bus.subscribe(self._progress)
         folder = settings.session_dir(self.session_id)
         self.tool_ctx = ToolContext(self.session_id, folder / "workspace", folder / "outbox")
@@ -263,14 +267,22 @@ class Session:
 
     def _progress(self, event: Any) -> None:
         """Keep the session's row current while it runs (other terminals list it), at most
-        every PROGRESS_S: the events themselves are the record."""
+        every PROGRESS_S: the events themselves are the record. Called under the bus's lock:
+        it only takes the totals as they are at this event and queues them."""
         if event.kind != ev.MESSAGE or time.monotonic() - self._progress_at < PROGRESS_S:
             return
         self._progress_at = time.monotonic()
+        self._progress_writer.put(self.ctx.totals.as_row())
+
+    def _write_progress(self, row: dict[str, Any]) -> None:
         try:
-            self.store.update_session(self.session_id, **self.ctx.totals.as_row())
+            self.store.update_session(self.session_id, **row)
         except Exception:  # the final update at the end still comes
             log.warning("could not update the session's running totals", exc_info=True)
+
+    def flush_progress(self) -> bool:
+        """Wait until the running totals queued so far are in the session's row."""
+        return self._progress_writer.flush()
 
     def _shape(self) -> dict[str, Any]:
         """The topology's roles, so a viewer can draw the crew without the crew file."""
@@ -300,6 +312,10 @@ class Session:
         else:
             self.ctx.emit(ev.RUN_FAILED, None, None, error, **summary,
                           cancelled=status == "cancelled")
+        # the printer's last line is out, and no queued progress update can overwrite the
+        # final totals below
+        self.bus.close()
+        self._progress_writer.close()
         self.writer.close()
         for w in self.writers:
             w.close()
