@@ -1,22 +1,28 @@
-"""The store: migrations from an empty file, batched events in order, sessions survive a crash."""
+"""The store: migrations from an empty file, batched events in order, sessions survive a crash.
+
+On SQLite and on PostgreSQL (the `backend` fixture, tests/pg.py).
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from tests.pg import Backend
 from workbench.mesh.bus import EventBus
 from workbench.mesh.events import Event
 from workbench.store.db import HEAD_REVISION, Store
 from workbench.store.writer import EventWriter
 
 
-def _store(tmp_path: Path) -> Store:
-    return Store(f"sqlite:///{tmp_path / 'wb.db'}")
+def _store(backend: Backend) -> Store:
+    return Store(backend.url)
 
 
 def test_new_database_is_migrated_to_head_in_wal_mode(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = Store(f"sqlite:///{tmp_path / 'wb.db'}")
     store.close()
     con = sqlite3.connect(tmp_path / "wb.db")
     assert con.execute("select version_num from alembic_version").fetchone()[0] == HEAD_REVISION
@@ -25,8 +31,20 @@ def test_new_database_is_migrated_to_head_in_wal_mode(tmp_path: Path) -> None:
     assert {"session", "event", "crew_snapshot"} <= tables
 
 
-def test_writer_batches_events_in_seq_order_and_skips_deltas(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+def test_a_new_postgres_database_is_migrated_to_head(blank_pg: str) -> None:
+    from sqlalchemy import inspect
+
+    from workbench.store.db import revision
+
+    store = Store(blank_pg)
+    assert revision(store.engine) == HEAD_REVISION
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"session", "event", "crew_snapshot", "audit_entry", "approval"} <= tables
+    Store(blank_pg).close()  # opened again: nothing to do
+
+
+def test_writer_batches_events_in_seq_order_and_skips_deltas(backend: Backend) -> None:
+    store = _store(backend)
     store.create_session(id="s1", crew_name="c", engine="autogen", topology="star")
     writer = EventWriter(store)
     bus = EventBus("s1")
@@ -41,16 +59,16 @@ def test_writer_batches_events_in_seq_order_and_skips_deltas(tmp_path: Path) -> 
     assert writer.written == 2500 and writer.error is None
 
 
-def test_crew_snapshots_are_deduplicated_by_content(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+def test_crew_snapshots_are_deduplicated_by_content(backend: Backend) -> None:
+    store = _store(backend)
     a = store.snapshot_crew("c", "c.yaml", "name: c\n")
     assert store.snapshot_crew("c", "other.yaml", "name: c\n") == a
     assert store.snapshot_crew("c", "c.yaml", "name: c2\n") != a
     assert store.crew_text(a) == "name: c\n"
 
 
-def test_session_lookup_by_prefix_and_search(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+def test_session_lookup_by_prefix_and_search(backend: Backend) -> None:
+    store = _store(backend)
     store.create_session(id="abc123", crew_name="market-entry", engine="autogen",
                          topology="star", task="Nordics")
     store.create_session(id="abd999", crew_name="support-triage", engine="crewai",
@@ -66,13 +84,17 @@ def test_session_lookup_by_prefix_and_search(tmp_path: Path) -> None:
         store.get_session("zzz")
 
 
-def test_an_old_database_is_upgraded_in_place_keeping_its_sessions(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_an_old_database_is_upgraded_in_place_keeping_its_sessions(
+        tmp_path: Path, kind: str, request: pytest.FixtureRequest) -> None:
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import inspect
 
-    from workbench.store.db import MIGRATIONS, make_engine
+    from workbench.store.db import MIGRATIONS, make_engine, revision
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
+    url = f"sqlite:///{tmp_path / 'old.db'}" if kind == "sqlite" else \
+        request.getfixturevalue("blank_pg")
     engine = make_engine(url)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -89,10 +111,8 @@ def test_an_old_database_is_upgraded_in_place_keeping_its_sessions(tmp_path: Pat
     engine.dispose()
     store = Store(url)
     assert store.get_session("old1")["turns"] == 3
-    con = sqlite3.connect(tmp_path / "old.db")
-    assert con.execute("select version_num from alembic_version").fetchone()[0] == HEAD_REVISION
-    tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
-    assert {"audit_entry", "approval"} <= tables
+    assert revision(store.engine) == HEAD_REVISION
+    assert {"audit_entry", "approval"} <= set(inspect(store.engine).get_table_names())
 
 
 # -- leases of running sessions ------------------------------------------------------------
@@ -105,15 +125,16 @@ def _pending_approval(store: Store, session_id: str) -> None:
         conn.execute(text(
             "INSERT INTO approval (id, session_id, agent, tool, args, rule_ids, reason, context,"
             " status, always, created_at, expires_at) VALUES ('ap1', :sid, 'a', 'send_email',"
-            " '{}', '[]', 'r', '[]', 'pending', 0, 1.0, 9999999999.0)"), {"sid": session_id})
+            " '{}', '[]', 'r', '[]', 'pending', false, 1.0, 9999999999.0)"), {"sid": session_id})
 
 
-def test_a_session_on_another_host_is_interrupted_once_its_lease_lapses(tmp_path: Path) -> None:
+def test_a_session_on_another_host_is_interrupted_once_its_lease_lapses(
+        backend: Backend) -> None:
     import time
 
     from workbench.store.audit import AuditChain
 
-    store = _store(tmp_path)
+    store = _store(backend)
     now = time.time()
     store.create_session(id="far", crew_name="c", engine="autogen", topology="star",
                          owner_pid=4242, owner_host="another-host", lease_expires_at=now + 30)
@@ -126,22 +147,20 @@ def test_a_session_on_another_host_is_interrupted_once_its_lease_lapses(tmp_path
     session = store.get_session("far")
     assert session["status"] == "interrupted" and "lease" in session["error"]
     assert not store.renew_lease("far")  # the run, should it still exist, learns it lost it
-    con = sqlite3.connect(tmp_path / "wb.db")
-    assert con.execute("select status, reviewer from approval").fetchone() == \
-        ("expired", "workbench")
-    kinds = [k for (k,) in con.execute("select kind from audit_entry order by seq")]
+    assert backend.sql("select status, reviewer from approval") == [("expired", "workbench")]
+    kinds = [k for (k,) in backend.sql("select kind from audit_entry order by seq")]
     assert kinds == ["session.interrupted", "approval.decided"]
     assert AuditChain(store).verify().ok
 
 
-def test_a_dead_owner_on_this_host_is_noticed_at_once(tmp_path: Path) -> None:
+def test_a_dead_owner_on_this_host_is_noticed_at_once(tmp_path: Path, backend: Backend) -> None:
     import subprocess
     import sys
 
     from workbench.config import Settings
     from workbench.tui.services import Services
 
-    store = _store(tmp_path)
+    store = _store(backend)
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
@@ -162,7 +181,7 @@ def test_a_dead_owner_on_this_host_is_noticed_at_once(tmp_path: Path) -> None:
     assert store.reap_lapsed_sessions() == ["live"]
 
 
-def test_a_run_holds_and_renews_its_lease(tmp_path: Path, monkeypatch) -> None:
+def test_a_run_holds_and_renews_its_lease(tmp_path: Path, monkeypatch, backend: Backend) -> None:
     import asyncio
     import os
 
@@ -174,7 +193,7 @@ def test_a_run_holds_and_renews_its_lease(tmp_path: Path, monkeypatch) -> None:
 
     monkeypatch.setattr(session_module, "RENEW_S", 0.05)
     monkeypatch.setenv("WORKBENCH_APPROVAL_TIMEOUT", "1")
-    settings = Settings(home=tmp_path / "home")
+    settings = Settings(home=tmp_path / "home", db_url=backend.url)
     settings.ensure_home()
     store = Store(settings.database_url)
     leases: dict[str, float] = {}

@@ -68,8 +68,8 @@ def create(store: Store, session_id: str, agent: str, tool: str, args: dict[str,
         conn.execute(text(
             "INSERT INTO approval (id, session_id, agent, tool, args, rule_ids, reason, context,"
             " status, always, created_at, expires_at) VALUES (:id, :sid, :agent, :tool, :args,"
-            " :rules, :reason, :context, 'pending', 0, :created, :expires)"),
-            dict(id=approval.id, sid=session_id, agent=agent, tool=tool,
+            " :rules, :reason, :context, 'pending', :always, :created, :expires)"),
+            dict(id=approval.id, sid=session_id, agent=agent, tool=tool, always=False,
                  args=json.dumps(args, default=str), rules=json.dumps(decision.rule_ids),
                  reason=decision.reason, context=json.dumps(context, default=str),
                  created=now, expires=approval.expires_at))

@@ -38,6 +38,10 @@ CHAIN_SCRIPT = Path(chain.__file__)
 
 #: The triggers that make the table append-only, by the statement each refuses.
 TRIGGERS = {"UPDATE": "audit_entry_no_update", "DELETE": "audit_entry_no_delete"}
+#: PostgreSQL also has TRUNCATE, which no row trigger sees.
+PG_TRIGGERS = {**TRIGGERS, "TRUNCATE": "audit_entry_no_truncate"}
+#: Key of the PostgreSQL advisory lock that serialises appends ("wbaudit!").
+PG_APPEND_LOCK = 0x7762617564697421
 
 
 def canonical(payload: Any) -> str:
@@ -118,8 +122,11 @@ class AuditChain:
     def _append_generic(self, records: list[AuditRecord]) -> str:
         with self.store.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
-                # one appender at a time, or two would extend the same head
-                conn.execute(text("LOCK TABLE audit_entry IN SHARE ROW EXCLUSIVE MODE"))
+                # one appender at a time, or two would extend the same head: a lock held
+                # to the commit, taken before the head is read (readers are not blocked)
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                             {"key": PG_APPEND_LOCK})
+            # the head by the primary key's index: one row read, not a scan
             row = conn.execute(text(
                 "SELECT seq, hash FROM audit_entry ORDER BY seq DESC LIMIT 1")).first()
             rows = self._rows(*((row[0], row[1]) if row else (0, GENESIS)), records)
@@ -148,8 +155,10 @@ class AuditChain:
             if isinstance(raw, sqlite3.Connection):
                 # the driver's own cursor: tuples, no per-row result objects (2x faster)
                 outcome = self._verify_sqlite(raw, workers)
-            else:
-                outcome = verify_rows(conn.exec_driver_sql(_SELECT_ALL))
+            else:  # streamed from a server-side cursor: a long chain is never all in memory
+                outcome = verify_rows(conn.execution_options(stream_results=True,
+                                                             yield_per=10_000)
+                                      .exec_driver_sql(_SELECT_ALL))
             missing = missing_triggers(conn)
             # a head kept earlier is fine where entries were appended after it: it must still
             # be in the (verified) chain, or the tail it ended was cut off
@@ -256,13 +265,37 @@ def missing_triggers(conn: Connection) -> list[str]:
                         and "raise(abort" in body and " when " not in body:
                     found.setdefault(statement, name)
     elif dialect == "postgresql":
-        found = {str(event).upper(): str(name) for name, event in conn.exec_driver_sql(
-            "SELECT trigger_name, event_manipulation FROM information_schema.triggers "
-            "WHERE event_object_table = 'audit_entry' AND action_timing = 'BEFORE'")}
+        return _missing_pg_triggers(conn)
     else:  # no trigger was ever made there: nothing to compare with
         return []
     return [f"the trigger refusing {statement} ({name}) is missing"
             for statement, name in TRIGGERS.items() if statement not in found]
+
+
+#: pg_trigger.tgtype bits: BEFORE, and the statement each trigger fires on.
+_PG_BEFORE = 2
+_PG_EVENTS = {"DELETE": 8, "UPDATE": 16, "TRUNCATE": 32}
+
+
+def _missing_pg_triggers(conn: Connection) -> list[str]:
+    """PostgreSQL's catalog, not information_schema: a trigger that is disabled, fires only
+    WHEN some condition holds, or calls a function that no longer raises refuses nothing."""
+    found: dict[str, str] = {}
+    for name, tgtype, enabled, unconditional, body in conn.exec_driver_sql(
+            "SELECT t.tgname, t.tgtype, t.tgenabled, t.tgqual IS NULL, p.prosrc "
+            "FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE t.tgrelid = to_regclass('audit_entry') AND NOT t.tgisinternal"):
+        raises = "raise exception" in _SPACES.sub(" ", (body or "").lower())
+        # 'O' fires in ordinary sessions, 'A' in every one; 'D' is disabled, 'R' only
+        # fires on a replica
+        if not (tgtype & _PG_BEFORE and str(enabled) in ("O", "A") and unconditional
+                and raises):
+            continue
+        for statement, bit in _PG_EVENTS.items():
+            if tgtype & bit:
+                found.setdefault(statement, name)
+    return [f"the trigger refusing {statement} ({name}) is missing"
+            for statement, name in PG_TRIGGERS.items() if statement not in found]
 
 
 @dataclass(slots=True)
