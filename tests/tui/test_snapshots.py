@@ -39,21 +39,20 @@ def test_compose_screen_shows_the_validation_error(seeded, make_app, snap_compar
     async def run_before(pilot: Pilot) -> None:
         await keys("2")(pilot)
         pilot.app.screen.query_one("#agent-goal").value = ""
-        await pilot.pause(0.3)
-        await settle(pilot)
+        await checked(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
 
 
 async def checked(pilot: Pilot) -> None:
-    """Compose has checked what it shows (the check runs 0.15 s after the last edit)."""
+    """Compose has checked what it shows (the check runs 0.15 s after the last edit): the
+    last check is of the text on screen, never a sleep that hopes the timer fired."""
     from tests.tui.conftest import wait_for
 
-    await pilot.pause(0.3)
-    await settle(pilot)
-    status = pilot.app.screen.query_one("#compose-validation")
-    await wait_for(pilot, lambda: "valid" in str(status.render()) or "✘" in str(
-        status.render()), what="the check")
+    await settle(pilot)  # the edit has reached the form's data
+    screen = pilot.app.screen
+    await wait_for(pilot, lambda: screen.check is not None
+                   and screen.check.text == screen.current_text(), what="the check")
     await settle(pilot)
 
 
