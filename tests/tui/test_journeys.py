@@ -363,7 +363,8 @@ async def test_the_model_catalog_loads_in_a_worker_and_searches(settings, make_a
         table = app.screen.query_one("#catalog-table", DataTable)
         assert table.row_count == 6
         await pilot.press("slash", *"anthropic")
-        await pilot.pause(0.4)
+        # the search applies 0.25 s after the last key: wait for its result, not for a time
+        await wait_for(pilot, lambda: table.row_count == 1, what="the search")
         await settle(pilot)
         assert table.row_count == 1
         await pilot.press("escape", "k")  # out of the search box, the keys work again
