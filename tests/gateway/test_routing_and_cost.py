@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -136,15 +137,26 @@ async def test_the_context_keeps_the_provider_message_and_records_the_failed_cal
 
 
 async def test_cancelling_the_run_stops_an_in_flight_call(tmp_path: Path) -> None:
-    with FakeProvider(responder=lambda p: Reply(content="late", delay_s=5)) as fp:
-        spec = parse_crew(CREW.format(left=fp.api_base, right=fp.api_base), "c.yaml")
-        ctx, _ = make_context(spec, tmp_path)
-        ctx.loop = asyncio.get_running_loop()
-        call = asyncio.ensure_future(
-            ctx.complete(ModelRequest("analyst", "left", [{"role": "user", "content": "x"}])))
-        while not fp.requests:
-            await asyncio.sleep(0.02)
-        ctx.cancel()
-        with pytest.raises(RunAborted):
-            await asyncio.wait_for(call, 1.0)
+    release = threading.Event()
+
+    def never_answers(payload: dict) -> Reply:
+        release.wait(120)  # the reply comes only after the test is over
+        return Reply(content="late")
+
+    with FakeProvider(responder=never_answers) as fp:
+        try:
+            spec = parse_crew(CREW.format(left=fp.api_base, right=fp.api_base), "c.yaml")
+            ctx, _ = make_context(spec, tmp_path)
+            ctx.loop = asyncio.get_running_loop()
+            call = asyncio.ensure_future(ctx.complete(
+                ModelRequest("analyst", "left", [{"role": "user", "content": "x"}])))
+            while not fp.requests:
+                await asyncio.sleep(0.02)
+            ctx.cancel()
+            # a cancel that waited for the call would wait for a reply that never comes:
+            # the generous deadline only turns that hang into a failure
+            with pytest.raises(RunAborted):
+                await asyncio.wait_for(call, 30)
+        finally:
+            release.set()
 
