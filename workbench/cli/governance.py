@@ -9,7 +9,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from workbench.cli.common import EXIT_FAILED, EXIT_OK, actions, settings, store_for
+from workbench.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    actions,
+    print_table,
+    settings,
+    store_for,
+)
 from workbench.errors import UserInputError
 
 
@@ -19,6 +26,12 @@ def register(sub: Any) -> None:
     check = pol.add_parser("check", help="compile every rule and check every name")
     check.add_argument("dir", metavar="DIR", nargs="?", help="policy folder (default: active)")
     check.set_defaults(handler=cmd_policies_check)
+    show = pol.add_parser("show", help="the rules that apply to a domain: the central ones "
+                          "(noting which the domain lifts), then its own")
+    show.add_argument("domain", metavar="DOMAIN", nargs="?",
+                      help="a domain (default: the central rules alone)")
+    show.add_argument("--json", action="store_true", help="one JSON object per rule")
+    show.set_defaults(handler=cmd_policies_show)
 
     ap = actions(sub.add_parser("approvals", help="the approvals queue"))
     ls = ap.add_parser("list", help="pending approvals (all with --all)")
@@ -64,6 +77,38 @@ def cmd_policies_check(args: argparse.Namespace) -> int:
         if policy.unknown_domains([domain]):
             print(f"note: domain {domain!r} has no policy file ({', '.join(agents)}): only "
                   "the central rules apply to it")
+    return EXIT_OK
+
+
+def cmd_policies_show(args: argparse.Namespace) -> int:
+    from workbench.governance.activation import domain_key
+    from workbench.governance.effective import effective_rules
+    from workbench.governance.policy import load_policies
+
+    folder = settings(args).policy_dir()
+    policy = load_policies(folder)
+    domain = args.domain
+    local = None if domain is None else policy.domains.get(domain_key(domain), [])
+    rows = effective_rules(policy.central, local)
+    if args.json:
+        for e in rows:
+            r = e.rule
+            print(json.dumps({
+                "id": r.id, "on": r.on, "effect": r.effect, "when": r.when, "reason": r.reason,
+                "source": r.domain or "central", "where": f"{r.file}:{r.line}" if r.line
+                else r.file, "overridable": r.overridable, "lifted_by": list(e.lifted_by),
+                "note": e.note or None}))
+        return EXIT_OK
+    what = "central rules" if domain is None else f"effective rules for {domain}"
+    print(f"{folder}: {what} · default {policy.default} · policy set {policy.hash[:16]}")
+    if domain is not None and policy.unknown_domains([domain]):
+        print(f"note: domain {domain!r} has no policy file: only the central rules apply to it")
+    if not rows:
+        print("no rules")
+        return EXIT_OK
+    print()
+    print_table([[e.rule.effect, e.rule.id, e.rule.domain or "central", e.rule.on,
+                  e.note or "-"] for e in rows], ["EFFECT", "ID", "FROM", "ON", "NOTE"])
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from workbench.cli.common import EXIT_FAILED, EXIT_OK, actions, print_table, settings
-from workbench.errors import UserInputError, WorkbenchError
+from workbench.errors import UserInputError
 
 
 def register(subparsers: Any) -> None:
@@ -40,38 +40,20 @@ def register(subparsers: Any) -> None:
 # -- keys ----------------------------------------------------------------------------------
 
 
-def _provider(name: str) -> str:
-    from workbench.gateway.credentials import PROVIDER_NAME
-
-    provider = name.strip().lower()
-    if not PROVIDER_NAME.match(provider):
-        raise UserInputError(
-            f"{name!r} is not a provider name: use LiteLLM's prefix, e.g. openai, anthropic")
-    if provider == "scripted":
-        raise UserInputError("the scripted model is offline and needs no key")
-    return provider
-
-
 def _read_key(provider: str) -> str:
+    """The key typed at a masked prompt, or the first line piped in."""
+    from workbench.gateway.credentials import env_var
+
     stdin = sys.stdin
     if stdin is not None and stdin.isatty():
         key = getpass.getpass(f"API key for {provider} (input hidden): ")
     else:
         key = stdin.readline() if stdin is not None else ""
-    key = key.strip()
-    if not key:
+    if not key.strip():
         raise UserInputError(
             f"no key given for {provider}: type it at the prompt, or pipe it in, e.g. "
-            f"`printenv {_env(provider)} | workbench keys set {provider}`")
-    if any(c.isspace() for c in key):
-        raise UserInputError("a key has no spaces or line breaks in it; nothing was stored")
+            f"`printenv {env_var(provider)} | workbench keys set {provider}`")
     return key
-
-
-def _env(provider: str) -> str:
-    from workbench.gateway.credentials import env_var
-
-    return env_var(provider)
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -79,46 +61,28 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
     if args.action == "list":
         return _keys_list(args)
-    provider = _provider(args.provider)
-    if not cred.keyring_available():
+    provider = cred.check_provider(args.provider)
+    if not cred.keyring_available():  # said before asking for a key that cannot be kept
         raise UserInputError(cred.no_keyring_help(provider))
     if args.action == "set":
-        key = _read_key(provider)
-        try:
-            cred.set_key(provider, key)
-        except Exception as exc:
-            raise WorkbenchError(
-                f"the keyring refused the key for {provider}: "
-                f"{cred.scrub(f'{type(exc).__name__}: {exc}', [key])}") from None
+        cred.store_key(provider, _read_key(provider))
         print(f"stored the key for {provider} in the keyring ({cred.keyring_name()})")
         return EXIT_OK
-    try:
-        deleted = cred.delete_key(provider)
-    except Exception as exc:
-        raise WorkbenchError(
-            f"the keyring could not delete the key for {provider}: {type(exc).__name__}"
-        ) from None
-    if not deleted:
+    if not cred.remove_key(provider):
         print(f"no key for {provider} in the keyring; nothing deleted", file=sys.stderr)
         return EXIT_FAILED
     print(f"deleted the key for {provider} from the keyring")
     if cred.key_source(provider) == "env":
-        print(f"note: {_env(provider)} is still set in this environment")
+        print(f"note: {cred.env_var(provider)} is still set in this environment")
     return EXIT_OK
 
 
 def _keys_list(args: argparse.Namespace) -> int:
     from workbench.gateway import credentials as cred
 
-    providers = dict.fromkeys(cred.ENV_VARS)
-    try:
-        for profile in _user_profiles(args).profiles.values():
-            if profile.provider not in cred.KEYLESS:
-                providers.setdefault(profile.provider)
-    except WorkbenchError:
-        pass  # a broken models.yaml must not hide where the keys are
-    print_table([[p, cred.key_source(p) or "none", cred.env_var(p)] for p in providers],
-           ["PROVIDER", "KEY", "ENV VAR"])
+    print_table([[k.provider, k.source, k.env_var]
+                 for k in cred.key_sources(settings(args).home)],
+                ["PROVIDER", "KEY", "ENV VAR"])
     if not cred.keyring_available():
         print(f"\nkeyring: {cred.no_keyring_help()}")
     return EXIT_OK

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 SERVICE = "workbench"
@@ -218,3 +219,77 @@ def require_keys(spec: Any, profiles: Any) -> None:
         from workbench.errors import UserInputError
 
         raise UserInputError("; ".join(missing))
+
+
+# -- what `keys list` (CLI) and the Models screen (TUI) show and do ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class KeySource:
+    """Where one provider's key comes from: `keyring`, `env` or `none` (never the key)."""
+
+    provider: str
+    source: str
+    env_var: str
+
+
+def key_sources(home: Any) -> list[KeySource]:
+    """Every well-known provider, then each one the user's model aliases (`<home>/models.yaml`)
+    name that needs a key, with where its key comes from."""
+    from workbench.errors import WorkbenchError
+    from workbench.gateway.profiles import load_user_config
+
+    providers = dict.fromkeys(ENV_VARS)
+    try:
+        for profile in load_user_config(home).profiles.values():
+            if profile.provider not in KEYLESS:
+                providers.setdefault(profile.provider)
+    except WorkbenchError:
+        pass  # a broken models.yaml must not hide where the keys are
+    return [KeySource(p, key_source(p) or "none", env_var(p)) for p in providers]
+
+
+def check_provider(name: str) -> str:
+    """`name` as a provider a key is stored under (LiteLLM's prefix, lower case); bad input
+    when it is not one, or is the scripted model, which needs no key."""
+    from workbench.errors import UserInputError
+
+    provider = name.strip().lower()
+    if not PROVIDER_NAME.match(provider):
+        raise UserInputError(
+            f"{name!r} is not a provider name: use LiteLLM's prefix, e.g. openai, anthropic")
+    if provider == "scripted":
+        raise UserInputError("the scripted model is offline and needs no key")
+    return provider
+
+
+def store_key(provider: str, key: str) -> None:
+    """Put `key` in the keyring for `provider`: bad input if it is blank or has spaces in it,
+    or if there is no keyring; a keyring's refusal is reported with the key scrubbed out."""
+    from workbench.errors import UserInputError, WorkbenchError
+
+    key = key.strip()
+    if not key or any(c.isspace() for c in key):
+        raise UserInputError("a key has no spaces or line breaks in it; nothing was stored")
+    if not keyring_available():
+        raise UserInputError(no_keyring_help(provider))
+    try:
+        set_key(provider, key)
+    except Exception as exc:
+        raise WorkbenchError(f"the keyring refused the key for {provider}: "
+                             f"{scrub(f'{type(exc).__name__}: {exc}', [key])}") from None
+
+
+def remove_key(provider: str) -> bool:
+    """Delete `provider`'s key from the keyring; False when it held none. Bad input if there
+    is no keyring; a keyring's failure is reported by its kind only."""
+    from workbench.errors import UserInputError, WorkbenchError
+
+    if not keyring_available():
+        raise UserInputError(no_keyring_help(provider))
+    try:
+        return delete_key(provider)
+    except Exception as exc:
+        raise WorkbenchError(
+            f"the keyring could not delete the key for {provider}: {type(exc).__name__}"
+        ) from None

@@ -29,11 +29,12 @@ def price_per_million(model: str) -> tuple[float | None, float | None]:
             info = litellm.get_model_info(model)
     except Exception:
         return None, None
-    return _per_million(info.get("input_cost_per_token")), _per_million(
+    return per_million(info.get("input_cost_per_token")), per_million(
         info.get("output_cost_per_token"))
 
 
-def _per_million(value: object) -> float | None:
+def per_million(value: object) -> float | None:
+    """A price per token (as LiteLLM's map has it) per million tokens; None if not a number."""
     if value is None or isinstance(value, bool):
         return None
     try:
@@ -42,10 +43,10 @@ def _per_million(value: object) -> float | None:
         return None
 
 
-def format_price(value: float | None) -> str:
-    """`$0.15`, `$0.0375`, `$0` or `unknown`."""
+def format_price(value: float | None, unknown: str = "unknown") -> str:
+    """`$0.15`, `$0.0375`, `$2.50`, `$0`, or `unknown` (or what a table shows instead)."""
     if value is None:
-        return "unknown"
+        return unknown
     if value == 0:
         return "$0"
     text = f"{value:,.4f}".rstrip("0")

@@ -111,22 +111,11 @@ class PolicyView:
 
     def effective(self, domain: str) -> list[RuleRow]:
         """Central rules as they apply to `domain` (noting which ones it may lift), then its own."""
-        if domain == "central":
-            return [RuleRow(**{**r.__dict__, "note": "overridable" if r.overridable else ""})
-                    for r in self.central]
-        local = self.domains.get(domain, [])
-        out = []
-        for r in self.central:
-            lifters = [d.id for d in local if d.effect == "allow" and d.on == r.on]
-            if r.overridable and lifters:
-                note = f"lifted where {', '.join(lifters)} matches"
-            elif r.overridable:
-                note = "overridable; this domain does not lift it"
-            else:
-                note = ""
-            out.append(RuleRow(**{**r.__dict__, "note": note}))
-        out.extend(local)
-        return out
+        from workbench.governance.effective import effective_rules
+
+        local = None if domain == "central" else self.domains.get(domain, [])
+        return [RuleRow(**{**e.rule.__dict__, "note": e.note})
+                for e in effective_rules(self.central, local)]
 
 
 @dataclass
@@ -168,20 +157,15 @@ def model_catalog() -> list[CatalogRow]:
     return rows
 
 
-def _per_million(value: Any) -> float | None:
-    try:
-        return float(value) * 1_000_000 if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _catalog_row(name: str, info: dict[str, Any]) -> CatalogRow:
+    from workbench.gateway.pricing import per_million
+
     context = info.get("max_input_tokens") or info.get("max_tokens")
     return CatalogRow(
         name, str(info.get("litellm_provider") or "-"), str(info.get("mode") or "-"),
         int(context) if isinstance(context, int | float) else None,
-        _per_million(info.get("input_cost_per_token")),
-        _per_million(info.get("output_cost_per_token")),
+        per_million(info.get("input_cost_per_token")),
+        per_million(info.get("output_cost_per_token")),
     )
 
 
@@ -536,45 +520,21 @@ class Services:
     def key_status(self) -> KeyStatus:
         from workbench.gateway import credentials as cred
 
-        providers = dict.fromkeys(cred.ENV_VARS)
-        try:
-            from workbench.gateway.profiles import load_user_config
-
-            for profile in load_user_config(self.settings.home).profiles.values():
-                if profile.provider not in cred.KEYLESS:
-                    providers.setdefault(profile.provider)
-        except Exception:
-            pass  # a broken models.yaml must not hide where the keys are
-        rows = [KeyRow(p, cred.key_source(p) or "none", cred.env_var(p)) for p in providers]
+        rows = [KeyRow(k.provider, k.source, k.env_var)
+                for k in cred.key_sources(self.settings.home)]
         available = cred.keyring_available()
         return KeyStatus(available, cred.keyring_name() if available else "none",
                          cred.NO_KEYRING_HELP, rows)
 
     def set_key(self, provider: str, key: str) -> None:
-        from workbench.errors import UserInputError, WorkbenchError
         from workbench.gateway import credentials as cred
 
-        provider = provider.strip().lower()
-        if not cred.PROVIDER_NAME.match(provider):
-            raise UserInputError(f"{provider!r} is not a provider name (e.g. openai)")
-        key = key.strip()
-        if not key or any(c.isspace() for c in key):
-            raise UserInputError("a key is one word with no spaces; nothing was stored")
-        if not cred.keyring_available():
-            raise UserInputError(cred.no_keyring_help(provider))
-        try:
-            cred.set_key(provider, key)
-        except Exception as exc:
-            raise WorkbenchError(f"the keyring refused the key for {provider}: "
-                                 f"{cred.scrub(f'{type(exc).__name__}: {exc}', [key])}") from None
+        cred.store_key(cred.check_provider(provider), key)
 
     def delete_key(self, provider: str) -> bool:
-        from workbench.errors import UserInputError
         from workbench.gateway import credentials as cred
 
-        if not cred.keyring_available():
-            raise UserInputError(cred.no_keyring_help(provider))
-        return cred.delete_key(provider)
+        return cred.remove_key(provider)
 
     def model_catalog(self) -> list[CatalogRow]:
         rows = self._catalog()

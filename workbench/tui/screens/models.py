@@ -42,14 +42,9 @@ class CatalogLoaded(Message):
 
 def price(value: float | None) -> str:
     """`$0.15`, `$0.0375`, `$10.00`, `$0`, or `-` when unknown."""
-    if value is None:
-        return "-"
-    if value == 0:
-        return "$0"
-    if value >= 1:
-        return f"${value:,.2f}"
-    text = f"{value:.4f}".rstrip("0")
-    return "$" + (text + "0" if len(text.split(".")[1]) < 2 else text)
+    from workbench.gateway.pricing import format_price
+
+    return format_price(value, unknown="-")
 
 
 def context_size(tokens: int | None) -> str:
