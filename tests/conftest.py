@@ -61,3 +61,38 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
         yield ring
     finally:
         keyring.set_keyring(previous)
+
+
+# -- LiteLLM, warmed once per session ---------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def warm_litellm() -> None:
+    """LiteLLM's import and the provider code its first calls import (seconds on a busy
+    machine), paid once in a fixture's setup, so a test's duration is its own."""
+    import asyncio
+
+    from tests.fakeprovider import FakeProvider
+    from workbench.gateway.credentials import ENV_VARS
+    from workbench.gateway.gateway import Gateway
+    from workbench.gateway.profiles import ModelProfiles, parse_profiles
+    from workbench.gateway.types import ModelRequest
+
+    with FakeProvider() as fp, pytest.MonkeyPatch.context() as mp:
+        for var in ENV_VARS.values():  # a developer's own key reaches no server, fake or not
+            mp.delenv(var, raising=False)
+        alias = {"model": "openai/warm", "api_base": fp.api_base, "credential": "none"}
+        gateway = Gateway(profiles=ModelProfiles(parse_profiles({"warm": alias}, "warm-up")))
+        ask = [{"role": "user", "content": "warm up"}]
+        for stream in (False, True):
+            asyncio.run(gateway.complete(
+                ModelRequest("warm", "warm", list(ask), stream=stream),
+                (lambda text, restart=False: None) if stream else None))
+
+
+@pytest.fixture(autouse=True)
+def _litellm_warm_for_provider_tests(request: pytest.FixtureRequest) -> None:
+    """Modules that talk to the loopback provider get LiteLLM warmed first; a selection
+    without them never imports it."""
+    if getattr(request.module, "FakeProvider", None) is not None:
+        request.getfixturevalue("warm_litellm")

@@ -38,20 +38,3 @@ def _no_real_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 def profiles(models: dict[str, Any], domains: dict[str, str] | None = None) -> ModelProfiles:
     return ModelProfiles(parse_profiles(models, "test.yaml"), domains)
 
-
-@pytest.fixture(scope="session")
-def warm_litellm() -> None:
-    """LiteLLM's first call imports its provider code (seconds on a busy machine): made once
-    up front, so tests with short deadlines time the provider, not Python's imports."""
-    import asyncio
-
-    from tests.fakeprovider import FakeProvider
-    from workbench.gateway.gateway import Gateway
-    from workbench.gateway.types import ModelRequest
-
-    with FakeProvider() as fp:
-        ask = [{"role": "user", "content": "warm up"}]
-        for stream in (False, True):
-            asyncio.run(Gateway().complete(ModelRequest(
-                "warm", "openai/warm", list(ask), api_base=fp.api_base, stream=stream),
-                (lambda text, restart=False: None) if stream else None))
