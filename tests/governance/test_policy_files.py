@@ -43,8 +43,10 @@ def test_a_condition_that_is_not_true_or_false_is_refused_by_the_check(
 @pytest.mark.parametrize("when", ["'true'", "true", "'args.to.endsWith(\"@x.com\")'",
                                   "'\"custom\" in tool.tags'", "'has(args.flag) && args.flag'"])
 def test_boolean_conditions_and_conditions_on_arguments_pass_the_check(
-        tmp_path: Path, when: str) -> None:
-    load_policies(write_policies(tmp_path / "p", RULE.format(when=when)))
+        tmp_path: Path, home: Path, when: str) -> None:
+    folder = write_policies(tmp_path / "p", RULE.format(when=when))
+    assert main(["policies", "check", str(folder)]) == 0
+    assert [(r.id, r.effect) for r in load_policies(folder).central] == [("r", "deny")]
 
 
 def test_a_non_boolean_result_at_run_time_denies_and_names_the_rule(tmp_path: Path) -> None:
