@@ -46,7 +46,7 @@ class ReviewerNamed(Message):
 #: How each outcome reads in the history, and its colour.
 OUTCOME_STYLE = {"approved": "green", "rejected": "red", "expired": "dim", "pending": "yellow"}
 PENDING_COLUMNS = ("Agent", "Tool", "Left", "Rule", "ID")
-HISTORY_COLUMNS = ("Time", "Outcome", "Agent", "Tool", "Session", "By")
+HISTORY_COLUMNS = ("Time", "Outcome", "Session", "Agent", "Tool", "By")
 
 
 def approval_context(item: Any, clock: Any) -> RenderableType:
@@ -59,10 +59,6 @@ def approval_context(item: Any, clock: Any) -> RenderableType:
     head.append(a.tool, "bold")
     head.append(f"   approval {a.id}", "dim")
     parts: list[RenderableType] = [head]
-    if a.status == "pending" and item.external:
-        parts.append(Text("acts outside the workbench (tagged external): approving asks once "
-                          "more" if item.tags is not None else "its tool's tags are unknown: "
-                          "approving asks once more", "yellow"))
     run = Text("crew ", "dim")
     run.append(item.crew or "?", "bold")
     run.append(f" · session {a.session_id[:12]}", "dim")
@@ -77,6 +73,10 @@ def approval_context(item: Any, clock: Any) -> RenderableType:
     flagged.append(", ".join(a.rule_ids) or "policy", "yellow")
     flagged.append(f": {a.reason}")
     parts.append(flagged)
+    if a.status == "pending" and item.external:
+        parts.append(Text("acts outside the workbench (tagged external): approving asks once "
+                          "more" if item.tags is not None else "its tool's tags are unknown: "
+                          "approving asks once more", "yellow"))
     if a.status == "pending":
         left = a.expires_at - clock.now()
         parts.append(Text(f"expires in {duration(max(0.0, left))} (then it counts as rejected)",
@@ -227,8 +227,8 @@ class ApprovalsScreen(SectionScreen):
             a = item.approval
             if self.history:
                 outcome = Text(a.status, OUTCOME_STYLE.get(a.status, ""))
-                table.add_row(clock.short(a.decided_at or a.created_at), outcome, a.agent,
-                              a.tool, a.session_id[:8], a.reviewer or "", key=a.id)
+                table.add_row(clock.short(a.decided_at or a.created_at), outcome,
+                              a.session_id[:8], a.agent, a.tool, a.reviewer or "", key=a.id)
                 continue
             left = duration(max(0.0, a.expires_at - clock.now()))
             table.add_row(a.agent, a.tool, left, (a.rule_ids or ["-"])[0], a.id[:8], key=a.id)

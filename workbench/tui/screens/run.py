@@ -359,6 +359,7 @@ class RunScreen(SectionScreen):
         model.live = True
         self.following = True
         self.sub_title = "following a running session"
+        self.query_one(StreamView).border_title = f"Messages · {model.crew} · following live"
         # the live-run group: like a run of this process, it works until the run ends, and
         # whoever waits for the UI to be idle does not wait for it
         in_thread(self, follow_session, self.wb.services, model.session_id, last_seq,
@@ -373,6 +374,7 @@ class RunScreen(SectionScreen):
         model = self.model
         if model is None:
             return
+        self.query_one(StreamView).border_title = f"Messages · {model.crew}"
         if model.status in ("waiting", "running"):
             model.status = message.status
         self._status = model.status
