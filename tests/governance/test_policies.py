@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -207,7 +208,9 @@ def test_a_run_refuses_to_start_under_a_broken_policy_set(tmp_path: Path, home: 
     code = main(["--policies", str(folder), "run", "market-entry", "--approvals", "deny"])
     assert code == 2
     assert "central.yaml:5" in capsys.readouterr().err
-    assert not (home / "workbench.db").exists() or main(["sessions", "list"]) == 0
+    db = home / "workbench.db"  # no session was started
+    assert not db.exists() or sqlite3.connect(db).execute(
+        "select count(*) from session").fetchone() == (0,)
 
 
 def test_shipped_policies_check_clean(capsys, home: Path) -> None:
