@@ -59,3 +59,129 @@ def test_help_path_imports_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# -- layers: the core below the run, the command line beside the TUI -----------------------
+
+#: The run layer: what runs a crew and shows it. Governance and the store sit below it.
+RUN_LAYER = ("workbench.mesh", "workbench.engines", "workbench.cli", "workbench.tui")
+
+#: Imports of the run layer from below that are still being taken out (issue 11: the event
+#: vocabulary moves into the core, item 2; the approval broker into governance, item 4).
+#: Nothing may be added here; an entry goes when its import does.
+PENDING: frozenset[tuple[str, str]] = frozenset({
+    ("governance/approvals.py", "workbench.mesh"),
+    ("governance/approvals.py", "workbench.mesh.context"),
+    ("governance/approvals.py", "workbench.mesh.events"),
+    ("governance/human.py", "workbench.mesh.context"),
+    ("governance/human.py", "workbench.mesh.human"),
+    ("store/writer.py", "workbench.mesh.events"),
+})
+
+
+def _imported_modules(path: Path) -> list[tuple[str, bool]]:
+    """Each absolute `workbench...` module a file imports, and whether at module level (not
+    inside a function, where it runs only when called)."""
+    tree = ast.parse(path.read_text())
+    lazy: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            lazy.update(id(n) for n in ast.walk(node) if n is not node)
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+            # `from workbench.mesh import events`: the submodule is what is imported
+            names += [f"{node.module}.{a.name}" for a in node.names
+                      if (PKG.parent / f"{node.module}.{a.name}".replace(".", "/")).is_dir()
+                      or (PKG.parent / (f"{node.module}.{a.name}".replace(".", "/") + ".py"))
+                      .exists()]
+        else:
+            continue
+        out.extend((n, id(node) not in lazy) for n in names if n.startswith("workbench"))
+    return out
+
+
+def _under(module: str, roots: tuple[str, ...]) -> bool:
+    return any(module == r or module.startswith(r + ".") for r in roots)
+
+
+def test_governance_and_the_store_import_nothing_from_the_run_layer() -> None:
+    offenders = set()
+    for folder in ("governance", "store"):
+        for path in (PKG / folder).rglob("*.py"):
+            rel = path.relative_to(PKG).as_posix()
+            for module, _ in _imported_modules(path):
+                if _under(module, RUN_LAYER):
+                    offenders.add((rel, module))
+    assert sorted(offenders - PENDING) == []
+
+
+def test_the_cli_imports_the_tui_only_through_its_launcher_and_only_when_opening_it() -> None:
+    offenders = []
+    for path in (PKG / "cli").rglob("*.py"):
+        rel = path.relative_to(PKG).as_posix()
+        for module, top_level in _imported_modules(path):
+            if not _under(module, ("workbench.tui",)):
+                continue
+            if top_level or module != "workbench.tui.launch":
+                offenders.append(f"{rel} imports {module}"
+                                 + (" at import time" if top_level else ""))
+    assert offenders == []
+
+
+def test_the_tui_never_imports_the_cli() -> None:
+    """The launcher (and every screen) stands on its own: no import cycle with the CLI."""
+    offenders = [f"{path.relative_to(PKG)} imports {module}"
+                 for path in (PKG / "tui").rglob("*.py")
+                 for module, _ in _imported_modules(path) if _under(module, ("workbench.cli",))]
+    assert offenders == []
+
+
+def test_cli_modules_share_helpers_only_through_public_names() -> None:
+    """`cli/common.py` holds what the command groups share; no `from workbench.cli.x import _y`."""
+    offenders = []
+    for path in (PKG / "cli").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.ImportFrom) and node.module
+                    and _under(node.module, ("workbench.cli",))):
+                offenders += [f"{path.name}: {node.module}.{a.name}" for a in node.names
+                              if a.name.startswith("_")]
+    assert offenders == []
+
+
+def test_every_command_has_its_handler_from_the_one_registry() -> None:
+    """Each command a user can type reaches a handler its group module registered."""
+    import argparse
+
+    from workbench.cli.app import GROUPS, build_parser
+
+    def leaves(parser: argparse.ArgumentParser, path: list[str], handler: object):
+        # a group's handler holds for its actions unless one sets its own, as in parse_args
+        handler = parser.get_default("handler") or handler
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs:
+            yield path, handler
+        for action in subs:
+            for name, child in action.choices.items():
+                yield from leaves(child, [*path, name], handler)
+
+    found = list(leaves(build_parser(), [], None))
+    assert len(found) > 20
+    group_modules = {g.__name__ for g in GROUPS}
+    for path, handler in found:
+        assert callable(handler), path
+        assert handler.__module__ in group_modules, (path, handler.__module__)
+
+
+def test_importing_the_cli_loads_no_tui_module() -> None:
+    code = (
+        "import sys\n"
+        "from workbench.cli import build_parser\n"
+        "build_parser()\n"
+        "print(','.join(m for m in sys.modules if m.startswith('workbench.tui')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
