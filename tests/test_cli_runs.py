@@ -108,8 +108,7 @@ def test_ctrl_c_stores_the_session_as_cancelled_with_what_it_had(tmp_path: Path)
              "--approvals", "deny"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
         )
-        assert proc.stdout is not None
-        first = json.loads(proc.stdout.readline())
+        first = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
         assert first["kind"] == "run.started"
         deadline = time.time() + 60
         while not fp.requests and time.time() < deadline:
