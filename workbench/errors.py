@@ -38,7 +38,3 @@ class ProviderError(WorkbenchError):
         if hint:
             text += f" ({hint})"
         super().__init__(text)
-
-
-class RunFailed(WorkbenchError):
-    """The run itself failed; the failure is stored with the session."""
