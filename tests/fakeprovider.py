@@ -23,6 +23,8 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    #: The error message of a status other than 200 (default "fake error STATUS").
+    message: str = ""
     #: "malformed" sends broken JSON; "cut" ends a stream midway without [DONE].
     fault: str | None = None
 
@@ -72,7 +74,8 @@ class FakeProvider:
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 if reply.status != 200:
-                    body = json.dumps({"error": {"message": f"fake error {reply.status}",
+                    message = reply.message or f"fake error {reply.status}"
+                    body = json.dumps({"error": {"message": message,
                                                  "type": "fake", "code": reply.status}})
                     self._send(reply.status, body.encode(),
                                {"Content-Type": "application/json", **reply.headers})

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import MemoryKeyring
 from tests.fakeprovider import FakeProvider, Reply
 from tests.gateway.conftest import FAST, profiles
 from workbench.errors import ProviderError
@@ -185,6 +186,21 @@ async def test_an_auth_error_is_not_retried_but_names_the_fix() -> None:
     assert len(fp.requests) == 1
     assert "AuthenticationError 401" in str(info.value)
     assert "workbench keys set openai" in str(info.value)
+
+
+async def test_a_key_the_provider_echoes_is_scrubbed_from_the_error(
+        memory_keyring: MemoryKeyring) -> None:
+    key = "sk-proj-abcdefghijklmnop1234"
+    memory_keyring.set_password("workbench", "openai", key)
+    reply = Reply(status=401, message=f"Incorrect API key provided: {key}")
+    with FakeProvider(responder=Plan(reply)) as fp:
+        with pytest.raises(ProviderError) as info:
+            await _ask(_gateway(main=_alias(fp.api_base)))
+    assert fp.headers[0]["authorization"] == f"Bearer {key}"  # the key was sent, and echoed
+    text = str(info.value)
+    assert "AuthenticationError 401: Incorrect API key provided:" in text
+    assert key not in text and "workbench keys set openai" in text
+    assert not any(key in tried for tried in info.value.tried)
 
 
 async def test_every_model_of_the_chain_failing_is_one_provider_error() -> None:

@@ -118,14 +118,6 @@ def _hint(kind: str, target: Target) -> str:
     return hint
 
 
-def provider_error(provider: str, exc: Exception, secrets: list[str] | None = None
-                   ) -> ProviderError:
-    """A one-line ProviderError for `exc`, naming the provider and what to do, keys scrubbed."""
-    failure = classify(exc, _message(exc, list(secrets or [])))
-    target = Target(label=provider, model=f"{provider}/?")
-    return ProviderError(provider, failure.describe(), _hint(failure.kind, target))
-
-
 class CallFailed(ProviderError):
     """Every attempt on every model of the chain failed; says how often and on what."""
 
