@@ -48,7 +48,6 @@ class ScriptPlayer:
             self._by_agent.setdefault(entry.agent, deque()).append(entry)
         self._lock = threading.Lock()
         self._ids = count(1)
-        self._last_speaker: str | None = None
 
     def next_for(self, agent: str) -> ScriptEntry | None:
         with self._lock:
@@ -71,10 +70,6 @@ class ScriptPlayer:
     def exhausted(self) -> bool:
         with self._lock:
             return not self._order
-
-    def remaining(self, agent: str) -> int:
-        with self._lock:
-            return len(self._by_agent.get(agent, ()))
 
     def call_id(self) -> str:
         return f"call_{next(self._ids)}"

@@ -35,12 +35,6 @@ class Clock:
             return when.strftime("%m-%d %H:%M")
         return when.strftime("%Y-%m-%d")
 
-    def ago(self, ts: float | None) -> str:
-        """`12s ago`, `5m ago`, `3h ago`, `2d ago`."""
-        if not ts:
-            return "-"
-        return f"{duration(max(0.0, self.now() - ts))} ago"
-
 
 class FrozenClock(Clock):
     """A clock that always reads `at` and shows UTC: screens come out the same everywhere."""

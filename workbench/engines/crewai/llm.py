@@ -33,10 +33,6 @@ def _to_openai(messages: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _tool_name(tool: dict[str, Any]) -> str:
-    return tool.get("function", {}).get("name", "")
-
-
 def _key(name: str) -> str:
     # a transfer tool's name as either framework spells it: AutoGen lowercases it, CrewAI
     # also splits camelCase with underscores
