@@ -440,15 +440,24 @@ def _agent(crew: ImportedCrew, project: Project, key: str, entry: dict[str, Any]
     agent.update(extra)
     leftovers = {k: v for k, v in entry.items()
                  if k not in _AGENT_FIELDS and k != WORKBENCH_KEY}
-    if leftovers:
-        crew.keep("agents", name, {"agents.yaml": scrub(leftovers, f"agents.{name}", crew)})
-    if hint is not None and hint.extras:
-        crew.keep("agents", name, {"crew.py": dict(hint.extras)})
-    settings = sorted(set(leftovers) | set(hint.extras if hint else ()))
-    if settings:
-        crew.warn(f"agent {name!r}: {', '.join(settings)} kept under unmapped.agents (the "
-                  "workbench does not use them)")
+    _keep_unused(crew, "agent", name, name, leftovers, hint.extras if hint else {})
     return agent
+
+
+def _keep_unused(crew: ImportedCrew, kind: str, name: str, key: str, leftovers: dict[str, Any],
+                 extras: dict[str, str]) -> None:
+    """Keep what the workbench does not use of an agent or task (its YAML keys, scrubbed,
+    and crew.py's keyword arguments) under `unmapped`, and say so once."""
+    section = f"{kind}s"
+    if leftovers:
+        crew.keep(section, name,
+                  {f"{section}.yaml": scrub(leftovers, f"{section}.{key}", crew)})
+    if extras:
+        crew.keep(section, name, {"crew.py": dict(extras)})
+    settings = sorted(set(leftovers) | set(extras))
+    if settings:
+        crew.warn(f"{kind} {key!r}: {', '.join(settings)} kept under unmapped.{section} (the "
+                  "workbench does not use them)")
 
 
 def workbench_fields(value: Any) -> dict[str, Any]:
@@ -549,14 +558,7 @@ def _task(crew: ImportedCrew, project: Project, key: str, entry: dict[str, Any],
         crew.warn(f"task {key!r} asks for human input: kept as human_input: true; runs do "
                   "not ask a person yet")
     leftovers = {k: v for k, v in entry.items() if k not in _TASK_FIELDS}
-    if leftovers:
-        crew.keep("tasks", name, {"tasks.yaml": scrub(leftovers, f"tasks.{key}", crew)})
-    if hint is not None and hint.extras:
-        crew.keep("tasks", name, {"crew.py": dict(hint.extras)})
-    settings = sorted(set(leftovers) | set(hint.extras if hint else ()))
-    if settings:
-        crew.warn(f"task {key!r}: {', '.join(settings)} kept under unmapped.tasks (the "
-                  "workbench does not use them)")
+    _keep_unused(crew, "task", name, key, leftovers, hint.extras if hint else {})
     return task
 
 
