@@ -37,7 +37,8 @@ def _start_run(home: Path, *extra: str, env_extra: dict | None = None) -> subpro
         env=env, cwd=ROOT)
 
 
-def _wait_pending(db: Backend, timeout: float = 60) -> str:
+def _wait_pending(db: Backend, proc: subprocess.Popen | None = None,
+                  timeout: float = 60) -> str:
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
@@ -46,6 +47,9 @@ def _wait_pending(db: Backend, timeout: float = 60) -> str:
             row = None
         if row:
             return row
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"the run ended ({proc.returncode}) without asking for an "
+                                 f"approval: {proc.communicate()[1][-2000:]}")
         time.sleep(0.1)
     raise AssertionError("no approval was requested")
 
@@ -80,7 +84,7 @@ def test_a_second_process_approves_and_the_run_goes_on(tmp_path: Path, capsys, e
     home = tmp_path / "home"
     proc = _start_run(home)
     try:
-        approval = _wait_pending(backend)
+        approval = _wait_pending(backend, proc)
         # approving succeeds only while the run still waits (a run that moved on or ended
         # leaves a request that cannot be decided): exit 0 here proves the run waited
         args = ["--home", str(home), "approvals", "approve", approval[:6], "--reviewer", "rita"]
@@ -109,7 +113,7 @@ def test_a_rejection_reaches_the_agent_with_its_reason(tmp_path: Path, backend: 
     home = tmp_path / "home"
     proc = _start_run(home)
     try:
-        approval = _wait_pending(backend)
+        approval = _wait_pending(backend, proc)
         assert main(["--home", str(home), "approvals", "reject", approval, "--reason",
                      "customer asked for phone only", "--reviewer", "sam"]) == 0
         events = _finish(proc)
@@ -258,7 +262,7 @@ def test_a_killed_run_is_interrupted_and_its_approval_cannot_be_decided(
     home = tmp_path / "home"
     proc = _start_run(home)
     try:
-        approval = _wait_pending(backend)
+        approval = _wait_pending(backend, proc)
         _wait_stored(backend, "approval.requested")  # the last event before the run waits
         events_before = backend.scalar("select count(*) from event")
         os.kill(proc.pid, signal.SIGKILL)

@@ -20,6 +20,7 @@ from workbench.governance.gate import Decision
 from workbench.governance.reviewer import default_reviewer
 from workbench.mesh import events as ev
 from workbench.mesh.context import ApprovalOutcome, RunContext
+from workbench.store import notify
 from workbench.store.audit import AuditChain, AuditRecord
 from workbench.store.db import Store
 from workbench.tools.base import Tool
@@ -73,6 +74,7 @@ def create(store: Store, session_id: str, agent: str, tool: str, args: dict[str,
                  args=json.dumps(args, default=str), rules=json.dumps(decision.rule_ids),
                  reason=decision.reason, context=json.dumps(context, default=str),
                  created=now, expires=approval.expires_at))
+        notify.send(conn, notify.APPROVALS, f"{approval.id} pending {session_id}")
     return approval
 
 
@@ -132,6 +134,8 @@ def decide(store: Store, approval_id: str, decision: str, reviewer: str,
             dict(status=decision, reviewer=reviewer, reason=reason,
                  args=json.dumps(args) if args is not None else None, always=always, now=now,
                  id=current.id)).rowcount
+        if changed:  # the waiting run (and every reviewer's queue) hears of it at once
+            notify.send(conn, notify.APPROVALS, f"{current.id} {decision} {current.session_id}")
     if not changed:
         raise UserInputError(f"approval {current.id} was already {current.status}")
     payload = {"approval_id": current.id, "decision": decision, "tool": current.tool,
@@ -198,8 +202,9 @@ def _expire(store: Store, where: str, params: dict[str, Any], reason: str) -> in
 
 class DatabaseApprovals:
     """Stores the request and waits for a decision from any process on the same database
-    (`--approvals wait`, the TUI, `workbench approvals approve`). Polls a cheap indexed query a
-    few times a second: a decision is picked up well within a second, the CPU stays idle."""
+    (`--approvals wait`, the TUI, `workbench approvals approve`). On PostgreSQL the decision
+    is pushed (LISTEN/NOTIFY) and reaches the run in milliseconds; on SQLite a cheap indexed
+    query runs a few times a second: picked up well within a second, the CPU stays idle."""
 
     def __init__(self, store: Store, timeout_s: float, poll_s: float = POLL_S) -> None:
         self.store = store
@@ -222,19 +227,37 @@ class DatabaseApprovals:
         return self._outcome(ctx, decided)
 
     async def wait(self, ctx: RunContext, approval: Approval) -> Approval:
+        # listening before the first look: a decision made in between is not missed
+        listener = await asyncio.to_thread(self.store.listen, notify.APPROVALS,
+                                           poll_s=self.poll_s)
+        try:
+            return await self._wait(ctx, approval, listener)
+        finally:
+            await asyncio.to_thread(listener.close)
+
+    async def _wait(self, ctx: RunContext, approval: Approval,
+                    listener: notify.Listener) -> Approval:
+        look, last_look = True, 0.0
         while True:
             ctx.check_running()
-            current = await asyncio.to_thread(get, self.store, approval.id)
-            if current.status != "pending":
-                return current
-            if time.time() >= current.expires_at:
-                try:
-                    return await asyncio.to_thread(
-                        decide, self.store, approval.id, "expired", "workbench",
-                        "no reviewer decided in time")
-                except UserInputError:
-                    continue
-            await asyncio.sleep(self.poll_s)
+            if look or time.monotonic() - last_look >= listener.recheck_s \
+                    or time.time() >= approval.expires_at:
+                current = await asyncio.to_thread(get, self.store, approval.id)
+                last_look = time.monotonic()
+                if current.status != "pending":
+                    return current
+                if time.time() >= current.expires_at:
+                    try:
+                        return await asyncio.to_thread(
+                            decide, self.store, approval.id, "expired", "workbench",
+                            "no reviewer decided in time")
+                    except UserInputError:
+                        continue
+            # short waits: a cancelled run and the expiry are noticed as before
+            notices = await listener.wait_async(
+                min(self.poll_s, max(0.0, approval.expires_at - time.time())))
+            look = not listener.pushed or any(
+                n.payload.startswith(approval.id) for n in notices)
 
     def close(self, session_id: str, status: str) -> None:
         close_session(self.store, session_id, status)

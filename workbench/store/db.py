@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from workbench.errors import UserInputError
+from workbench.store import notify
 from workbench.store.models import CrewSnapshot, EventRow, SessionRow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -217,6 +218,16 @@ def _lapsed(pid: int | None, host: str | None, lease: float | None, started: flo
     return None
 
 
+def _pg_row(row: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL's text cannot hold NUL (SQLite's can): a NUL in what an agent or a tool
+    said (a binary file read as text) becomes U+FFFD rather than failing the whole run."""
+    for key in ("content", "agent", "to_agent"):
+        value = row.get(key)
+        if value and "\x00" in value:
+            row = {**row, key: value.replace("\x00", "\ufffd")}
+    return row
+
+
 class Store:
     """Sessions, crew snapshots and events on one database."""
 
@@ -363,6 +374,8 @@ class Store:
                     .where(SESSIONS.c.id == sid, SESSIONS.c.status == "running", same_lease)
                     .values(status="interrupted", ended_at=now, error=f"interrupted: {reason}")
                 ).rowcount
+                if changed:
+                    notify.send(conn, notify.SESSIONS, f"{sid} interrupted")
             if changed:
                 self._interrupted(sid, reason, pid, host, lease, now)
                 reaped.append(sid)
@@ -388,6 +401,8 @@ class Store:
                     "decision_reason = :why, decided_at = :now "
                     "WHERE id = :id AND status = 'pending'"),
                     {"why": why, "now": now, "id": approval_id}).rowcount
+                if changed:
+                    notify.send(conn, notify.APPROVALS, f"{approval_id} expired {session_id}")
             if changed:  # as `approvals.decide` records an expiry
                 records.append(AuditRecord(session_id, "workbench", "approval.decided",
                                            {"approval_id": approval_id, "decision": "expired",
@@ -398,10 +413,35 @@ class Store:
     def update_session(self, session_id: str, **values: Any) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(SESSIONS).where(SESSIONS.c.id == session_id).values(**values))
+            if "status" in values:  # followers learn at once that a run ended
+                notify.send(conn, notify.SESSIONS, f"{session_id} {values['status']}")
 
     def insert_events(self, rows: list[dict[str, Any]]) -> None:
+        """Store a batch of event rows in one transaction; on PostgreSQL, followers of each
+        session in it are told its newest seq."""
+        if self._pushes:
+            rows = [_pg_row(r) for r in rows]
         with self.engine.begin() as conn:
             conn.execute(EVENTS.insert(), rows)
+            if self._pushes:
+                newest: dict[str, int] = {}
+                for r in rows:
+                    if r["seq"] > newest.get(r["session_id"], -1):
+                        newest[r["session_id"]] = r["seq"]
+                for sid, seq in newest.items():
+                    notify.send(conn, notify.EVENTS, f"{sid} {seq}")
+
+    # -- notices --------------------------------------------------------------------------
+
+    @property
+    def _pushes(self) -> bool:
+        return notify.pushes(self.engine)
+
+    def listen(self, *channels: str, poll_s: float = notify.POLL_S) -> notify.Listener:
+        """A listener for changes on `channels` (notify.APPROVALS, EVENTS, SESSIONS): open it
+        before looking at the state waited on, then look and `wait` in turn. PostgreSQL
+        pushes each change as it commits; SQLite is looked at every `poll_s`."""
+        return notify.listen(self.engine, *channels, poll_s=poll_s)
 
     # -- reads ----------------------------------------------------------------------------
 
