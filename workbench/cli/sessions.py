@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.cli.common import EXIT_OK, actions, print_table, store_for
+from workbench.cli.compare import add_compare_parser, compare_sessions
 
 
 def register(sub: Any) -> None:
@@ -25,6 +26,7 @@ def register(sub: Any) -> None:
     export.add_argument("id", metavar="ID")
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
+    add_compare_parser(sessions)
 
 
 def _fmt_time(ts: float | None) -> str:
@@ -38,6 +40,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
     store = store_for(args, read_only=True)
     store.reap_lapsed_sessions()
+    if args.action == "compare":
+        return compare_sessions(store, args)
     if args.action == "list":
         rows = store.list_sessions(limit=args.limit, search=args.search)
         if args.json:
