@@ -23,11 +23,11 @@ APPROVAL_TIMEOUT_ENV = "WORKBENCH_APPROVAL_TIMEOUT"
 DEFAULT_APPROVAL_TIMEOUT_S = 900.0
 
 
-def approval_timeout(raw: str, source: str) -> float:
+def positive_seconds(raw: str, source: str, like: int = 900) -> float:
     """Seconds as a finite number above zero; anything else is a UserInputError (exit 2).
 
-    Zero or less would expire every request the moment it is made, reading as a reject
-    nobody gave.
+    Zero or less would expire every approval request the moment it is made (a reject nobody
+    gave), or every tool call before it starts.
     """
     from workbench.errors import UserInputError
 
@@ -36,7 +36,7 @@ def approval_timeout(raw: str, source: str) -> float:
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise UserInputError(f"{source} must be a number of seconds above 0 (like 900), "
+        raise UserInputError(f"{source} must be a number of seconds above 0 (like {like}), "
                              f"not {raw!r}")
     return value
 
@@ -97,9 +97,9 @@ class Settings:
         stop commands that never wait for one.
         """
         if self.approval_timeout is not None:
-            return approval_timeout(str(self.approval_timeout), "approval timeout")
+            return positive_seconds(str(self.approval_timeout), "approval timeout")
         raw = os.environ.get(APPROVAL_TIMEOUT_ENV, "").strip()
-        return approval_timeout(raw, APPROVAL_TIMEOUT_ENV) if raw else DEFAULT_APPROVAL_TIMEOUT_S
+        return positive_seconds(raw, APPROVAL_TIMEOUT_ENV) if raw else DEFAULT_APPROVAL_TIMEOUT_S
 
     @property
     def database_url(self) -> str:

@@ -107,8 +107,10 @@ def test_a_bad_default_limit_is_bad_input(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
     monkeypatch.setenv(TIMEOUT_ENV, value)
-    with pytest.raises(UserInputError, match=TIMEOUT_ENV):
+    with pytest.raises(UserInputError) as info:
         ToolContext("s", tmp_path, tmp_path)
+    assert str(info.value) == (f"{TIMEOUT_ENV} must be a number of seconds above 0 (like 30), "
+                               f"not {value!r}")
 
 
 def slow_custom(seconds: float) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import inspect
-import math
 import os
 import threading
 from collections.abc import Awaitable, Callable
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import UserInputError
+from workbench.config import positive_seconds
 
 #: Seconds a tool may run when neither the tool nor the environment says otherwise.
 DEFAULT_TOOL_TIMEOUT_S = 30.0
@@ -33,16 +32,7 @@ def default_tool_timeout() -> float:
     """WORKBENCH_TOOL_TIMEOUT in seconds, else 30; a value that is not a positive number is
     bad input (exit 2), not a silent default."""
     raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_TOOL_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise UserInputError(f"{TIMEOUT_ENV}={raw!r}: give the tool time limit as a positive "
-                             "number of seconds")
-    return value
+    return positive_seconds(raw, TIMEOUT_ENV, like=30) if raw else DEFAULT_TOOL_TIMEOUT_S
 
 
 #: Asked about a URL a tool is about to reach beyond its arguments (a redirect): returns why
