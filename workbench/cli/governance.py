@@ -50,6 +50,12 @@ def register(sub: Any) -> None:
     no.add_argument("--reason", required=True)
     no.add_argument("--reviewer", help="reviewer name (default: WORKBENCH_REVIEWER or the OS user)")
     no.set_defaults(handler=cmd_approvals_reject)
+    say = ap.add_parser("answer", help="answer a question for a person (a human agent's turn, "
+                                       "or feedback on an answer: empty accepts it)")
+    say.add_argument("id", metavar="ID")
+    say.add_argument("text", metavar="TEXT")
+    say.add_argument("--reviewer", help="your name (default: WORKBENCH_REVIEWER or the OS user)")
+    say.set_defaults(handler=cmd_approvals_answer)
 
     au = actions(sub.add_parser("audit", help="the tamper-evident audit trail"))
     ver = au.add_parser("verify", help="recompute the hash chain")
@@ -138,14 +144,30 @@ def _crew_domains(config: Any) -> dict[str, list[str]]:
 
 def cmd_approvals_list(args: argparse.Namespace) -> int:
     from workbench.governance.approvals import list_approvals
+    from workbench.governance.human import list_questions
 
-    items = list_approvals(store_for(args, read_only=True), pending_only=not args.all)
+    store = store_for(args, read_only=True)
+    items = list_approvals(store, pending_only=not args.all)
+    questions = list_questions(store, pending_only=not args.all)
     if args.json:
         for a in items:
             print(json.dumps(a.__dict__, default=str))
+        for q in questions:  # told apart by their kind
+            print(json.dumps({"kind": "question", **q.__dict__}, default=str))
         return EXIT_OK
+    for q in questions:
+        left = max(0, int(q.expires_at - time.time()))
+        status = q.status if q.status != "pending" else f"pending ({left}s left)"
+        print(f"{q.id}  {status}  session {q.session_id[:12]}  👤 {q.prompt}")
+        if q.status == "pending":
+            print(f"    answer: workbench approvals answer {q.id} TEXT")
+        elif q.status == "answered":
+            print(f"    answered by {q.answered_by} ({q.how})")
+        else:
+            print(f"    {q.reason or q.status}")
     if not items:
-        print("no pending approvals" if not args.all else "no approvals yet")
+        if not questions:
+            print("no pending approvals" if not args.all else "no approvals yet")
         return EXIT_OK
     for a in items:
         left = max(0, int(a.expires_at - time.time()))
@@ -156,6 +178,15 @@ def cmd_approvals_list(args: argparse.Namespace) -> int:
         if a.reviewer:
             print(f"    decided by {a.reviewer}" + (f": {a.decision_reason}"
                                                    if a.decision_reason else ""))
+    return EXIT_OK
+
+
+def cmd_approvals_answer(args: argparse.Namespace) -> int:
+    from workbench.governance.human import answer
+
+    q = answer(store_for(args), args.id, args.text, _reviewer(args))
+    what = "accepted the answer of" if q.kind == "feedback" and not q.answer else "answered for"
+    print(f"{what} {q.agent} ({q.id}) as {q.answered_by}")
     return EXIT_OK
 
 

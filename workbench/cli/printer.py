@@ -61,7 +61,8 @@ class RunPrinter:
     def render(self, e: Event) -> str | None:
         d = e.data
         if e.kind == ev.RUN_STARTED:
-            agents = ", ".join(f"{a['name']} ({a['model']})" for a in d.get("agents", []))
+            agents = ", ".join(f"{a['name']} ({'a person' if a.get('human') else a['model']})"
+                               for a in d.get("agents", []))
             return (self._c(f"▶ {d.get('crew')} · {d.get('engine')} · {d.get('topology')}", "1")
                     + f" · session {e.session_id[:12]}\n  task: {_short(e.content)}"
                     + f"\n  agents: {agents}")
@@ -88,6 +89,13 @@ class RunPrinter:
         if e.kind == ev.APPROVAL_DECIDED:
             return self._c(f"  ▶ approval {d.get('approval_id')} {d.get('decision')} by "
                            f"{d.get('reviewer')}{': ' + e.content if e.content else ''}", "33")
+        if e.kind == ev.HUMAN_ANSWERED:
+            what = ("accepted the answer" if d.get("accepted") else "gave feedback") \
+                if d.get("ask") == "feedback" else "answered"
+            return self._c(f"  👤 {d.get('by')} {what} for {e.agent} ({d.get('how')})", "36")
+        if e.kind == ev.HUMAN_SKIPPED:
+            return self._c(f"  👤 {e.agent}: no person answered: {_short(e.content, 200)}",
+                           "33")
         if e.kind == ev.MODEL_CALL and (d.get("fallback_from") or d.get("attempts", 1) > 1):
             used = d.get("requested") or d.get("model")
             how = f"answered by {d.get('model')} after {plural(d.get('attempts', 1), 'attempt')}"

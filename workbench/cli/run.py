@@ -34,6 +34,9 @@ def register(sub: Any) -> None:
     run.add_argument("--json", action="store_true", help="print events as JSON Lines")
     run.add_argument("--input", action="append", metavar="KEY=VALUE",
                      help="a value for one of the crew's inputs, its {placeholders} (repeatable)")
+    run.add_argument("--human-default", metavar="TEXT",
+                     help="the answer of a human agent's turn when no person answers (no "
+                          "terminal, end of input, or nobody in time); else the turn is skipped")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -50,7 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     fill_run_inputs(prepared, args.input)
     store = open_store(config)
     store.reap_lapsed_sessions()  # an earlier run killed on this host is told apart now
-    governance = governed(config, store, args.approvals, args.reviewer)
+    governance = governed(config, store, args.approvals, args.reviewer, args.human_default)
     # said before the run, not lost in it
     warn(list(governance.notes(prepared.spec)))
     if (args.approvals or default_mode()) == "wait":
@@ -58,6 +61,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         home = f" --home {shlex.quote(args.home)}" if args.home else ""
         governance.approvals.on_waiting = partial(print_waiting_hint,
                                                   command=f"workbench{home}")
+        if hasattr(governance.humans, "on_waiting"):  # a reviewer answers human turns too
+            from workbench.governance.human import print_waiting_hint as human_hint
+
+            governance.humans.on_waiting = partial(human_hint, command=f"workbench{home}")
     printer = RunPrinter(json_lines=args.json)
     session = Session(prepared, config, store, subscribers=[printer],
                       **governance.session_kwargs())

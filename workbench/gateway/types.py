@@ -43,6 +43,9 @@ class ModelRequest:
     purpose: Purpose = "agent"
     candidates: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    #: Whether a person reviews this call's answer (its task has human_input); None: the
+    #: engine does not know the task, and the agent's tasks decide (mesh/human.py).
+    human_input: bool | None = None
 
 
 @dataclass(slots=True)

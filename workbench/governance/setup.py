@@ -24,11 +24,13 @@ class Governance:
     approvals: Any
     redactor: Any = redact
     writers: list[Any] = field(default_factory=list)
+    #: Who answers human turns (governance/human.py).
+    humans: Any = None
 
     def session_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `Session(...)`."""
         return {"gate": self.gate, "approvals": self.approvals, "redactor": self.redactor,
-                "writers": self.writers}
+                "writers": self.writers, "humans": self.humans}
 
     def notes(self, spec: Any) -> list[str]:
         """What a user should know before `spec` runs under this policy set: policy files
@@ -56,9 +58,16 @@ def default_mode() -> str:
 
 
 def governed(settings: Settings, store: Store, mode: str | None = None,
-             reviewer: str | None = None) -> Governance:
-    """Load the policy set (a broken one raises PolicyError: the run must not start)."""
+             reviewer: str | None = None, human_default: str | None = None) -> Governance:
+    """Load the policy set (a broken one raises PolicyError: the run must not start).
+
+    Human turns are asked as approvals are (`mode`): at the terminal, or of a reviewer when
+    `wait` is given; else `human_default` answers them, or they are skipped.
+    """
+    from workbench.governance.human import responder
+
     policy = load_policies(settings.policy_dir())
+    humans = responder(store, settings.approval_timeout_s, mode, reviewer, human_default)
     mode = mode or default_mode()
     timeout = settings.approval_timeout_s
     if mode == "deny":
@@ -68,4 +77,4 @@ def governed(settings: Settings, store: Store, mode: str | None = None,
     else:
         approvals = DatabaseApprovals(store, timeout)
     return Governance(policy, PolicyGate(policy), approvals,
-                      writers=[AuditWriter(store, redact)])
+                      writers=[AuditWriter(store, redact)], humans=humans)

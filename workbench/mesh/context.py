@@ -86,6 +86,10 @@ class RunContext:
     on which framework runs the crew.
     """
 
+    #: The run's human turns (mesh/human.py): a person answers for human agents and reviews
+    #: answers that ask for it; None when the crew has neither.
+    human: Any = None
+
     def __init__(
         self,
         spec: CrewSpec,
@@ -279,6 +283,8 @@ class RunContext:
         could, nor escapes a rule its primary passed.
         """
         self.check_running()
+        if self.human is not None and self.human.takes(request):
+            return await self.human.complete(self, request)  # a person answers (or reviews)
         original = request.messages
         decisions: list[dict[str, Any]] = []
         sent: list[list[dict[str, Any]]] = [original]

@@ -15,6 +15,10 @@ POLICY_DECISION = "policy.decision"
 APPROVAL_REQUESTED = "approval.requested"
 APPROVAL_DECIDED = "approval.decided"
 TOOL_RESULT = "tool.result"
+#: A person is asked (a human agent's turn, or feedback on an answer), answered, or not.
+HUMAN_REQUESTED = "human.requested"
+HUMAN_ANSWERED = "human.answered"
+HUMAN_SKIPPED = "human.skipped"
 RUN_COMPLETED = "run.completed"
 RUN_FAILED = "run.failed"
 
@@ -32,6 +36,9 @@ ALL_KINDS = (
     APPROVAL_REQUESTED,
     APPROVAL_DECIDED,
     TOOL_RESULT,
+    HUMAN_REQUESTED,
+    HUMAN_ANSWERED,
+    HUMAN_SKIPPED,
     RUN_COMPLETED,
     RUN_FAILED,
 )

@@ -22,6 +22,7 @@ from workbench.governance.gate import Gate
 from workbench.mesh import events as ev
 from workbench.mesh.bus import EventBus, Queued, Subscriber
 from workbench.mesh.context import ApprovalBroker, RunAborted, RunContext
+from workbench.mesh.human import HumanTurns, NobodyAnswers
 from workbench.spec.loader import import_custom_tools, load_crew, parse_crew
 from workbench.spec.schema import CrewSpec
 from workbench.spec.topology import ENGINE_TOPOLOGIES, resolve
@@ -116,6 +117,7 @@ class Session:
         session_id: str | None = None,
         stream: bool = False,
         writers: list[Any] | None = None,
+        humans: Any = None,
     ) -> None:
         spec = prepared.spec
         profiles = load_profiles(settings.home, spec, prepared.source, prepared.text)
@@ -167,6 +169,8 @@ class Session:
             **extra,
         )
         self.ctx.before_tool = self._stored_so_far
+        # human agents' turns and human_input reviews go to a person (`humans`), else skip
+        self.ctx.human = HumanTurns.for_crew(spec, humans or NobodyAnswers())
 
     def cancel(self) -> None:
         """Stop the run now (in-flight model calls are abandoned); it is stored as cancelled.
@@ -195,7 +199,8 @@ class Session:
             ev.RUN_STARTED, None, None, p.task,
             crew=p.spec.name, engine=p.engine, topology=p.topology,
             agents=[{"name": a.name, "role": a.role, "model": p.spec.model_for(a),
-                     "domain": a.domain, "tools": a.tools, "capabilities": a.capabilities}
+                     "domain": a.domain, "tools": a.tools, "capabilities": a.capabilities,
+                     **({"human": True} if a.human else {})}
                     for a in p.spec.agents],
             policy_hash=getattr(self.ctx.gate, "policy_hash", ""),
             workspace=str(self.tool_ctx.workspace),
@@ -327,6 +332,8 @@ class Session:
                 f"{describe_error(self.writer.error)}"
         try:
             self.ctx.approvals.close(self.session_id, status)
+            if self.ctx.human is not None:
+                self.ctx.human.close(self.session_id, status)
         except Exception:  # the session's own record comes first
             log.exception("could not expire the run's pending approvals")
         try:

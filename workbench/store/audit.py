@@ -355,6 +355,17 @@ def record_for(event: Any, redactor: Any) -> AuditRecord | None:
         payload = {k: d.get(k) for k in ("provider", "model", "purpose", "prompt_tokens",
                                          "completion_tokens", "cost_usd", "prompt_sha256",
                                          "response_sha256")}
+    elif kind in ("human.requested", "human.answered", "human.skipped"):
+        # a person's turn: who answered and how (the answer itself is the agent's message)
+        payload = {k: d.get(k) for k in ("question_id", "ask", "by", "how", "accepted",
+                                         "answer_sha256") if k in d}
+        payload["agent"] = event.agent
+        if kind == "human.answered":
+            actor = str(d.get("by") or actor)
+        elif kind == "human.skipped":
+            payload["reason"] = _clean(event.content or "", redactor)
+        else:
+            payload["question_sha256"] = digest(event.content or "")
     else:
         return None
     return AuditRecord(event.session_id, actor, kind, payload, event.ts)
