@@ -75,7 +75,8 @@ def warm_litellm() -> None:
     from tests.fakeprovider import FakeProvider
     from workbench.gateway.credentials import ENV_VARS
     from workbench.gateway.gateway import Gateway
-    from workbench.gateway.profiles import ModelProfiles, parse_profiles
+    from workbench.gateway.model_config import parse_profiles
+    from workbench.gateway.profiles import ModelProfiles
     from workbench.gateway.types import ModelRequest
 
     with FakeProvider() as fp, pytest.MonkeyPatch.context() as mp:

@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from workbench.gateway.gateway import Gateway
+from workbench.gateway.model_config import crew_profiles
 from workbench.gateway.scripted import ScriptPlayer
 from workbench.mesh.bus import EventBus
 from workbench.mesh.context import RunContext
@@ -40,7 +41,7 @@ def make_context(
         resolve(spec, topology),
         task,
         bus,
-        Gateway(ScriptPlayer(spec.script)),
+        Gateway(ScriptPlayer(spec.script), crew_profiles(spec.models)),
         tool_ctx,
         **kwargs,
     )

@@ -10,7 +10,8 @@ import keyring
 import pytest
 from keyring.backends import fail
 
-from workbench.gateway.profiles import ModelProfiles, parse_profiles
+from workbench.gateway.model_config import parse_profiles
+from workbench.gateway.profiles import ModelProfiles
 
 #: Fast retry settings so fault tests take fractions of a second.
 FAST = {"backoff": 0.01, "max_backoff": 0.05, "timeout": 2}

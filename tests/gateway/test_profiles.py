@@ -10,7 +10,7 @@ from tests.gateway.conftest import profiles
 from tests.support import make_context
 from workbench.config import Settings
 from workbench.errors import SpecError
-from workbench.gateway.profiles import (
+from workbench.gateway.model_config import (
     crew_profiles,
     load_profiles,
     load_user_config,
@@ -186,3 +186,4 @@ async def test_an_alias_to_the_scripted_model_stays_offline(tmp_path: Path) -> N
     assert response.provider == "scripted"
     call = next(e for e in events if e.kind == "model.call")
     assert call.data["requested"] == "fast" and call.data["model"] == "scripted/fast-desk"
+

@@ -92,7 +92,7 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _user_profiles(args: argparse.Namespace) -> Any:
-    from workbench.gateway.profiles import load_user_config
+    from workbench.gateway.model_config import load_user_config
 
     return load_user_config(settings(args).home)
 
@@ -100,7 +100,7 @@ def _user_profiles(args: argparse.Namespace) -> Any:
 def cmd_models(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from workbench.gateway.profiles import USER_CONFIG, crew_profiles
+    from workbench.gateway.model_config import USER_CONFIG, check_references, crew_profiles
 
     config = settings(args)
     user = _user_profiles(args)
@@ -114,7 +114,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         spec = load_crew(path)
         crew = crew_profiles(spec.models, str(path), Path(path).read_text(encoding="utf-8"))
         profiles = user.merged(crew)
-    profiles.check_references()
+    check_references(profiles)
     rows = _alias_rows(profiles)
     if spec is not None:
         rows += _crew_rows(spec, profiles, {r["alias"] for r in rows})

@@ -205,7 +205,7 @@ def missing_keys(spec: Any, home: Any) -> list[str]:
     (aliases, domain defaults), the crew's own `models:` lie over it. A broken profile raises
     SpecError, as it would at a run.
     """
-    from workbench.gateway.profiles import load_profiles
+    from workbench.gateway.model_config import load_profiles
 
     profiles = load_profiles(home, spec)
     return missing_keys_for(spec, profiles)
@@ -237,7 +237,7 @@ def key_sources(home: Any) -> list[KeySource]:
     """Every well-known provider, then each one the user's model aliases (`<home>/models.yaml`)
     name that needs a key, with where its key comes from."""
     from workbench.errors import WorkbenchError
-    from workbench.gateway.profiles import load_user_config
+    from workbench.gateway.model_config import load_user_config
 
     providers = dict.fromkeys(ENV_VARS)
     try:

@@ -110,7 +110,7 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
 
     if spec.models:
         # the run refuses keys and bad profiles in `models:`; validation says so first
-        from workbench.gateway.profiles import parse_profiles
+        from workbench.gateway.model_config import parse_profiles
 
         parse_profiles(spec.models, file, lines, ("models",), "crew")
 

@@ -1,0 +1,249 @@
+"""Model profiles from files: `<home>/models.yaml` and a crew's `models:`, checked with file:line.
+
+`gateway/profiles.py` is what they become (aliases, targets, routes); this module reads and
+validates them and lays a crew's over the user's. A run parses its crew's `models:` once
+(`mesh.session.prepare`) and the session adds the user's file (`with_user_profiles`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from workbench.errors import SpecError
+from workbench.gateway.profiles import ModelProfile, ModelProfiles, Target
+from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, read_yaml_text
+
+USER_CONFIG = "models.yaml"
+
+ALIAS = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
+DOMAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+_NUMBERS: dict[str, tuple[type, float, float]] = {
+    # key: (type, lowest, highest)
+    "temperature": (float, 0.0, 2.0),
+    "max_tokens": (int, 1, 10_000_000),
+    "timeout": (float, 0.001, 3600.0),
+    "num_retries": (int, 0, 10),
+    "backoff": (float, 0.0, 600.0),
+    "max_backoff": (float, 0.0, 3600.0),
+    "max_retry_after": (float, 0.0, 3600.0),
+}
+PROFILE_KEYS = frozenset({"model", "api_base", "credential", "fallbacks", "params", *_NUMBERS})
+#: Keys that are LiteLLM call parameters of their own (they join `params`).
+_CALL_PARAMS = ("temperature", "max_tokens")
+
+_KEY_HELP = (
+    "API keys never go in files; store it with `workbench keys set PROVIDER` "
+    "or set the provider's environment variable"
+)
+
+
+def _looks_secret(name: str) -> bool:
+    name = name.lower()
+    return (name.endswith(("_key", "_token")) or name in ("key", "token", "password")
+            or "secret" in name)
+
+
+def _located(message: str, where: str) -> SpecError:
+    file, _, line = where.rpartition(":")
+    if file and line.isdigit():
+        return SpecError(message, file, int(line))
+    return SpecError(message, where or None)
+
+
+def parse_profiles(
+    data: Any,
+    file: str,
+    lines: dict | None = None,
+    prefix: tuple[str | int, ...] = ("models",),
+    source: str = "crew",
+) -> dict[str, ModelProfile]:
+    """Validate a `models:` mapping (alias -> profile); every problem is a file:line SpecError."""
+    lines = lines or {}
+
+    def fail(message: str, *path: str | int) -> SpecError:
+        return SpecError(message, file, line_of(lines, (*prefix, *path)))
+
+    where = ".".join(str(p) for p in prefix)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise fail(f"{where}: must be a mapping of alias -> profile")
+    out: dict[str, ModelProfile] = {}
+    for alias, body in data.items():
+        name = str(alias)
+        if not ALIAS.match(name):
+            raise fail(
+                f"{where}: alias {name!r} must be letters, digits, _ . : - and no '/' "
+                "(a '/' marks a LiteLLM model string)", alias,
+            )
+        if isinstance(body, str):
+            body = {"model": body}
+        if not isinstance(body, dict):
+            raise fail(f"{where}.{name}: must be a mapping with at least `model`", alias)
+        values: dict[str, Any] = {}
+        for key, value in body.items():
+            key_s = str(key)
+            if _looks_secret(key_s):
+                raise fail(f"{where}.{name}.{key_s}: {_KEY_HELP}", alias, key)
+            if key_s not in PROFILE_KEYS:
+                raise fail(
+                    f"{where}.{name}: unknown key {key_s!r}; a profile has "
+                    f"{', '.join(sorted(PROFILE_KEYS))}", alias, key,
+                )
+            values[key_s] = _check_value(key_s, value, f"{where}.{name}.{key_s}",
+                                         lambda m, a=alias, k=key: fail(m, a, k))
+        if "model" not in values:
+            raise fail(f"{where}.{name}: missing required key 'model'", alias)
+        if values["model"] in data and values["model"] != name:
+            raise fail(f"{where}.{name}.model: must be a LiteLLM model string, not another "
+                       "alias (use fallbacks to chain aliases)", alias, "model")
+        params = dict(values.pop("params", {}))
+        for key in params:
+            if _looks_secret(str(key)):
+                raise fail(f"{where}.{name}.params.{key}: {_KEY_HELP}", alias, "params", key)
+        for key in _CALL_PARAMS:  # given as keys of their own, they win over `params`
+            if key in values:
+                params[key] = values.pop(key)
+        fallbacks = tuple(values.pop("fallbacks", ()))
+        line = line_of(lines, (*prefix, alias))
+        out[name] = ModelProfile(
+            alias=name,
+            target=Target(label=name, params=MappingProxyType(params), **values),
+            fallbacks=fallbacks,
+            source=source,
+            where=f"{file}:{line}" if line else file,
+        )
+    return out
+
+
+def _check_value(key: str, value: Any, where: str, fail: Any) -> Any:
+    if key == "credential":
+        if not isinstance(value, str) or not re.match(r"^[a-z][a-z0-9_]*$", value):
+            raise fail(f"{where}: must name a stored key, like openai or my_proxy (or none)")
+        return value
+    if key in ("model", "api_base"):
+        if not isinstance(value, str) or not value.strip():
+            raise fail(f"{where}: must be a non-empty string")
+        if key == "api_base" and not re.match(r"^https?://", value):
+            raise fail(f"{where}: must be an http:// or https:// URL")
+        return value.strip()
+    if key == "fallbacks":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise fail(f"{where}: must be a list of aliases or model strings")
+        return value
+    if key == "params":
+        if not isinstance(value, dict):
+            raise fail(f"{where}: must be a mapping of LiteLLM parameters")
+        return value
+    kind, low, high = _NUMBERS[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail(f"{where}: must be a number")
+    if kind is int and not float(value).is_integer():
+        raise fail(f"{where}: must be a whole number")
+    if not low <= value <= high:
+        raise fail(f"{where}: must be between {low:g} and {high:g}")
+    return kind(value)
+
+
+def check_references(profiles: ModelProfiles) -> None:
+    """Fallbacks and domain defaults must name an alias or a `provider/model` string."""
+    for profile in profiles.profiles.values():
+        for fallback in profile.fallbacks:
+            if fallback not in profiles and "/" not in fallback:
+                raise _located(
+                    f"models.{profile.alias}.fallbacks: {fallback!r} is neither an alias "
+                    f"nor a provider/model string; aliases are {profiles.known()}",
+                    profile.where,
+                )
+    for domain, name in profiles.domains.items():
+        if name not in profiles and "/" not in name:
+            raise SpecError(
+                f"domains.{domain}: {name!r} is neither an alias nor a provider/model "
+                f"string; aliases are {profiles.known()}"
+            )
+
+
+def parse_user_config(text: str, file: str) -> ModelProfiles:
+    """Parse `<home>/models.yaml`: `models:` (alias -> profile) and `domains:` (domain -> model)."""
+    try:
+        data, lines = load_with_lines(text)
+    except LocatedYAMLError as exc:
+        raise SpecError(str(exc), file, exc.line) from None
+    if data is None:
+        return ModelProfiles()
+    if not isinstance(data, dict):
+        raise SpecError("must be a mapping with `models:` and `domains:`", file, 1)
+    for key in data:
+        if key not in ("models", "domains"):
+            raise SpecError(f"unknown key {key!r}; expected models, domains", file,
+                            line_of(lines, (key,)))
+    profiles = parse_profiles(data.get("models"), file, lines, ("models",), "user")
+    domains_raw = data.get("domains") or {}
+    if not isinstance(domains_raw, dict):
+        raise SpecError("domains: must be a mapping of domain -> alias or model string", file,
+                        line_of(lines, ("domains",)))
+    domains: dict[str, str] = {}
+    for domain, name in domains_raw.items():
+        where = line_of(lines, ("domains", domain))
+        if not DOMAIN.match(str(domain)):
+            raise SpecError(f"domains: {domain!r} is not a domain name", file, where)
+        if not isinstance(name, str) or not name.strip():
+            raise SpecError(f"domains.{domain}: must be an alias or a model string", file, where)
+        if name not in profiles and "/" not in name:
+            raise SpecError(
+                f"domains.{domain}: {name!r} is neither an alias in this file nor a "
+                "provider/model string", file, where,
+            )
+        domains[str(domain)] = name.strip()
+    return ModelProfiles(profiles, domains)
+
+
+def load_user_config(home: str | Path) -> ModelProfiles:
+    """The user's profiles from `<home>/models.yaml`; none if the file does not exist."""
+    path = Path(home) / USER_CONFIG
+    try:
+        text = read_yaml_text(path)
+    except FileNotFoundError:
+        return ModelProfiles()
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+    except LocatedYAMLError as exc:
+        raise SpecError(str(exc), str(path), exc.line) from None
+    return parse_user_config(text, str(path))
+
+
+def crew_profiles(models: dict[str, Any], file: str = "crew", text: str | None = None
+                  ) -> ModelProfiles:
+    """A crew file's `models:`; with the file's `text`, errors carry the line."""
+    if not models:
+        return ModelProfiles()
+    lines: dict = {}
+    if text is not None:
+        try:
+            _, lines = load_with_lines(text)
+        except LocatedYAMLError:
+            lines = {}
+    return ModelProfiles(parse_profiles(models, file, lines, ("models",), "crew"))
+
+
+def with_user_profiles(home: str | Path | None, crew: ModelProfiles) -> ModelProfiles:
+    """Everything in force for a run: the user's profiles with the crew's laid over them,
+    every fallback and domain default checked."""
+    profiles = load_user_config(home) if home is not None else ModelProfiles()
+    if crew.profiles or crew.domains:
+        profiles = profiles.merged(crew)
+    check_references(profiles)
+    return profiles
+
+
+def load_profiles(home: str | Path | None, spec: Any = None, file: str = "crew",
+                  text: str | None = None) -> ModelProfiles:
+    """`with_user_profiles` for a crew spec whose `models:` are not parsed yet."""
+    crew = crew_profiles(spec.models, file, text) if spec is not None else ModelProfiles()
+    return with_user_profiles(home, crew)
