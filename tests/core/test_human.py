@@ -238,3 +238,97 @@ def test_a_reviewer_answers_from_another_process(tmp_path: Path, engine: str, ca
     # a question of a run that ended cannot be answered any more
     assert main(["--home", str(home), "approvals", "answer", question, "late"]) == 2
     assert "already answered" in capsys.readouterr().err
+
+
+# -- a task's human input: a person reviews its answer ------------------------------------
+
+REVIEWED = """\
+name: reviewed-research
+description: Research, reviewed by a person, then a report
+engine: crewai
+model: scripted/demo
+topology:
+  kind: network
+  max_turns: 4
+agents:
+  - name: researcher
+    role: Researcher
+    goal: Find the facts
+  - name: writer
+    role: Writer
+    goal: Write the report
+tasks:
+  - name: research
+    description: Research {task}
+    expected_output: Findings
+    agent: researcher
+    human_input: true
+  - name: report
+    description: Write the report
+    expected_output: A report
+    agent: writer
+    context: [research]
+script:
+  - agent: researcher
+    say: "Draft findings: the market is small."
+  - agent: researcher
+    say: "Revised findings: the market is small, per two sources."
+  - agent: writer
+    say: "Report: small market. TERMINATE"
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_feedback_on_a_human_input_task_makes_its_agent_revise(tmp_path: Path,
+                                                               engine: str) -> None:
+    home = tmp_path / "home"
+    done = _run(home, _crew(tmp_path, REVIEWED), "--engine", engine, "--approvals", "prompt",
+                "--reviewer", "dana", stdin="Add sources\n\n")
+    assert done.returncode == 0, done.stderr
+    events = _events(done.stdout)
+    asked = [e for e in events if e["kind"] == "human.requested"]
+    assert [(e["agent"], e["data"]["ask"], e["content"]) for e in asked] == [
+        ("researcher", "feedback", "Draft findings: the market is small."),
+        ("researcher", "feedback", "Revised findings: the market is small, per two sources.")]
+    answered = [(e["data"]["by"], e["data"]["accepted"]) for e in events
+                if e["kind"] == "human.answered"]
+    assert answered == [("dana", False), ("dana", True)]
+    # the feedback is a message from the person; the revised answer is what the team hears
+    assert _said(events, "human") == ["Add sources"]
+    assert _said(events, "researcher") == [
+        "Revised findings: the market is small, per two sources."]
+    assert _said(events, "writer") == ["Report: small market. TERMINATE"]
+    assert [p["ask"] for _, p in _audit(home, "human.answered")] == ["feedback", "feedback"]
+
+
+def test_feedback_with_nobody_to_ask_leaves_the_answer_as_it_is(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = _run(home, _crew(tmp_path, REVIEWED), "--engine", "autogen")
+    assert done.returncode == 0, done.stderr
+    events = _events(done.stdout)
+    skipped, = [e for e in events if e["kind"] == "human.skipped"]
+    assert skipped["data"]["ask"] == "feedback" and "the answer stands" in skipped["content"]
+    assert _said(events, "researcher") == ["Draft findings: the market is small."]
+
+
+def test_on_crewai_only_the_task_with_human_input_is_reviewed(tmp_path: Path) -> None:
+    """An agent with two tasks: the one without human_input is not reviewed."""
+    crew = REVIEWED.replace("""tasks:
+  - name: research""", """tasks:
+  - name: gather
+    description: Gather sources on {task}
+    expected_output: Sources
+    agent: researcher
+  - name: research""").replace("""script:
+  - agent: researcher""", """script:
+  - agent: researcher
+    say: "Gathered two sources."
+  - agent: researcher""")
+    home = tmp_path / "home"
+    done = _run(home, _crew(tmp_path, crew), "--approvals", "prompt", stdin="\n")
+    assert done.returncode == 0, done.stderr
+    events = _events(done.stdout)
+    asked = [e["content"] for e in events if e["kind"] == "human.requested"]
+    assert asked == ["Draft findings: the market is small."]
+    assert _said(events, "researcher") == ["Gathered two sources.",
+                                           "Draft findings: the market is small."]

@@ -90,9 +90,12 @@ class RunPrinter:
             return self._c(f"  ▶ approval {d.get('approval_id')} {d.get('decision')} by "
                            f"{d.get('reviewer')}{': ' + e.content if e.content else ''}", "33")
         if e.kind == ev.HUMAN_ANSWERED:
-            what = ("accepted the answer" if d.get("accepted") else "gave feedback") \
-                if d.get("ask") == "feedback" else "answered"
-            return self._c(f"  👤 {d.get('by')} {what} for {e.agent} ({d.get('how')})", "36")
+            if d.get("ask") == "feedback":
+                what = (f"accepted {e.agent}'s answer" if d.get("accepted") else
+                        f"gave {e.agent} feedback")
+            else:
+                what = f"answered for {e.agent}"
+            return self._c(f"  👤 {d.get('by')} {what} ({d.get('how')})", "36")
         if e.kind == ev.HUMAN_SKIPPED:
             return self._c(f"  👤 {e.agent}: no person answered: {_short(e.content, 200)}",
                            "33")

@@ -69,8 +69,8 @@ class AgentSpec(_Strict):
     capabilities: list[str] = Field(default_factory=list)
     #: CrewAI's allow_delegation (kept for export; a star's hub delegates either way).
     allow_delegation: bool = False
-    #: A human participant (AutoGen's UserProxyAgent, imported): runs still give its turns
-    #: to its model; the marker keeps who it stood for.
+    #: A human participant (AutoGen's UserProxyAgent): a person answers its turns, not its
+    #: model (mesh/human.py).
     human: bool = False
     domain: str = "default"
     #: MCP servers only this agent uses (`tools: [mcp:NAME]`).
@@ -122,6 +122,7 @@ class TaskSpec(_Strict):
     #: Earlier tasks whose output this one gets: indexes, or names (made indexes on load).
     context: list[int] = Field(default_factory=list)
     output_file: str | None = None
+    #: A person reviews the task's answer: feedback makes its agent revise (mesh/human.py).
     human_input: bool = False
 
     @field_validator("context", mode="before")

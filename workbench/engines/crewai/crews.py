@@ -67,6 +67,8 @@ class Floor:
         self.handoff: str | None = None
         #: What the hub said with its transfer call, until the transfer runs.
         self.with_transfer: dict[str, str] = {}
+        #: The CrewAI tasks (by id) whose answers a person reviews (`human_input: true`).
+        self.reviewed: set[int] = set()
 
     def said(self, agent: str, text: str) -> None:
         with self._lock:
@@ -169,15 +171,22 @@ class Conductor:
         ctx = self.ctx
         tasks: list[Task] = []
         for t in ctx.spec.tasks:
-            tasks.append(Task(
+            tasks.append(self._reviewed(Task(
                 description=t.description.replace("{task}", ctx.task),
                 expected_output=t.expected_output,
                 agent=self.agents[t.agent or self.topo.entry()],
                 context=[tasks[i] for i in t.context if i < len(tasks)] or None,
-            ))
+            ), t.human_input))
         output = Crew(agents=list(self.agents.values()), tasks=tasks,
                       process=Process.sequential, verbose=False).kickoff()
         return str(getattr(output, "raw", output) or "")
+
+    def _reviewed(self, task: Task, human_input: bool) -> Task:
+        """`task`, its answer reviewed by a person when `human_input` (the workbench asks,
+        not CrewAI's own prompt on stdin)."""
+        if human_input:
+            self.floor.reviewed.add(id(task))
+        return task
 
     # -- star and network: one task per turn ----------------------------------------------
 
@@ -239,18 +248,18 @@ class Conductor:
     def _turn(self, name: str) -> str:
         ctx = self.ctx
         count = self._turns_of[name] = self._turns_of.get(name, 0) + 1
-        description, expected = self._assignment(name, count)
+        description, expected, human_input = self._assignment(name, count)
         hub_rules = (f"Hand work to a specialist with the matching transfer tool; when the "
                      f"work is done, give the final answer and end it with {TERMINATE}.")
         rules = (hub_rules if self.topo.kind == "star" and name == self.topo.hub else
                  f"When the team's work is complete, end your final message with {TERMINATE}.")
         history = "\n".join(f"[{who}] {text}" for who, text in self.floor.transcript)
-        task = Task(
+        task = self._reviewed(Task(
             description=f"{description}\n\nThe conversation so far:\n{history}\n\n"
                         f"It is your turn. {rules}",
             expected_output=expected,
             agent=self.agents[name],
-        )
+        ), human_input)
         before = len(self.floor.transcript)
         output = Crew(agents=[self.agents[name]], tasks=[task], process=Process.sequential,
                       verbose=False).kickoff()
@@ -258,7 +267,7 @@ class Conductor:
         said = self.floor.transcript[before:]
         return said[-1][1] if said else str(getattr(output, "raw", output) or "")
 
-    def _assignment(self, name: str, turn: int) -> tuple[str, str]:
+    def _assignment(self, name: str, turn: int) -> tuple[str, str, bool]:
         """The agent's task for its `turn`-th turn: its own tasks from the crew file in order
         (the last one again once they run out), else its goal applied to the run's task."""
         ctx = self.ctx
@@ -266,9 +275,10 @@ class Conductor:
                if t.agent == name or (t.agent is None and name == self.topo.entry())]
         if own:
             spec = own[min(turn, len(own)) - 1]
-            return spec.description.replace("{task}", ctx.task), spec.expected_output
+            return (spec.description.replace("{task}", ctx.task), spec.expected_output,
+                    spec.human_input)
         return (f"{ctx.spec.agent(name).goal}. The work: {ctx.task}",
-                "Your reply to the team")
+                "Your reply to the team", False)
 
     # -- layered: one sequential crew -----------------------------------------------------
 
@@ -284,6 +294,10 @@ class Conductor:
                 return own[0].description.replace("{task}", ctx.task), own[0].expected_output
             return default, expected
 
+        def review(task: Task, name: str) -> Task:
+            own = [t for t in ctx.spec.tasks if t.agent == name]
+            return self._reviewed(task, bool(own) and own[0].human_input)
+
         tasks: list[Task] = []
         plan: Task | None = None
         work: list[Task] = []
@@ -293,25 +307,25 @@ class Conductor:
                 text, expected = assignment(
                     name, f"Plan how the team should handle this: {ctx.task}",
                     "A plan naming what each executor does")
-                plan = Task(description=text, expected_output=expected,
-                            agent=self.agents[name])
+                plan = review(Task(description=text, expected_output=expected,
+                                   agent=self.agents[name]), name)
                 tasks.append(plan)
             elif part == "work":
                 text, expected = assignment(
                     name, f"{ctx.spec.agent(name).goal}. The work: {ctx.task}",
                     "Your findings")
                 # executors work in parallel; a crew ends with at most one of them async
-                task = Task(description=text, expected_output=expected,
-                            agent=self.agents[name], context=[plan] if plan else None,
-                            async_execution=not last)
+                task = review(Task(description=text, expected_output=expected,
+                                   agent=self.agents[name], context=[plan] if plan else None,
+                                   async_execution=not last), name)
                 work.append(task)
                 tasks.append(task)
             else:
                 text, expected = assignment(
                     name, f"Review the findings and give the verdict on: {ctx.task}",
                     "The verdict")
-                tasks.append(Task(description=text, expected_output=expected,
-                                  agent=self.agents[name], context=work or None))
+                tasks.append(review(Task(description=text, expected_output=expected,
+                                         agent=self.agents[name], context=work or None), name))
         output = Crew(agents=list(self.agents.values()), tasks=tasks,
                       process=Process.sequential, verbose=False).kickoff()
         return str(getattr(output, "raw", output) or "")

@@ -85,6 +85,9 @@ class GatewayLLM(BaseLLM):
             messages=_to_openai(messages),
             tools=list(tools or []),
             api_base=self._api_base,
+            # a task with human_input: a person reviews its answer (mesh/human.py)
+            human_input=(id(from_task) in self._floor.reviewed
+                         if self._floor is not None and from_task is not None else None),
         )
         try:
             response = ctx.run_sync(ctx.complete(request))

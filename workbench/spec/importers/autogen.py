@@ -253,8 +253,9 @@ def _agent(crew: ImportedCrew, component: dict[str, Any], taken: set[str],
     if human:
         agent.update(role="Human user", goal=description or "Answer the team's questions",
                      human=True)
-        crew.warn(f"{label}: a UserProxyAgent (a person): imported with human: true; human "
-                  "turns are not played yet, so its model answers for it")
+        crew.warn(f"{label}: a UserProxyAgent (a person): imported with human: true; a "
+                  "person answers its turns (at the terminal, in the TUI or review; without "
+                  "one, --human-default or the turn is skipped)")
     else:
         role = description if description and description not in _STOCK_DESCRIPTIONS \
             and len(description) <= 150 else humanize(raw_name)

@@ -555,8 +555,8 @@ def _task(crew: ImportedCrew, project: Project, key: str, entry: dict[str, Any],
         human = hint.human_input
     if human is True:
         task["human_input"] = True
-        crew.warn(f"task {key!r} asks for human input: kept as human_input: true; runs do "
-                  "not ask a person yet")
+        crew.warn(f"task {key!r} asks for human input: kept as human_input: true; a person "
+                  "reviews its answer when one can be asked")
     leftovers = {k: v for k, v in entry.items() if k not in _TASK_FIELDS}
     _keep_unused(crew, "task", name, key, leftovers, hint.extras if hint else {})
     return task
