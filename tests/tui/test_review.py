@@ -8,9 +8,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from rich.console import Console
+from textual.pilot import Pilot
 from textual.widgets import DataTable, OptionList, Static, TextArea
 
 from tests.tui.conftest import settle, wait_for
@@ -51,28 +54,50 @@ async def select_session(pilot, session_id: str) -> SessionsScreen:
 # -- the crew version a session ran, and its files ----------------------------------------
 
 
+def _second_version(settings, text: str) -> str:
+    """A later session of market-entry that ran an edited crew file; returns its id."""
+    from workbench.store.db import Store
+
+    store = Store(settings.database_url)
+    snapshot = store.snapshot_crew("market-entry", "crews/market-entry.yaml", text)
+    sid = "5e55a0d0" + "0" * 23 + "9"
+    store.create_session(id=sid, crew_name="market-entry", crew_snapshot_id=snapshot,
+                         engine="autogen", topology="star", task="Size the Finnish market",
+                         started_at=1795515600.0 - 3600, ended_at=1795515600.0 - 3590,
+                         status="completed", turns=3)
+    store.close()
+    return sid
+
+
 async def test_each_session_shows_the_crew_version_it_ran_and_opens_it(seeded,
                                                                       make_app) -> None:
+    shipped = (ROOT / "crews" / "market-entry.yaml").read_text(encoding="utf-8")
+    later = _second_version(seeded, shipped.replace("max_turns:", "# edited\n  max_turns:", 1))
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await select_session(pilot, S_DONE)
-        row = next(r for r in screen._rows if r["id"] == S_DONE)
         table = screen.query_one(DataTable)
-        version = str(table.get_row_at(screen._ids.index(S_DONE))[1])
-        assert len(version) == 7 and row["snapshot"].startswith(version)
-        assert f"crew version {version}" in str(screen.query_one("#sessions-detail",
-                                                                 Static).render())
+        crews = {sid: str(table.get_row_at(i)[0]) for i, sid in enumerate(screen._ids)}
+        # v1 is the first version of a crew this database saw, whichever run used it
+        assert (crews[S_DONE], crews[later]) == ("market-entry v1", "market-entry v2")
+        assert "crew v1" in str(screen.query_one("#sessions-detail", Static).render())
         await pilot.press("v")
         await settle(pilot)
         modal = app.screen
         assert isinstance(modal, SnapshotModal)
-        assert modal.query_one(TextArea).text == (ROOT / "crews" / "market-entry.yaml"
-                                                  ).read_text(encoding="utf-8")
+        assert modal.query_one(TextArea).text == shipped
+        assert "market-entry v1 (of 2)" in str(modal.query_one(".dialog-title").render())
         origin = str(modal.query_one("#snapshot-origin", Static).render())
-        assert "still this version" in origin
+        assert "the shipped market-entry is still this version" in origin
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, SessionsScreen)
+        await select_session(pilot, later)
+        await pilot.press("v")
+        await settle(pilot)
+        assert "# edited" in app.screen.query_one(TextArea).text
+        origin = str(app.screen.query_one("#snapshot-origin", Static).render())
+        assert "the shipped market-entry has changed since" in origin
 
 
 async def test_the_crew_version_says_when_the_crew_file_changed_since(seeded,
@@ -134,8 +159,6 @@ async def test_a_session_without_files_says_so(seeded, make_app) -> None:
 
 
 def test_a_session_file_outside_its_folders_is_refused(seeded) -> None:
-    import pytest
-
     from workbench.errors import UserInputError
     from workbench.tui.services import Services
 
@@ -214,11 +237,11 @@ async def test_history_rows_show_time_outcome_and_session(seeded, make_app) -> N
         await settle(pilot)
         table = app.screen.query_one(DataTable)
         assert [str(c.label) for c in table.ordered_columns] == [
-            "Time", "Outcome", "Agent", "Tool", "Session", "By"]
+            "Time", "Outcome", "Session", "Agent", "Tool", "By"]
         rows = cells(table)
         # newest first; the frozen "now" is 10:20 UTC on the day of both requests
-        assert rows[0] == ["10:19", "pending", "liaison", "send_email", S_WAITING[:8], ""]
-        assert rows[1] == ["08:20", "approved", "writer", "send_email", S_DONE[:8], "dana"]
+        assert rows[0] == ["10:19", "pending", S_WAITING[:8], "liaison", "send_email", ""]
+        assert rows[1] == ["08:20", "approved", S_DONE[:8], "writer", "send_email", "dana"]
         await pilot.press("down")
         await settle(pilot)
         assert "approved by dana · 2026-11-24 08:20" in request_pane(app)
@@ -441,3 +464,70 @@ async def test_a_stopped_run_is_announced_without_repeating_itself(settings,
         said = [n.message for n in app._notifications if n.title == "Run finished"]
     assert said and said[-1].startswith("support-triage cancelled")
     assert said[-1].count("cancelled") == 1, said
+
+
+# -- snapshots of the new dialogs and views, at both sizes --------------------------------
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+
+def keys(*pressed: str) -> Callable[[Pilot], Awaitable[None]]:
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        for key in pressed:
+            await pilot.press(key)
+            await settle(pilot)
+        await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_crew_version_dialog(seeded, make_app, snap_compare, size) -> None:
+    import hashlib
+
+    from sqlalchemy import text
+
+    # a crew file of the test's own, so the picture does not change with the shipped crew
+    crew = ("name: market-entry\ndescription: Size a market and recommend go / no-go\n"
+            "model: scripted/demo\ntopology: {kind: star, hub: lead}\nagents:\n"
+            "  - {name: lead, role: Research lead, goal: Decide}\n"
+            "  - {name: analyst, role: Market analyst, goal: Size the market}\n")
+    (Path.cwd() / "crews").mkdir()
+    (Path.cwd() / "crews" / "market-entry.yaml").write_text(crew)
+    store = make_app().services.store
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE crew_snapshot SET text = :t, digest = :d "
+                          "WHERE name = 'market-entry'"),
+                     {"t": crew, "d": hashlib.sha256(crew.encode()).hexdigest()})
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("down", "v"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_session_files_dialog(seeded, make_app, snap_compare, size,
+                                       monkeypatch) -> None:
+    # the folder is shown under ~: let ~ be this test's folder, so the picture is stable
+    monkeypatch.setenv("HOME", str(seeded.home.parent))
+    folder = seeded.session_dir(S_DONE)
+    (folder / "workspace").mkdir(parents=True)
+    (folder / "workspace" / "sizing.md").write_text(
+        "# Sizing\n\n1.2M SMEs x 6% adoption x 348 EUR a year = about 25 MEUR a year.\n")
+    (folder / "outbox").mkdir()
+    (folder / "outbox" / "20261124-081958-GO.eml").write_text(
+        "From: workbench@localhost\nTo: board@example.com\nSubject: GO\n\nEnter Sweden first.\n")
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("down", "o"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_reviewer_dialog(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("4", "n"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_external_approval_question(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("4", "a"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_approvals_history(seeded, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("4", "h", "down"))

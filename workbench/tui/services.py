@@ -45,6 +45,11 @@ class SnapshotView:
     created_at: float
     text: str
     now: str = ""
+    #: When the session (that ran this version) started.
+    started_at: float = 0.0
+    #: Which version of the crew this is (1: the first this database saw) and of how many.
+    version: int = 0
+    versions: int = 0
 
 
 @dataclass
@@ -249,22 +254,27 @@ class Services:
         if status:
             rows = [r for r in rows if r["status"] == status]
         pending = self._pending_by_session()
-        digests = self._snapshot_digests({r["crew_snapshot_id"] for r in rows})
+        versions = self._crew_versions({r["crew_snapshot_id"] for r in rows})
         for r in rows:
             r["pending"] = pending.get(r["id"], 0)
-            r["snapshot"] = digests.get(r["crew_snapshot_id"], "")
+            r["version"], r["snapshot"] = versions.get(r["crew_snapshot_id"], (0, ""))
         return rows
 
-    def _snapshot_digests(self, ids: set[int | None]) -> dict[int, str]:
+    def _crew_versions(self, ids: set[int | None]) -> dict[int, tuple[int, str]]:
+        """Snapshot id -> (which version of its crew it is, 1 for the first this database
+        saw; its digest)."""
         from sqlalchemy import bindparam, text
 
         ids = {i for i in ids if i is not None}
         if not ids:
             return {}
         with self.store.engine.connect() as conn:
-            return dict(conn.execute(text(
-                "SELECT id, digest FROM crew_snapshot WHERE id IN :ids").bindparams(
-                bindparam("ids", expanding=True)), {"ids": sorted(ids)}).all())
+            rows = conn.execute(text(
+                "SELECT c.id, c.digest, (SELECT count(*) FROM crew_snapshot o "
+                "WHERE o.name = c.name AND o.id <= c.id) FROM crew_snapshot c "
+                "WHERE c.id IN :ids").bindparams(bindparam("ids", expanding=True)),
+                {"ids": sorted(ids)}).all()
+        return {i: (n, digest) for i, digest, n in rows}
 
     def crew_snapshot(self, session_id: str) -> SnapshotView:
         """The crew file a session ran (its snapshot), and whether the crew file of that name
@@ -280,16 +290,25 @@ class Services:
                 "WHERE id = :id"), {"id": session.get("crew_snapshot_id")}).first()
         if row is None:
             raise UserInputError(f"session {session['id'][:12]} kept no copy of its crew file")
-        view = SnapshotView(*row)
+        view = SnapshotView(*row, started_at=session["started_at"])
+        view.version, _ = self._crew_versions({session.get("crew_snapshot_id")}).get(
+            session.get("crew_snapshot_id"), (0, ""))
+        with self.store.engine.connect() as conn:
+            view.versions = conn.execute(text(
+                "SELECT count(*) FROM crew_snapshot WHERE name = :name"),
+                {"name": view.crew}).scalar_one()
         if view.source_path:
             view.source_path = display_path(view.source_path)
         try:
+            from workbench.config import SHIPPED_CREWS
             from workbench.crews import find_crew
 
             current = find_crew(session["crew_name"], self.settings)
             same = current.read_text(encoding="utf-8") == view.text
-            view.now = (f"{display_path(current)} is still this version" if same else
-                        f"{display_path(current)} has changed since")
+            shipped = current.resolve().is_relative_to(SHIPPED_CREWS.resolve())
+            where = f"the shipped {session['crew_name']}" if shipped else display_path(current)
+            view.now = (f"{where} is still this version" if same else
+                        f"{where} has changed since")
         except (WorkbenchError, OSError):
             view.now = f"no crew named {session['crew_name']} now"
         return view

@@ -19,11 +19,10 @@ from workbench.tui.screens.modals import Dialog
 
 
 def file_label(f: Any) -> Text:
-    """One line of the file list: folder dimmed, name, size; long names end in an ellipsis."""
-    label = Text(no_wrap=True, overflow="ellipsis")
+    """A file in the list: its folder dimmed, then its path (the size is shown with it)."""
+    label = Text()
     label.append(f"{f.folder}/", "dim")
     label.append(f.path)
-    label.append(f"  {size_text(f.size)}", "dim")
     return label
 
 
@@ -57,10 +56,10 @@ class SnapshotModal(Viewer):
     def compose_dialog(self) -> ComposeResult:
         v = self.view
         with Vertical(classes="dialog wide", id="snapshot-dialog"):
-            yield Label(f"{v.crew} · crew version {v.digest[:7]} · as session "
-                        f"{self.session_id[:12]} ran it", classes="dialog-title", markup=False)
-            yield Static(f"from {v.source_path or '?'} · first run "
-                         f"{self.clock.date_time(v.created_at)} · {v.now}",
+            yield Label(f"{v.crew} v{v.version} (of {v.versions}) · as session "
+                        f"{self.session_id[:12]} ran it on {self.clock.date_time(v.started_at)}",
+                        classes="dialog-title", markup=False)
+            yield Static(f"from {v.source_path or '?'} · sha256 {v.digest[:12]} · {v.now}",
                          classes="hint", markup=False, id="snapshot-origin")
             yield TextArea(v.text, read_only=True, show_line_numbers=True, soft_wrap=True,
                            id="snapshot-text")
@@ -137,5 +136,8 @@ class FilesModal(Viewer):
         self._shown = message.key
         area = self.query_one("#files-text", TextArea)
         area.border_title = message.key
+        size = next((f.size for f in self.files.files if f"{f.folder}/{f.path}" == message.key),
+                    None)
+        area.border_subtitle = size_text(size) if size is not None else ""
         area.text = message.text
         area.scroll_home(animate=False)

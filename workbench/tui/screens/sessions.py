@@ -20,9 +20,7 @@ from workbench.tui.screens.base import SectionScreen
 
 STATUS_MARK = {"completed": ("✔", "green"), "failed": ("✘", "red"), "cancelled": ("■", "yellow"),
                "running": ("▶", "cyan"), "interrupted": ("⊘", "magenta")}
-#: "Version" is the crew file's snapshot (its digest, short): runs of one version compare.
-COLUMNS = ("Crew", "Version", "Status", "Started", "Turns", "Tokens", "Cost", "⏸", "Engine",
-           "Topology")
+COLUMNS = ("Crew", "Status", "Started", "Turns", "Tokens", "Cost", "⏸", "Engine", "Topology")
 #: While the screen is shown, the list is re-read this often (other processes add runs).
 REFRESH_S = 3.0
 
@@ -55,6 +53,15 @@ def status_text(status: str) -> Text:
     mark, colour = STATUS_MARK.get(status, ("?", ""))
     text = Text(mark, colour)
     text.append(f" {status}")
+    return text
+
+
+def crew_cell(row: dict[str, Any]) -> Text:
+    """The crew and the version of its file the session ran: `market-entry v2` (v1 is the
+    first version this database saw; `v` shows the file)."""
+    text = Text(row["crew_name"][:24])
+    if row.get("version"):
+        text.append(f" v{row['version']}", "dim")
     return text
 
 
@@ -149,7 +156,7 @@ class SessionsScreen(SectionScreen):
         clock = self.wb.clock
         rows = message.rows
         shown = tuple((r["id"], r["status"], r["turns"], r["pending"], r["cost_usd"],
-                       r["prompt_tokens"] + r["completion_tokens"], r.get("snapshot"))
+                       r["prompt_tokens"] + r["completion_tokens"], r.get("version"))
                       for r in rows)
         self._rows = rows
         if shown == self._shown:
@@ -161,8 +168,7 @@ class SessionsScreen(SectionScreen):
         # Rich looking for emoji codes
         table.add_rows(
             [
-                Text(r["crew_name"][:24]),
-                Text((r.get("snapshot") or "-")[:7], "dim"),
+                crew_cell(r),
                 status_text(r["status"]),
                 Text(clock.short(r["started_at"])),
                 Text(str(r["turns"]), justify="right"),
@@ -208,8 +214,8 @@ class SessionsScreen(SectionScreen):
         task = " ".join((row.get("task") or "").split())
         extra = f" · [red]{escape(row['error'])}[/]" if row.get("error") else ""
         started = self.wb.clock.date_time(row["started_at"])
-        version = (f" · crew version {row['snapshot'][:7]} ([b]v[/b])"
-                   if row.get("snapshot") else "")
+        version = (f" · crew v{row['version']} ([b]v[/b] shows it)"
+                   if row.get("version") else "")
         detail.update(f"[b]{row['id'][:12]}[/b] · {started}{version} · {escape(task[:200])}"
                       f"{extra}")
 
