@@ -6,13 +6,23 @@ import argparse
 import sys
 from types import ModuleType
 
-from workbench.cli import crews, governance, importing, mcp, models, review, run, sessions
+from workbench.cli import (
+    crews,
+    evaluate,
+    governance,
+    importing,
+    mcp,
+    models,
+    review,
+    run,
+    sessions,
+)
 from workbench.cli.common import Parser, guarded
 
 #: Every command group, in --help order. Each module's `register(subparsers)` adds its
 #: subparsers and sets their `handler`; nothing else dispatches.
 GROUPS: tuple[ModuleType, ...] = (run, sessions, review, crews, models, governance, mcp,
-                                  importing)
+                                  importing, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:
