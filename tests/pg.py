@@ -216,9 +216,13 @@ BACKENDS = ["sqlite", "postgres"]
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """Each test runs on a SQLite file and on a fresh PostgreSQL database."""
+    """Each test runs on a SQLite file and on a fresh PostgreSQL database, both migrated."""
     if request.param == "sqlite":
-        yield Backend("sqlite", f"sqlite:///{tmp_path / 'wb.db'}")
+        from workbench.store.db import Store
+
+        url = f"sqlite:///{tmp_path / 'wb.db'}"
+        Store(url).close()
+        yield Backend("sqlite", url)
         return
     yield Backend("postgres", request.getfixturevalue("pg_url"))
 

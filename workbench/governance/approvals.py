@@ -46,6 +46,8 @@ class Approval:
     created_at: float
     decided_at: float | None
     expires_at: float
+    #: Who may approve ({"groups", "names"}, from the run's policy); None: anyone.
+    reviewers: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, r: Any) -> Approval:
@@ -56,21 +58,26 @@ class Approval:
             m["reviewer"], m["decision_reason"],
             json.loads(m["edited_args"]) if m["edited_args"] else None, bool(m["always"]),
             m["created_at"], m["decided_at"], m["expires_at"],
+            json.loads(m["reviewers"]) if m.get("reviewers") else None,
         )
 
 
 def create(store: Store, session_id: str, agent: str, tool: str, args: dict[str, Any],
-           decision: Decision, context: list[dict[str, Any]], timeout_s: float) -> Approval:
+           decision: Decision, context: list[dict[str, Any]], timeout_s: float,
+           reviewers: dict[str, Any] | None = None) -> Approval:
+    """Store a pending request; `reviewers` ({"groups", "names"}) limits who may approve."""
     now = time.time()
     approval = Approval(uuid.uuid4().hex[:12], session_id, agent, tool, args,
                         decision.rule_ids, decision.reason, context, "pending", None, None,
-                        None, False, now, None, now + timeout_s)
+                        None, False, now, None, now + timeout_s, reviewers)
     with store.engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO approval (id, session_id, agent, tool, args, rule_ids, reason, context,"
-            " status, always, created_at, expires_at) VALUES (:id, :sid, :agent, :tool, :args,"
-            " :rules, :reason, :context, 'pending', :always, :created, :expires)"),
+            " status, always, created_at, expires_at, reviewers) VALUES (:id, :sid, :agent,"
+            " :tool, :args, :rules, :reason, :context, 'pending', :always, :created, :expires,"
+            " :reviewers)"),
             dict(id=approval.id, sid=session_id, agent=agent, tool=tool, always=False,
+                 reviewers=json.dumps(reviewers) if reviewers is not None else None,
                  args=json.dumps(args, default=str), rules=json.dumps(decision.rule_ids),
                  reason=decision.reason, context=json.dumps(context, default=str),
                  created=now, expires=approval.expires_at))
@@ -121,6 +128,8 @@ def decide(store: Store, approval_id: str, decision: str, reviewer: str,
     if args is not None and not isinstance(args, dict):
         raise UserInputError("edited arguments must be a JSON object")
     current = get(store, approval_id)
+    if decision == "approved":
+        _refuse_if_not_a_reviewer(current, reviewer)
     if args is not None:
         check_args(current.tool, args)
     if decision != "expired":
@@ -136,14 +145,27 @@ def decide(store: Store, approval_id: str, decision: str, reviewer: str,
                  id=current.id)).rowcount
         if changed:  # the waiting run (and every reviewer's queue) hears of it at once
             notify.send(conn, notify.APPROVALS, f"{current.id} {decision} {current.session_id}")
-    if not changed:
-        raise UserInputError(f"approval {current.id} was already {current.status}")
+    if not changed:  # another reviewer won the race: say what they decided, not "pending"
+        won = get(store, current.id)
+        by = f" by {won.reviewer}" if won.reviewer else ""
+        raise UserInputError(f"approval {current.id} was already {won.status}{by}")
     payload = {"approval_id": current.id, "decision": decision, "tool": current.tool,
                "reason": reason, "always": always,
                "edited_args": args if args is not None else None}
     AuditChain(store).append([AuditRecord(current.session_id, reviewer, "approval.decided",
                                           payload, now)])
     return get(store, current.id)
+
+
+def _refuse_if_not_a_reviewer(a: Approval, reviewer: str) -> None:
+    """A rule naming reviewer groups lets only their members approve (anyone may reject:
+    that is the safe way, and a run is not held up by who is at hand)."""
+    if a.reviewers is None or reviewer in a.reviewers.get("names", []):
+        return
+    groups = ", ".join(a.reviewers.get("groups", [])) or "?"
+    names = ", ".join(a.reviewers.get("names", [])) or "nobody: no one is in every group"
+    raise UserInputError(f"{reviewer} may not approve {a.id}: its rules "
+                         f"({', '.join(a.rule_ids)}) let only {groups} approve ({names})")
 
 
 def _refuse_if_run_gone(store: Store, a: Approval) -> None:
@@ -215,9 +237,11 @@ class DatabaseApprovals:
 
     async def request(self, ctx: RunContext, agent: str, tool: Tool, args: dict[str, Any],
                       decision: Decision) -> ApprovalOutcome:
+        policy = getattr(ctx.gate, "policy", None)  # the run's policy says who may approve
+        reviewers = policy.approvers(decision.rule_ids) if policy is not None else None
         approval = await asyncio.to_thread(
             create, self.store, ctx.session_id, agent, tool.name, args, decision,
-            _recent_messages(ctx), self.timeout_s)
+            _recent_messages(ctx), self.timeout_s, reviewers)
         ctx.emit(ev.APPROVAL_REQUESTED, agent, None, decision.reason, approval_id=approval.id,
                  tool=tool.name, args=args, rule_ids=decision.rule_ids,
                  expires_at=approval.expires_at, tags=sorted(tool.tags))
@@ -362,9 +386,13 @@ class PromptApprovals(DatabaseApprovals):
 def waiting_hint(a: Approval, command: str = "workbench") -> str:
     """What the terminal of a run waiting for a decision says: where to decide it."""
     minutes = max(1, round((a.expires_at - a.created_at) / 60))
+    who = ""
+    if a.reviewers is not None:
+        who = (f"    only {', '.join(a.reviewers.get('groups', []))} may approve "
+               f"({', '.join(a.reviewers.get('names', [])) or 'nobody is in every group'})\n")
     return (f"  ⏸ waiting for a reviewer (rejected if nobody decides within {minutes} min): "
             f"decide in `{command} review`,\n    or `{command} approvals approve {a.id}` / "
-            f"`{command} approvals reject {a.id} --reason TEXT`\n")
+            f"`{command} approvals reject {a.id} --reason TEXT`\n{who}")
 
 
 def print_waiting_hint(a: Approval, command: str = "workbench",

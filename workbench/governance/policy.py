@@ -50,6 +50,9 @@ class Rule:
     needs: dict[str, frozenset[str] | None] = field(default_factory=dict)
     #: The condition calls one of condition.FUNCTIONS.
     uses_functions: bool = False
+    #: For require_approval: the groups whose members may approve (empty: anyone may).
+    reviewers: tuple[str, ...] = ()
+    reviewers_line: int | None = None
 
 
 @dataclass
@@ -63,9 +66,29 @@ class PolicySet:
     #: Files in the policy folder that are not read, each with why (`policies check` and
     #: a run's start say so: a misplaced file must not look like a rule that applies).
     notes: list[str] = field(default_factory=list)
+    #: Reviewer groups (central.yaml's `groups`): name -> the reviewers in it.
+    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def rules(self) -> list[Rule]:
         return [*self.central, *(r for rules in self.domains.values() for r in rules)]
+
+    def approvers(self, rule_ids: Iterable[str]) -> dict[str, Any] | None:
+        """Who may approve a request these rules flagged: {"groups", "names"}, or None when
+        no rule names reviewers. Each rule that names groups must be satisfied, so the
+        names are those in one of each such rule's groups (possibly none: fail closed)."""
+        by_id = {r.id: r for r in self.rules()}
+        groups: list[str] = []
+        names: set[str] | None = None
+        for rid in rule_ids:
+            rule = by_id.get(rid)
+            if rule is None or not rule.reviewers:
+                continue
+            groups += [g for g in rule.reviewers if g not in groups]
+            members = {m for g in rule.reviewers for m in self.groups.get(g, ())}
+            names = members if names is None else names & members
+        if names is None:
+            return None
+        return {"groups": groups, "names": sorted(names)}
 
     def has_domain(self, domain: str) -> bool:
         """Whether `domain` has a policy file (domain names are case-insensitive)."""
@@ -106,10 +129,11 @@ def _load_file(path: Path, central: bool) -> tuple[dict[str, Any], dict, str]:
                           "(write `rules: []` for none)", file, 1)
     if not isinstance(data, dict):
         raise PolicyError("a policy file must be a mapping (version, rules, ...)", file, 1)
-    allowed = {"version", "rules"} | ({"default", "budgets"} if central else set())
+    allowed = {"version", "rules"} | ({"default", "budgets", "groups"} if central else set())
     for key in data:
         if key not in allowed:
-            hint = " (only central.yaml sets it)" if key in ("default", "budgets") else ""
+            hint = " (only central.yaml sets it)" if key in ("default", "budgets",
+                                                              "groups") else ""
             raise PolicyError(f"unknown key {key!r}{hint}", file, line_of(lines, (key,)))
     if data.get("version", 1) != 1:
         raise PolicyError("unsupported version; this workbench reads version 1", file,
@@ -169,8 +193,8 @@ def _rule(r: Any, i: int, lines: dict, file: str, domain: str | None,
     if rid in seen:
         raise PolicyError("duplicate rule id", file, at, rid)
     seen.add(rid)
-    allowed = {"id", "on", "when", "effect", "reason"} | ({"overridable"} if domain is None
-                                                          else set())
+    allowed = {"id", "on", "when", "effect", "reason", "reviewers"} | (
+        {"overridable"} if domain is None else set())
     for key in r:
         if key not in allowed:
             hint = " (only central rules are overridable)" if key == "overridable" else ""
@@ -198,8 +222,55 @@ def _rule(r: Any, i: int, lines: dict, file: str, domain: str | None,
     if not isinstance(overridable, bool):
         raise PolicyError("`overridable` must be true or false", file,
                           line_of(lines, ("rules", i, "overridable")), rid)
-    return _make_rule(rid, on, effect, str(r.get("reason") or rid), overridable, domain,
+    rule = _make_rule(rid, on, effect, str(r.get("reason") or rid), overridable, domain,
                       file, at, condition)
+    if "reviewers" in r:
+        line = line_of(lines, ("rules", i, "reviewers"))
+        reviewers = r["reviewers"]
+        if not isinstance(reviewers, list) or not reviewers or not all(
+                isinstance(g, str) and g for g in reviewers):
+            raise PolicyError("`reviewers` must be a list of group names (groups are "
+                              "defined in central.yaml under `groups`)", file, line, rid)
+        if effect != "require_approval":
+            raise PolicyError("`reviewers` names who may approve: only a require_approval "
+                              f"rule has them, not a {effect} rule", file, line, rid)
+        rule.reviewers, rule.reviewers_line = tuple(dict.fromkeys(reviewers)), line
+    return rule
+
+
+def _groups(raw: Any, lines: dict, file: str,
+            errors: list[PolicyError]) -> dict[str, tuple[str, ...]]:
+    """central.yaml's `groups: {name: [reviewer, ...]}`."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        errors.append(PolicyError("`groups` maps a group's name to its reviewers, e.g. "
+                                  "{finance-leads: [alice, bob]}", file,
+                                  line_of(lines, ("groups",))))
+        return {}
+    groups: dict[str, tuple[str, ...]] = {}
+    for name, members in raw.items():
+        at = line_of(lines, ("groups", name))
+        if not isinstance(name, str) or not name:
+            errors.append(PolicyError(f"a group's name must be text, not {name!r}", file, at))
+        elif not isinstance(members, list) or not members or not all(
+                isinstance(m, str) and m.strip() for m in members):
+            errors.append(PolicyError(f"group {name!r} must list its reviewers' names, "
+                                      "e.g. [alice, bob]", file, at))
+        else:
+            groups[name] = tuple(m.strip() for m in members)
+    return groups
+
+
+def _check_reviewers(policy: PolicySet, errors: list[PolicyError]) -> None:
+    """Every group a rule names must be defined: a misspelt one would let nobody approve."""
+    for rule in policy.rules():
+        unknown = [g for g in rule.reviewers if g not in policy.groups]
+        if unknown:
+            known = ", ".join(sorted(policy.groups)) or "none defined"
+            errors.append(PolicyError(
+                f"reviewers: unknown group {unknown[0]!r} (groups in central.yaml: {known})",
+                rule.file, rule.reviewers_line, rule.id))
 
 
 def _make_rule(rid: str, on: str, effect: str, reason: str, overridable: bool,
@@ -282,6 +353,7 @@ def load_policies(folder: Path) -> PolicySet:
             continue
         policy.budgets[name] = float(value)
     if loaded:
+        policy.groups = _groups(data.get("groups"), lines, str(central_path), errors)
         policy.central = _rules(data, lines, str(central_path), None, errors)
     for key, path in domain_files.items():
         try:
@@ -291,6 +363,7 @@ def load_policies(folder: Path) -> PolicySet:
             continue
         digest.update(f"domains/{path.name}\0".encode() + d_text.encode())
         policy.domains[key] = _rules(d_data, d_lines, str(path), key, errors)
+    _check_reviewers(policy, errors)
     if errors:
         raise errors[0] if len(errors) == 1 else PolicyErrors(errors)
     policy.hash = digest.hexdigest()
