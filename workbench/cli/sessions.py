@@ -9,6 +9,7 @@ from typing import Any
 
 from workbench.cli.common import EXIT_OK, actions, print_table, store_for
 from workbench.cli.compare import add_compare_parser, compare_sessions
+from workbench.cli.follow import add_follow_parser, follow_session
 
 
 def register(sub: Any) -> None:
@@ -26,6 +27,7 @@ def register(sub: Any) -> None:
     export.add_argument("id", metavar="ID")
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
+    add_follow_parser(sessions)
     add_compare_parser(sessions)
 
 
@@ -40,6 +42,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
     store = store_for(args, read_only=True)
     store.reap_lapsed_sessions()
+    if args.action == "follow":
+        return follow_session(store, args)
     if args.action == "compare":
         return compare_sessions(store, args)
     if args.action == "list":
