@@ -174,12 +174,14 @@ def _refuse_if_run_gone(store: Store, a: Approval) -> None:
     store.reap_lapsed_sessions()
     with store.engine.connect() as conn:
         row = conn.execute(text(
-            "SELECT session.status, approval.status FROM approval LEFT JOIN session "
-            "ON session.id = approval.session_id WHERE approval.id = :id"), {"id": a.id}).first()
-    run, state = row if row else (None, a.status)
+            "SELECT session.status, approval.status, approval.reviewer FROM approval "
+            "LEFT JOIN session ON session.id = approval.session_id WHERE approval.id = :id"),
+            {"id": a.id}).first()
+    run, state, by = row if row else (None, a.status, a.reviewer)
     if run == "running":
         return
-    why = "cannot be decided:" if state == "pending" else f"was already {state}, and"
+    by = f" by {by}" if by and state in ("approved", "rejected") else ""
+    why = "cannot be decided:" if state == "pending" else f"was already {state}{by}, and"
     raise UserInputError(f"approval {a.id} {why} its run (session {a.session_id[:12]}) is "
                          f"{run or 'gone'}, so nothing waits for a decision")
 
@@ -317,10 +319,12 @@ class PromptApprovals(DatabaseApprovals):
         self.reviewer = reviewer or default_reviewer()
 
     async def wait(self, ctx: RunContext, approval: Approval) -> Approval:
-        threading.Thread(target=self._ask, args=(approval,), daemon=True).start()
+        threading.Thread(target=self._ask, args=(approval, ctx.bus.flush), daemon=True).start()
         return await super().wait(ctx, approval)
 
-    def _ask(self, a: Approval) -> None:
+    def _ask(self, a: Approval, printed: Callable[[float], bool] | None = None) -> None:
+        if printed is not None:  # the run's lines so far come before the question
+            printed(2.0)
         with self._lock:
             if get(self.store, a.id).status != "pending":
                 return
