@@ -179,12 +179,14 @@ class _Printer:
               + f", {runs} run(s), {evaluator.concurrency} at once", flush=True)
 
     def case(self, run: CaseRun) -> None:
+        from workbench.mesh.format import plural
+
         if self.json_lines:
             print(json.dumps({"type": "case", **run.to_dict()}, ensure_ascii=False,
                              default=str), flush=True)
             return
         name = run.case_id + (f" #{run.attempt}" if self.repeat > 1 else "")
-        figures = [f"{run.checks_passed}/{len(run.checks)} checks", f"{run.turns} turns",
+        figures = [f"{run.checks_passed}/{len(run.checks)} checks", plural(run.turns, "turn"),
                    _money(run.cost_usd, run.cost_unknown_calls), f"{run.elapsed_s:.1f} s"]
         if run.session_id:
             figures.append(f"session {run.session_id[:12]}")

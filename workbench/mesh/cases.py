@@ -67,7 +67,7 @@ class Check:
         if self.kind in ("no_tool", "approval_requested"):
             return f"{self.kind} {v['name']}"
         if self.kind == "max_cost_usd":
-            return f"max_cost_usd {v['limit']:g}"
+            return f"max_cost_usd {v['limit']:.8f}".rstrip("0").rstrip(".")
         if self.kind == "max_turns":
             return f"max_turns {v['limit']}"
         rubric = v["rubric"] if len(v["rubric"]) <= 60 else v["rubric"][:59] + "…"

@@ -132,16 +132,21 @@ def score(check: Check, index: int, run: RunRecord) -> CheckResult:
         if unknown:
             # a call with no price could have cost anything: never a pass
             return out(ERROR, f"cost unknown: {unknown} model call(s) have no price "
-                              f"(${cost:.4f} known)")
+                              f"({_usd(cost)} known)")
         if cost <= v["limit"]:
-            return out(PASSED, f"${cost:.4f} ≤ ${v['limit']:g}")
-        return out(FAILED, f"${cost:.4f} > ${v['limit']:g}")
+            return out(PASSED, f"{_usd(cost)} ≤ {_usd(v['limit'])}")
+        return out(FAILED, f"{_usd(cost)} > {_usd(v['limit'])}")
     if check.kind == "max_turns":
         turns = int(run.session.get("turns") or 0)
         if turns <= v["limit"]:
-            return out(PASSED, f"{turns} ≤ {v['limit']}")
+            return out(PASSED, f"{turns} turns ≤ {v['limit']}")
         return out(FAILED, f"{turns} turns > {v['limit']}")
     raise ValueError(f"not a deterministic check: {check.kind}")
+
+
+def _usd(amount: float) -> str:
+    """Dollars with as many decimals as a small cost needs (never `$0.0000 > $0.0000`)."""
+    return "$" + (f"{amount:.8f}".rstrip("0").rstrip(".") or "0")
 
 
 def _excerpt(text: str, around: str | None = None, width: int = 120) -> str:
