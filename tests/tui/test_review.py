@@ -383,6 +383,35 @@ async def test_a_run_in_another_process_is_followed_live_and_decided_here(settin
         in err
 
 
+async def test_a_followed_run_whose_process_dies_ends_as_interrupted(settings,
+                                                                     make_app) -> None:
+    proc = _start_elsewhere(settings)
+    try:
+        app = make_app(frozen_clock=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            sessions = app.screen
+            await wait_for(pilot, lambda: any(r["status"] == "running"
+                                              for r in sessions._rows),
+                           timeout=90, what="the other process's session in the list")
+            sid = next(r["id"] for r in sessions._rows if r["status"] == "running")
+            await select_session(pilot, sid)
+            await pilot.press("enter")
+            run = app.screen
+            await wait_for(pilot, lambda: run.following, what="following to start")
+            await wait_for(pilot, lambda: any(e.kind == "approval.requested"
+                                              for e in run.model.entries),
+                           timeout=90, what="the approval request to arrive")
+            proc.kill()
+            proc.wait(timeout=30)  # gone, not a zombie that still answers for its pid
+            await wait_for(pilot, lambda: not run.following, timeout=30,
+                           what="following to notice the run is gone")
+            assert run.model.status == "interrupted"
+            assert "interrupted" in str(run.query_one("#run-totals", Static).render())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 # -- quitting during a live run -----------------------------------------------------------
 
 

@@ -358,6 +358,11 @@ class Services:
         """A session's events after `seq` (following a run another process writes)."""
         return self.store.events_after(session_id, seq, limit)
 
+    def reap_lapsed(self) -> None:
+        """Mark runs whose process is gone `interrupted` (a followed run that was killed
+        ends instead of running for ever)."""
+        self.store.reap_lapsed_sessions()
+
     def _pending_by_session(self) -> dict[str, int]:
         from sqlalchemy import text
 

@@ -44,9 +44,12 @@ DETAIL_EVERY_S = 0.25
 FOLLOW_POLL_S = 0.3
 #: Most events read per poll (a run that is far ahead is caught up in several reads).
 FOLLOW_BATCH = 2000
+#: How often a follower checks that the run's process is still there (a killed run ends).
+REAP_S = 2.0
 STATUS_MARK = {"running": ("●", "cyan"), "completed": ("✔", "green"), "failed": ("✘", "red"),
                "cancelled": ("■", "yellow"), "waiting": ("○", "grey50"),
-               "starting": ("○", "cyan"), "loading": ("○", "cyan")}
+               "starting": ("○", "cyan"), "loading": ("○", "cyan"),
+               "interrupted": ("⊘", "magenta")}
 
 
 class ReplayLoaded(Message):
@@ -136,6 +139,7 @@ def follow_session(services: Any, session_id: str, seq: int, feed: Feed,
     The run's writer stores its last events before it updates the status, so the read that
     follows the status change has them all.
     """
+    reaped_at = time.monotonic()
     while not stop.is_set():
         rows = services.events_after(session_id, seq, FOLLOW_BATCH)
         for row in rows:
@@ -151,6 +155,9 @@ def follow_session(services: Any, session_id: str, seq: int, feed: Feed,
                     feed.put(row)
                 seq = rows[-1]["seq"]
             return status
+        if time.monotonic() - reaped_at >= REAP_S:
+            services.reap_lapsed()
+            reaped_at = time.monotonic()
         stop.wait(FOLLOW_POLL_S)
     return "running"
 
