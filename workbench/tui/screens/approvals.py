@@ -154,6 +154,10 @@ class ApprovalsScreen(SectionScreen):
                         "it runs)"),
         Binding("n", "reviewer", "Reviewer", id="approvals.reviewer",
                 tooltip="Set the name your decisions are recorded under"),
+        # shown by the line that says questions wait, not in the footer
+        Binding("q", "questions", "Questions for a person", show=False,
+                id="approvals.questions",
+                tooltip="Answer a question a run asks a person (a human agent's turn)"),
     ]
 
     def __init__(self) -> None:
@@ -172,6 +176,9 @@ class ApprovalsScreen(SectionScreen):
             with VerticalScroll(id="approvals-detail", classes="panel") as detail:
                 detail.border_title = "Request"
                 yield Static("", id="approvals-context")
+        from workbench.tui.screens.human import QuestionDesk
+
+        yield QuestionDesk()  # seen only while a run waits for a person's answer
 
     def on_mount(self) -> None:
         self._set_columns(PENDING_COLUMNS)
@@ -359,6 +366,11 @@ class ApprovalsScreen(SectionScreen):
             self.notify("No request selected", severity="warning")
             return
         self.wb.open_replay(item.approval.session_id)
+
+    def action_questions(self) -> None:
+        from workbench.tui.screens.human import QuestionDesk
+
+        self.query_one(QuestionDesk).open()
 
     def action_reviewer(self) -> None:
         def named(name: str | None) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -78,6 +78,8 @@ class LiveHandle:
 
     session: Any = None
     stop_requested: bool = False
+    #: More subscribers of the run's events (the dialog that asks a person for a turn).
+    watchers: list[Any] = field(default_factory=list)
 
     def stop(self) -> None:
         self.stop_requested = True
@@ -179,8 +181,8 @@ def execute_live(services: Any, settings: Any, prepared: Any, feed: Feed,
     governance = governed(settings, store, "wait", services.reviewer)
     load_engine(prepared.engine)  # the framework import (seconds) happens here, not on the UI
     freeze_heap()
-    session = Session(prepared, settings, store, subscribers=[feed.put], stream=True,
-                      **governance.session_kwargs())
+    session = Session(prepared, settings, store, subscribers=[feed.put, *handle.watchers],
+                      stream=True, **governance.session_kwargs())
     handle.session = session
     if handle.stop_requested:
         session.cancel()
@@ -277,6 +279,13 @@ class RunScreen(SectionScreen):
         model.crew, model.engine = spec.name, prepared.engine
         model.topology, model.task = prepared.topology, prepared.task
         handle = self.attach(model, Shape.of(resolve(spec, prepared.topology)), Feed())
+        from workbench.tui.screens.human import HumanDesk, watcher
+
+        # a human agent's turn (or a review) opens a dialog here
+        desk = next(iter(self.query(HumanDesk)), None) or HumanDesk()
+        if not desk.is_attached:
+            self.mount(desk)
+        handle.watchers.append(watcher(desk))
         in_thread(self, execute_live, self.wb.services, self.wb.settings, prepared, self.feed,
                   handle, done=RunFinished, what=f"running {spec.name}", group="live-run")
 
