@@ -209,3 +209,24 @@ def test_a_run_holds_and_renews_its_lease(tmp_path: Path, monkeypatch, backend: 
     assert row["owner_pid"] == os.getpid() and row["owner_host"]
     assert leases["approval.decided"] - leases["approval.requested"] >= 0.8
     assert outcome.status == "completed" and row["status"] == "completed"
+
+
+def test_odd_text_round_trips_through_the_writer(backend: Backend) -> None:
+    """PostgreSQL takes events by binary COPY: tabs, backslashes, newlines, quotes, no `to`,
+    non-ASCII text and JSON data come back exactly as they went in."""
+    store = _store(backend)
+    store.create_session(id="s1", crew_name="c", engine="autogen", topology="star")
+    odd = ["tab\there", "back\\slash \\N", "line\nbreak\r\n", "quote ' \" ,", "", "naïve ☃ 日本",
+           "\\.", "€ \U0001f600"]
+    writer = EventWriter(store)
+    bus = EventBus("s1")
+    bus.subscribe(writer.put)
+    for i, text in enumerate(odd):
+        bus.publish(Event("message", text or None, None if i % 2 else text, text,
+                          {"text": text, "n": i} if i % 3 else {}))
+    writer.close()
+    assert writer.error is None
+    events = list(store.iter_events("s1"))
+    assert [(e["agent"], e["to"], e["content"], e["data"]) for e in events] == [
+        (text or None, None if i % 2 else text, text, {"text": text, "n": i} if i % 3 else {})
+        for i, text in enumerate(odd)]

@@ -218,14 +218,19 @@ def _lapsed(pid: int | None, host: str | None, lease: float | None, started: flo
     return None
 
 
-def _pg_row(row: dict[str, Any]) -> dict[str, Any]:
+#: An event row's columns, in the order `Store.insert_event_rows` takes them.
+EVENT_COLUMNS = ("session_id", "seq", "ts", "kind", "agent", "to_agent", "content", "data")
+_PG_COPY_EVENTS = f"COPY event ({', '.join(EVENT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+_PG_EVENT_TYPES = ["varchar", "int4", "float8", "varchar", "varchar", "varchar", "text", "text"]
+
+
+def _no_nul(value: str | None) -> str | None:
     """PostgreSQL's text cannot hold NUL (SQLite's can): a NUL in what an agent or a tool
-    said (a binary file read as text) becomes U+FFFD rather than failing the whole run."""
-    for key in ("content", "agent", "to_agent"):
-        value = row.get(key)
-        if value and "\x00" in value:
-            row = {**row, key: value.replace("\x00", "\ufffd")}
-    return row
+    said (a binary file read as text) becomes U+FFFD rather than failing the whole run.
+    (An event's data is JSON, where a NUL is escaped.)"""
+    if value and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
 
 
 class Store:
@@ -420,16 +425,34 @@ class Store:
         """Store a batch of event rows in one transaction; on PostgreSQL, followers of each
         session in it are told its newest seq."""
         if self._pushes:
-            rows = [_pg_row(r) for r in rows]
+            self.insert_event_rows([tuple(r.get(c) for c in EVENT_COLUMNS) for r in rows])
+            return
         with self.engine.begin() as conn:
             conn.execute(EVENTS.insert(), rows)
-            if self._pushes:
-                newest: dict[str, int] = {}
-                for r in rows:
-                    if r["seq"] > newest.get(r["session_id"], -1):
-                        newest[r["session_id"]] = r["seq"]
-                for sid, seq in newest.items():
-                    notify.send(conn, notify.EVENTS, f"{sid} {seq}")
+
+    def insert_event_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Store event rows given as tuples in EVENT_COLUMNS order, in one transaction.
+
+        On PostgreSQL by COPY (binary), several times faster than INSERTs, and the
+        followers of each session in the batch are told its newest seq when it commits.
+        """
+        if not self._pushes:
+            # the kind as a plain str: a driver need not know the str subclass it may be
+            self.insert_events([dict(zip(EVENT_COLUMNS, (*r[:3], str(r[3]), *r[4:]),
+                                         strict=True)) for r in rows])
+            return
+        newest: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            raw = conn.connection.driver_connection
+            with raw.cursor() as cur, cur.copy(_PG_COPY_EVENTS) as copy:
+                copy.set_types(_PG_EVENT_TYPES)
+                for sid, seq, ts, kind, agent, to, content, data in rows:
+                    if seq > newest.get(sid, -1):
+                        newest[sid] = seq
+                    copy.write_row((sid, seq, float(ts), str(kind), _no_nul(agent), _no_nul(to),
+                                    _no_nul(content), data))
+            for sid, seq in newest.items():
+                notify.send(conn, notify.EVENTS, f"{sid} {seq}")
 
     # -- notices --------------------------------------------------------------------------
 

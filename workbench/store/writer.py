@@ -77,7 +77,7 @@ def insert_rows(store: Store) -> Callable[[list[tuple[Any, ...]]], None]:
     """The sink that stores rows made by `_row`, in one transaction per batch.
 
     On SQLite straight through the driver (a third of the cost of SQLAlchemy's per-row
-    parameter handling); elsewhere through `Store.insert_events`.
+    parameter handling); elsewhere through `Store.insert_event_rows`.
     """
     def insert(rows: list[tuple[Any, ...]]) -> None:
         with store.engine.connect() as conn:
@@ -101,9 +101,7 @@ def insert_rows(store: Store) -> Callable[[list[tuple[Any, ...]]], None]:
                         raw.execute("ROLLBACK")
                     raise
                 return
-        # the kind as a plain str: a driver need not know the str subclass it may be
-        store.insert_events([dict(zip(_COLUMNS, (*r[:3], str(r[3]), *r[4:]), strict=True))
-                             for r in rows])
+        store.insert_event_rows(rows)  # PostgreSQL: by COPY (rows in EVENT_COLUMNS order)
 
     return insert
 
