@@ -327,7 +327,8 @@ def test_approve_with_arguments_the_domain_denies_sends_nothing(tmp_path: Path) 
     import subprocess
     import sys
 
-    from tests.governance.test_approvals_and_audit import ROOT, _wait_pending
+    from tests.governance.test_approvals_and_audit import ROOT
+    from tests.governance.test_review_cli import _wait_pending
 
     home = tmp_path / "home"
     crew = tmp_path / "mailer.yaml"
