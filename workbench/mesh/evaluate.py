@@ -4,6 +4,7 @@ scored by its checks, and stored as it finishes; and two stored evals compared."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Callable
@@ -252,12 +253,14 @@ class Evaluator:
                           writers=[AuditWriter(self.store, redact)], humans=humans)
 
     async def _run_case(self, case: Case, run: CaseRun) -> None:
-        from workbench.mesh.session import Session, prepare
+        from workbench.mesh.session import Session
         from workbench.spec.inputs import apply_inputs
 
         try:
-            prepared = prepare(self.crew_path, task=case.task, model=self.model,
-                               text=self.crew_text)
+            # the crew as validated once, copied: each case fills in its own inputs
+            prepared = dataclasses.replace(self.prepared,
+                                           spec=self.prepared.spec.model_copy(deep=True),
+                                           task=run.task)
             apply_inputs(prepared.spec, dict(case.inputs))
             session = Session(prepared, self.settings, self.store,
                               **self._governance().session_kwargs())
