@@ -30,6 +30,18 @@ def actions(parser: argparse.ArgumentParser) -> Any:
                                  parser_class=Parser)
 
 
+def engine_options(parser: argparse.ArgumentParser) -> None:
+    """`--engine` and `--topology`, offering what the engine registry holds."""
+    from workbench.engines import engine_choices
+    from workbench.spec.shape import TOPOLOGY_KINDS
+
+    # the metavar spares reading the installed engines until a value or this help needs them
+    parser.add_argument("--engine", choices=engine_choices(), metavar="ENGINE",
+                        help="instead of the crew's engine: one of %(choices)s")
+    parser.add_argument("--topology", choices=TOPOLOGY_KINDS,
+                        help="instead of the crew's topology (each engine offers some)")
+
+
 def settings(args: argparse.Namespace) -> Settings:
     """The settings the global options ask for; library warnings go to the home's log."""
     from workbench.config import Settings

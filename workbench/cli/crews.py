@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from workbench.cli.common import EXIT_OK, actions, print_table, resolve_crew, settings
+from workbench.cli.common import (
+    EXIT_OK,
+    actions,
+    engine_options,
+    print_table,
+    resolve_crew,
+    settings,
+)
 
 
 def register(sub: Any) -> None:
@@ -17,8 +24,7 @@ def register(sub: Any) -> None:
                      "yours override the others of the same name")
     validate = crews.add_parser("validate", help="check a crew file")
     validate.add_argument("crew", metavar="CREW")
-    validate.add_argument("--engine", choices=["autogen", "crewai"])
-    validate.add_argument("--topology", choices=["star", "layered", "network", "graph"])
+    engine_options(validate)
 
 
 def cmd_crews(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from workbench.cli.common import (
     EXIT_CANCELLED,
     EXIT_FAILED,
     EXIT_OK,
+    engine_options,
     open_store,
     resolve_crew,
     settings,
@@ -24,8 +25,7 @@ def register(sub: Any) -> None:
     run = sub.add_parser("run", help="run a crew headless and print its traffic")
     run.set_defaults(handler=cmd_run)
     run.add_argument("crew", metavar="CREW", help="crew file, or the name of a shipped crew")
-    run.add_argument("--engine", choices=["autogen", "crewai"])
-    run.add_argument("--topology", choices=["star", "layered", "network", "graph"])
+    engine_options(run)
     run.add_argument("--task", help="the run's task (default: the crew's description)")
     run.add_argument("--model", help="run every agent on this model (a LiteLLM model string)")
     run.add_argument("--approvals", choices=["wait", "prompt", "deny"],

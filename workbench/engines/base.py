@@ -1,7 +1,9 @@
-"""The engine protocol: build a framework team from the crew spec and run it in a context."""
+"""The engine protocol, and what the workbench knows of an engine before importing it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from importlib import import_module
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -20,3 +22,24 @@ class Engine(Protocol):
         (handoffs with `ctx.emit("handoff", ...)`). Stops when `ctx.stopped` is set.
         """
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInfo:
+    """An engine as registered: its name, the topologies it offers, a line about it, and
+    where its class is. Reading this imports no framework; `load()` does, when a run starts.
+
+    An engine package declares one in a light module (its `meta.py`) and names it under the
+    `workbench.engines` entry-point group, e.g. `autogen = "workbench.engines.autogen.meta:ENGINE"`.
+    """
+
+    name: str
+    topologies: frozenset[str]
+    description: str
+    #: "module:Class" of the engine; the class is instantiated without arguments.
+    engine: str
+
+    def load(self) -> Engine:
+        """Import the engine's module (its framework with it) and make the engine."""
+        module, _, attr = self.engine.partition(":")
+        return getattr(import_module(module), attr)()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import Settings
+from workbench.engines import topology_problem
 from workbench.errors import ProviderError, UserInputError, WorkbenchError
 from workbench.gateway.credentials import require_keys
 from workbench.gateway.gateway import Gateway
@@ -25,7 +26,7 @@ from workbench.mesh.context import ApprovalBroker, RunAborted, RunContext
 from workbench.mesh.human import HumanTurns, NobodyAnswers
 from workbench.spec.loader import import_custom_tools, load_crew, parse_crew
 from workbench.spec.schema import CrewSpec
-from workbench.spec.topology import ENGINE_TOPOLOGIES, resolve
+from workbench.spec.topology import resolve
 from workbench.store.db import RENEW_S, Store, describe_error
 from workbench.store.writer import EventWriter
 from workbench.tools.base import ToolContext
@@ -85,8 +86,9 @@ def prepare(
             agent.model = model
     engine = engine or spec.engine
     topology = topology or spec.topology.kind
-    if topology not in ENGINE_TOPOLOGIES.get(engine, ()):
-        raise UserInputError(f"engine {engine!r} does not offer topology {topology!r}")
+    problem = topology_problem(engine, topology)
+    if problem:
+        raise UserInputError(problem)
     task = task or spec.task or spec.description or f"Run the {spec.name} crew"
     return PreparedRun(spec, text, source, engine, topology, task)
 
@@ -204,7 +206,7 @@ class Session:
                     for a in p.spec.agents],
             policy_hash=getattr(self.ctx.gate, "policy_hash", ""),
             workspace=str(self.tool_ctx.workspace),
-            shape=self._shape(),
+            shape=self.ctx.topology.to_dict(),
             **({"warnings": self.warnings} if self.warnings else {}),
         )
         status, result, error = "completed", "", ""
@@ -288,13 +290,6 @@ class Session:
     def flush_progress(self) -> bool:
         """Wait until the running totals queued so far are in the session's row."""
         return self._progress_writer.flush()
-
-    def _shape(self) -> dict[str, Any]:
-        """The topology's roles, so a viewer can draw the crew without the crew file."""
-        t = self.ctx.topology
-        return {"topology": t.kind, "agents": t.agents, "hub": t.hub, "planner": t.planner,
-                "executors": t.executors, "reviewer": t.reviewer,
-                "edges": [{"from": e.source, "to": e.target, "when": e.when} for e in t.edges]}
 
     def _finish(self, started: float, status: str, result: str, error: str) -> RunOutcome:
         t = self.ctx.totals

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from workbench.engines import engine_problem, topology_problem
 from workbench.errors import SpecError, UserInputError
 from workbench.spec.schema import CrewSpec
-from workbench.spec.topology import ENGINE_TOPOLOGIES
 from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, read_yaml_text
 from workbench.tools.registry import ToolRegistry
 
@@ -64,6 +64,12 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
     def fail(message: str, *path: str | int) -> None:
         raise SpecError(message, file, line_of(lines, path))
 
+    # engines are whatever the registry holds, so the schema cannot list them
+    engine = engine or spec.engine
+    problem = engine_problem(engine)
+    if problem:
+        fail(problem, "engine")
+
     seen: set[str] = set()
     for i, agent in enumerate(spec.agents):
         if agent.name in seen:
@@ -98,15 +104,9 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
     if kind == "star" and len(names) < 2:
         fail("topology 'star' needs a hub and at least one other agent", "topology")
 
-    engine = engine or spec.engine
-    offered = ENGINE_TOPOLOGIES.get(engine)
-    if offered is None:
-        fail(f"unknown engine {engine!r}; engines are {', '.join(sorted(ENGINE_TOPOLOGIES))}",
-             "engine")
-    elif kind not in offered:
-        who = [e for e, kinds in sorted(ENGINE_TOPOLOGIES.items()) if kind in kinds]
-        fail(f"engine {engine!r} does not offer topology {kind!r}; use --engine "
-             f"{' or '.join(who)}", "topology", "kind")
+    problem = topology_problem(engine, kind)
+    if problem:
+        fail(problem, "topology", "kind")
 
     if spec.models:
         # the run refuses keys and bad profiles in `models:`; validation says so first

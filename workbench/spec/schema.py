@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-TopologyKind = Literal["star", "layered", "network", "graph"]
-EngineName = Literal["autogen", "crewai"]
+from workbench.spec.shape import TOPOLOGY_KINDS
+
+TopologyKind = Literal[TOPOLOGY_KINDS]  # type: ignore[valid-type]
 IDENT = r"^[A-Za-z_][A-Za-z0-9_]*$"
 TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 #: `host`, `host:port`, `[v6]:port` or a bare IPv6 address (an `allow_hosts` entry).
@@ -159,7 +160,8 @@ class CrewSpec(_Strict):
     description: str = ""
     #: The task a run works on when none is given (`--task` beats it; then the description).
     task: str = ""
-    engine: EngineName = "autogen"
+    #: An engine of the registry (checked at loading, which names the engines there are).
+    engine: str = Field(default="autogen", min_length=1)
     model: str = "scripted/demo"
     api_base: str | None = None
     topology: TopologySpec = Field(default_factory=TopologySpec)

@@ -5,25 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from workbench.spec.edges import EdgeCondition, compile_when, graph_entry
-from workbench.spec.schema import CrewSpec, EdgeSpec
-
-#: What each engine offers; anything else is a clear error naming who does offer it.
-ENGINE_TOPOLOGIES: dict[str, frozenset[str]] = {
-    "autogen": frozenset({"star", "layered", "network", "graph"}),
-    "crewai": frozenset({"star", "layered", "network"}),
-}
+from workbench.spec.schema import CrewSpec
+from workbench.spec.shape import Edge, TopologyShape
 
 
 @dataclass(slots=True)
-class Topology:
-    kind: str
-    agents: list[str]
-    hub: str | None = None
-    spokes: list[str] = field(default_factory=list)
-    planner: str | None = None
-    executors: list[str] = field(default_factory=list)
-    reviewer: str | None = None
-    edges: list[EdgeSpec] = field(default_factory=list)
+class Topology(TopologyShape):
+    """The shape of a validated crew, with how messages travel in it."""
+
     max_turns: int = 12
     #: Edge index -> its compiled `when` (compiled once, on first use).
     _conditions: dict[int, EdgeCondition] = field(default_factory=dict, repr=False)
@@ -90,7 +79,8 @@ def resolve(spec: CrewSpec, kind: str | None = None) -> Topology:
     t = spec.topology
     kind = kind or t.kind
     names = spec.agent_names
-    topo = Topology(kind=kind, agents=names, max_turns=t.max_turns, edges=list(t.edges))
+    topo = Topology(kind=kind, agents=names, max_turns=t.max_turns,
+                    edges=[Edge(e.source, e.target, e.when) for e in t.edges])
     if kind == "star":
         topo.hub = t.hub or names[0]
         topo.spokes = [n for n in names if n != topo.hub]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
 from rich.style import Style
 from rich.text import Text
+
+# the run's one shape type (light: no pydantic before the first frame), drawn under this name
+from workbench.spec.shape import TopologyShape as Shape
+
+__all__ = ["PALETTE", "Shape", "agent_colour", "draw"]
 
 #: Agent colours, in order of appearance; the stream and the drawing use the same ones.
 PALETTE = ("#5fafff", "#d787ff", "#ffaf5f", "#87d787", "#ff8787", "#5fd7d7", "#d7d75f",
@@ -25,38 +28,6 @@ LIT = Style(color="bright_yellow", bold=True)
 
 def agent_colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
-
-
-@dataclass
-class Shape:
-    """The roles a drawing needs, from a resolved topology or from a run's first event."""
-
-    kind: str
-    agents: list[str]
-    hub: str | None = None
-    spokes: list[str] = field(default_factory=list)
-    planner: str | None = None
-    executors: list[str] = field(default_factory=list)
-    reviewer: str | None = None
-    edges: list[tuple[str, str, str | None]] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, topology: Any) -> Shape:
-        """From a `workbench.spec.topology.Topology` (duck-typed: no spec import here)."""
-        return cls(
-            topology.kind, list(topology.agents), topology.hub, list(topology.spokes),
-            topology.planner, list(topology.executors), topology.reviewer,
-            [(e.source, e.target, e.when) for e in topology.edges],
-        )
-
-    @classmethod
-    def guess(cls, kind: str, agents: list[str]) -> Shape:
-        """Without the crew file: the engine's defaults (first agent leads)."""
-        if kind == "star" and agents:
-            return cls(kind, agents, hub=agents[0], spokes=agents[1:])
-        if kind == "layered" and agents:
-            return cls(kind, agents, planner=agents[0], executors=agents[1:])
-        return cls(kind or "network", agents)
 
 
 class _Canvas:

@@ -14,6 +14,7 @@ from autogen_agentchat.messages import (
 )
 from autogen_core import CancellationToken
 
+from workbench.engines.autogen.meta import ENGINE
 from workbench.engines.autogen.teams import build_agents, build_team
 from workbench.errors import UserInputError
 from workbench.mesh import events as ev
@@ -26,8 +27,8 @@ for _name in ("autogen_core", "autogen_agentchat"):
 
 
 class AutoGenEngine:
-    name = "autogen"
-    topologies = frozenset({"star", "layered", "network", "graph"})
+    name = ENGINE.name
+    topologies = ENGINE.topologies
 
     async def run(self, ctx: RunContext) -> str:
         if ctx.topology.kind not in self.topologies:

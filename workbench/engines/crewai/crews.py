@@ -27,6 +27,7 @@ from crewai import Agent, Crew, Process, Task
 from crewai.tools import BaseTool
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from workbench.engines import topology_problem
 from workbench.engines.crewai.llm import TRANSFERRED, GatewayLLM
 from workbench.engines.crewai.tools import GovernedTool
 from workbench.errors import UserInputError
@@ -34,7 +35,6 @@ from workbench.gateway.scripted import TERMINATE
 from workbench.gateway.types import ModelRequest
 from workbench.mesh import events as ev
 from workbench.mesh.context import RunContext
-from workbench.spec.topology import ENGINE_TOPOLOGIES
 
 #: Cap on an agent's reasoning steps within one task (tool calls plus the answer).
 MAX_ITER = 12
@@ -148,10 +148,9 @@ class Conductor:
 
     def __init__(self, ctx: RunContext) -> None:
         topo = ctx.topology
-        if topo.kind not in ENGINE_TOPOLOGIES["crewai"]:
-            offered = [e for e, kinds in sorted(ENGINE_TOPOLOGIES.items()) if topo.kind in kinds]
-            raise UserInputError(f"crewai does not offer topology {topo.kind!r}; use --engine "
-                                 f"{' or '.join(offered)}")
+        problem = topology_problem("crewai", topo.kind)
+        if problem:
+            raise UserInputError(problem)
         self.ctx = ctx
         self.topo = topo
         self.floor = Floor(ctx.task)

@@ -7,12 +7,13 @@ import threading
 from typing import Any
 
 from workbench.engines.crewai.env import prepare_environment
+from workbench.engines.crewai.meta import ENGINE
 from workbench.mesh.context import RunAborted, RunContext
 
 
 class CrewAIEngine:
-    name = "crewai"
-    topologies = frozenset({"star", "layered", "network"})
+    name = ENGINE.name
+    topologies = ENGINE.topologies
 
     async def run(self, ctx: RunContext) -> str:
         prepare_environment(ctx.tool_ctx.workspace.parent / "crewai")

@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, OptionList, Select, Static, Tab, Tabs, TextArea
 from textual.widgets.option_list import Option
 
+from workbench.spec.shape import TOPOLOGY_KINDS
 from workbench.tui.background import in_thread
 from workbench.tui.crewedit import (
     FieldRef,
@@ -41,7 +42,7 @@ from workbench.tui.widgets.yaml_editor import YamlEditor
 AGENT_FIELDS = ("name", "role", "goal", "backstory", "model", "tools", "capabilities", "domain")
 LIST_FIELDS = frozenset({"tools", "capabilities"})
 REQUIRED = frozenset({"name", "role", "goal"})
-ALL_TOPOLOGIES = ("star", "layered", "network", "graph")
+ALL_TOPOLOGIES = TOPOLOGY_KINDS
 NEW_CREW = "__new__"
 #: Crew-level text fields: widget id -> key in the crew file.
 CREW_INPUTS = {"crew-name": "name", "crew-description": "description", "crew-model": "model",
@@ -116,10 +117,11 @@ class Prepared(Message):
 
 
 def list_crews(services: Any) -> tuple[list[Any], dict[str, list[str]]]:
-    from workbench.spec.topology import ENGINE_TOPOLOGIES
+    """The crews, and each registered engine's topologies (reading the registry is I/O)."""
+    from workbench.engines import engines
 
-    return services.crews(), {e: sorted(t, key=ALL_TOPOLOGIES.index)
-                              for e, t in ENGINE_TOPOLOGIES.items()}
+    return services.crews(), {name: sorted(info.topologies, key=ALL_TOPOLOGIES.index)
+                              for name, info in engines().items()}
 
 
 def crew_label(entry: Any) -> str:
@@ -264,9 +266,9 @@ class ComposeScreen(SectionScreen):
                                 placeholder="what this crew is for")
                 with Horizontal(classes="field"):
                     yield Label("Engine", classes="field-label")
-                    yield Select([("autogen", "autogen"), ("crewai", "crewai")],
-                                 id="crew-engine", compact=True, allow_blank=False,
-                                 value="autogen")
+                    # the registry's engines arrive with the crew list (_offer_engines)
+                    yield Select([("autogen", "autogen")], id="crew-engine", compact=True,
+                                 allow_blank=False, value="autogen")
                     yield Label("Topology", classes="field-label short")
                     yield Select([(t, t) for t in ALL_TOPOLOGIES], id="crew-topology",
                                  compact=True, allow_blank=False, value="star")
@@ -309,6 +311,7 @@ class ComposeScreen(SectionScreen):
     def on_crews_listed(self, message: CrewsListed) -> None:
         self._crews = message.crews
         self.engine_topologies = message.engine_topologies
+        self._offer_engines()
         crews = self.query_one("#compose-crews", OptionList)
         highlighted = crews.highlighted
         crews.clear_options()
@@ -391,7 +394,7 @@ class ComposeScreen(SectionScreen):
         for widget_id, key in CREW_INPUTS.items():
             value = d.get(key)
             self._set(f"#{widget_id}", "" if value is None else str(value))
-        engine = d.get("engine") if d.get("engine") in ("autogen", "crewai") else "autogen"
+        engine = d.get("engine") if d.get("engine") in self.engine_topologies else "autogen"
         self.query_one("#crew-engine", Select).value = engine
         self._offer_topologies(engine)
         kind = self._kind()
@@ -403,6 +406,17 @@ class ComposeScreen(SectionScreen):
         topology = self.data.get("topology")
         kind = topology.get("kind") if isinstance(topology, dict) else None
         return kind if kind in ALL_TOPOLOGIES else "network"
+
+    def _offer_engines(self) -> None:
+        """Every registered engine, keeping the one chosen (not an edit of the crew)."""
+        select = self.query_one("#crew-engine", Select)
+        names = list(self.engine_topologies)
+        if not names or [o[1] for o in getattr(select, "_options", [])] == names:
+            return
+        current = select.value
+        with self.prevent(Select.Changed):
+            select.set_options([(n, n) for n in names])
+            select.value = current if current in names else names[0]
 
     def _topologies(self, engine: str) -> list[str]:
         return self.engine_topologies.get(engine, list(ALL_TOPOLOGIES))

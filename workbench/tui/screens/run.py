@@ -92,13 +92,7 @@ def shape_from_event(data: dict[str, Any]) -> Shape | None:
     raw = data.get("shape")
     if not isinstance(raw, dict):
         return None
-    return Shape(
-        raw.get("topology") or data.get("topology") or "network",
-        list(raw.get("agents") or []), raw.get("hub"),
-        [a for a in raw.get("agents") or [] if a != raw.get("hub")],
-        raw.get("planner"), list(raw.get("executors") or []), raw.get("reviewer"),
-        [(e.get("from"), e.get("to"), e.get("when")) for e in raw.get("edges") or []],
-    )
+    return Shape.from_dict(raw, data.get("topology"))
 
 
 def build_replay(services: Any, session_id: str) -> tuple[RunModel, Shape | None, int]:
