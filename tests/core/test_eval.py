@@ -519,6 +519,32 @@ def test_cases_run_concurrently_within_the_bound(home: Path, tmp_path: Path,
     assert code == 0 and state["most"] == 1
 
 
+def test_rate_limits_under_concurrency_are_retried_and_every_case_passes(
+        home: Path, tmp_path: Path) -> None:
+    limited: set[str] = set()
+    lock = threading.Lock()
+
+    def responder(payload: dict[str, Any]) -> Reply:
+        question = _text(payload)
+        with lock:
+            first = question not in limited
+            limited.add(question)
+        if first:  # every case's first call is rate-limited, all of them at once
+            return Reply(status=429, headers={"retry-after-ms": "20"})
+        return Reply(content="GO. TERMINATE")
+
+    cases = _write(tmp_path / "cases.yaml", "cases:\n" + "".join(
+        f"  - id: c{i}\n    task: question {i}\n    expect: [{{contains: GO}}]\n"
+        for i in range(4)))
+    with FakeProvider(responder=responder) as fp:
+        crew = _loopback_crew(tmp_path, fp)
+        code, lines, err = _eval(home, str(crew), "--cases", str(cases), "--concurrency", "4")
+        assert len(fp.requests) == 8
+    assert code == 0, (err, lines)
+    calls = _db(home).execute("select data from event where kind = 'model.call'").fetchall()
+    assert [json.loads(d)["attempts"] for (d,) in calls] == [2] * 4
+
+
 def test_ctrl_c_stops_every_case_and_stores_what_ran(home: Path, tmp_path: Path) -> None:
     release = threading.Event()
     arrived = threading.Semaphore(0)

@@ -43,7 +43,9 @@ def register(sub: Any) -> None:
         usage=USAGE,
         description="Run every case of a cases file as a governed session and score it "
                     "(exit 0: every case passed, 1: any did not, 2: bad input). With list, "
-                    "show or compare instead of a crew: the stored results.")
+                    "show or compare instead of a crew: the stored results (compare exits 1 "
+                    "when a case regressed). A crew file named like an action is given by "
+                    "its path.")
     p.set_defaults(handler=cmd_eval)
     p.add_argument("target", metavar="CREW|list|show|compare",
                    help="the crew to evaluate (a file or a crew name), or an action")
