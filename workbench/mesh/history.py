@@ -8,11 +8,13 @@ import json
 from collections.abc import Callable, Hashable
 from typing import Any
 
+#: The prompt's canonical JSON: `json.dumps(messages, default=str, sort_keys=True)`.
+_CANONICAL = json.JSONEncoder(default=str, sort_keys=True)
+
 
 def prompt_digest(messages: list[Any]) -> str:
     """SHA-256 of the prompt's canonical JSON: what `PromptDigests.digest` returns, in one go."""
-    return hashlib.sha256(
-        json.dumps(messages, default=str, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(messages).encode()).hexdigest()
 
 
 class _Hashed:
@@ -49,10 +51,10 @@ class PromptDigests:
             state = last.state.copy()
         else:
             state, seen = hashlib.sha256(b"["), 0
-        for i in range(seen, len(messages)):
-            text = json.dumps(messages[i], default=str, sort_keys=True)
-            # json.dumps of a list joins its items with ", "
-            state.update(f", {text}".encode() if i else text.encode())
+        if seen < len(messages):
+            # a list's JSON is its items' joined by ", ": the new items' is the rest of it
+            items = _CANONICAL.encode(messages[seen:])[1:-1]
+            state.update(f", {items}".encode() if seen else items.encode())
         self._last[key] = _Hashed(list(messages), state)
         final = state.copy()
         final.update(b"]")
