@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from workbench.mesh import events as ev
 from workbench.mesh.events import Event
-from workbench.mesh.format import cost_breakdown, format_cost, outcome_words, plural
+from workbench.mesh.format import (
+    cost_breakdown,
+    format_cost,
+    outcome_words,
+    plural,
+    seconds,
+    tokens,
+)
 
 _COLORS = ["36", "35", "33", "32", "34", "31", "96", "95"]
 
@@ -27,7 +35,14 @@ def _args(args: dict[str, Any]) -> str:
 
 
 class RunPrinter:
-    """Subscribes to the bus and prints each event as one readable line (or JSON Lines)."""
+    """Subscribes to the bus and prints each event as one readable line (or JSON Lines).
+
+    It writes to a terminal, which may block (a pager, a paused terminal): `blocking` tells
+    the session to give it a thread of its own, so a run never waits on the screen; the
+    session waits for its last line before the run ends.
+    """
+
+    blocking = True
 
     def __init__(self, out: TextIO | None = None, json_lines: bool = False,
                  color: bool | None = None) -> None:
@@ -49,7 +64,7 @@ class RunPrinter:
 
     def __call__(self, event: Event) -> None:
         if self.json_lines:
-            if event.kind != ev.MESSAGE_DELTA:
+            if event.kind not in ev.TRANSIENT_KINDS:
                 self.out.write(json.dumps(event.to_dict(), default=str) + "\n")
                 self.out.flush()
             return
@@ -59,61 +74,72 @@ class RunPrinter:
             self.out.flush()
 
     def render(self, e: Event) -> str | None:
-        d = e.data
-        if e.kind == ev.RUN_STARTED:
-            agents = ", ".join(f"{a['name']} ({'a person' if a.get('human') else a['model']})"
-                               for a in d.get("agents", []))
-            return (self._c(f"▶ {d.get('crew')} · {d.get('engine')} · {d.get('topology')}", "1")
-                    + f" · session {e.session_id[:12]}\n  task: {_short(e.content)}"
-                    + f"\n  agents: {agents}")
-        if e.kind == ev.MESSAGE:
-            to = e.to or "all"
-            return f"{self._agent(e.agent)} → {to}: {_short(e.content)}"
-        if e.kind == ev.HANDOFF:
-            return self._c(f"  ↪ {e.agent} hands off to {e.to}", "2")
-        if e.kind == ev.TOOL_REQUESTED:
-            return f"  ⚙ {e.agent} calls {d.get('tool')}({_args(d.get('args') or {})})"
-        if e.kind == ev.TOOL_RESULT:
-            mark = self._c("✓", "32") if d.get("ok") else self._c("✗", "31")
-            return f"  {mark} {d.get('tool')} → {_short(e.content, 200)}"
-        if e.kind == ev.POLICY_DECISION:
-            rules = ", ".join(d.get("rule_ids") or []) or "default"
-            return self._c(
-                f"  ⚖ {d.get('action')} by {e.agent}: {d.get('effect')} [{rules}] "
-                f"{_short(e.content, 160)}",
-                "33",
-            )
-        if e.kind == ev.APPROVAL_REQUESTED:
-            return self._c(f"  ⏸ approval {d.get('approval_id')} requested: {e.agent} wants "
-                           f"{d.get('tool')} ({_short(e.content, 120)})", "1;33")
-        if e.kind == ev.APPROVAL_DECIDED:
-            return self._c(f"  ▶ approval {d.get('approval_id')} {d.get('decision')} by "
-                           f"{d.get('reviewer')}{': ' + e.content if e.content else ''}", "33")
-        if e.kind == ev.HUMAN_ANSWERED:
-            if d.get("ask") == "feedback":
-                what = (f"accepted {e.agent}'s answer" if d.get("accepted") else
-                        f"gave {e.agent} feedback")
-            else:
-                what = f"answered for {e.agent}"
-            return self._c(f"  👤 {d.get('by')} {what} ({d.get('how')})", "36")
-        if e.kind == ev.HUMAN_SKIPPED:
-            return self._c(f"  👤 {e.agent}: no person answered: {_short(e.content, 200)}",
-                           "33")
-        if e.kind == ev.MODEL_CALL and (d.get("fallback_from") or d.get("attempts", 1) > 1):
-            used = d.get("requested") or d.get("model")
-            how = f"answered by {d.get('model')} after {plural(d.get('attempts', 1), 'attempt')}"
-            if d.get("fallback_from"):
-                how += f" (fell back from {d['fallback_from']})"
-            if d.get("ok") is False:
-                how = f"failed after {plural(d.get('attempts', 1), 'attempt')}"
-            return self._c(f"  ↻ {e.agent} on {used}: {how}", "2")
-        if e.kind in (ev.RUN_COMPLETED, ev.RUN_FAILED):
-            return self.summary(e)
-        return None
+        """The event as the terminal shows it; None for a kind it does not show."""
+        line = _LINES.get(e.kind)
+        return None if line is None else line(self, e, e.data)
+
+    # -- one method per kind shown (the table `_LINES` below) ------------------------------
+
+    def _run_started(self, e: Event, d: dict[str, Any]) -> str:
+        agents = ", ".join(f"{a['name']} ({'a person' if a.get('human') else a['model']})"
+                           for a in d.get("agents", []))
+        return (self._c(f"▶ {d.get('crew')} · {d.get('engine')} · {d.get('topology')}", "1")
+                + f" · session {e.session_id[:12]}\n  task: {_short(e.content)}"
+                + f"\n  agents: {agents}")
+
+    def _message(self, e: Event, d: dict[str, Any]) -> str:
+        return f"{self._agent(e.agent)} → {e.to or 'all'}: {_short(e.content)}"
+
+    def _handoff(self, e: Event, d: dict[str, Any]) -> str:
+        return self._c(f"  ↪ {e.agent} hands off to {e.to}", "2")
+
+    def _tool_requested(self, e: Event, d: dict[str, Any]) -> str:
+        return f"  ⚙ {e.agent} calls {d.get('tool')}({_args(d.get('args') or {})})"
+
+    def _tool_result(self, e: Event, d: dict[str, Any]) -> str:
+        mark = self._c("✓", "32") if d.get("ok") else self._c("✗", "31")
+        return f"  {mark} {d.get('tool')} → {_short(e.content, 200)}"
+
+    def _policy_decision(self, e: Event, d: dict[str, Any]) -> str:
+        rules = ", ".join(d.get("rule_ids") or []) or "default"
+        return self._c(f"  ⚖ {d.get('action')} by {e.agent}: {d.get('effect')} [{rules}] "
+                       f"{_short(e.content, 160)}", "33")
+
+    def _approval_requested(self, e: Event, d: dict[str, Any]) -> str:
+        return self._c(f"  ⏸ approval {d.get('approval_id')} requested: {e.agent} wants "
+                       f"{d.get('tool')} ({_short(e.content, 120)})", "1;33")
+
+    def _approval_decided(self, e: Event, d: dict[str, Any]) -> str:
+        return self._c(f"  ▶ approval {d.get('approval_id')} {d.get('decision')} by "
+                       f"{d.get('reviewer')}{': ' + e.content if e.content else ''}", "33")
+
+    def _human_answered(self, e: Event, d: dict[str, Any]) -> str:
+        if d.get("ask") == "feedback":
+            what = (f"accepted {e.agent}'s answer" if d.get("accepted") else
+                    f"gave {e.agent} feedback")
+        else:
+            what = f"answered for {e.agent}"
+        return self._c(f"  👤 {d.get('by')} {what} ({d.get('how')})", "36")
+
+    def _human_skipped(self, e: Event, d: dict[str, Any]) -> str:
+        return self._c(f"  👤 {e.agent}: no person answered: {_short(e.content, 200)}", "33")
+
+    def _model_call(self, e: Event, d: dict[str, Any]) -> str | None:
+        if not (d.get("fallback_from") or d.get("attempts", 1) > 1):
+            return None  # an ordinary call shows in the summary's counts only
+        used = d.get("requested") or d.get("model")
+        how = f"answered by {d.get('model')} after {plural(d.get('attempts', 1), 'attempt')}"
+        if d.get("fallback_from"):
+            how += f" (fell back from {d['fallback_from']})"
+        if d.get("ok") is False:
+            how = f"failed after {plural(d.get('attempts', 1), 'attempt')}"
+        return self._c(f"  ↻ {e.agent} on {used}: {how}", "2")
+
+    def _ended(self, e: Event, d: dict[str, Any]) -> str:
+        return self.summary(e)
 
     def summary(self, e: Event) -> str:
         d = e.data
-        tokens = d.get("prompt_tokens", 0) + d.get("completion_tokens", 0)
         cost = format_cost(d.get("cost_usd"), d.get("cost_known", True))
         status = d.get("status", "")
         cancelled = status == "cancelled"
@@ -122,8 +148,9 @@ class RunPrinter:
                 # `cancelled by the user` in one phrase, not a reason line repeating it
                 "cancelled": self._c(f"■ {outcome_words(status, e.content)}", "1;33")}.get(
             status, self._c("✘ failed", "1;31"))
-        lines = [f"{head} in {d.get('elapsed_s', 0):.2f} s · {plural(d.get('turns', 0), 'turn')}"
-                 f" · {plural(tokens, 'token')} · {cost} · "
+        lines = [f"{head} in {seconds(d.get('elapsed_s'))} · "
+                 f"{plural(d.get('turns', 0), 'turn')}"
+                 f" · {tokens(d.get('prompt_tokens'), d.get('completion_tokens'))} · {cost} · "
                  f"{plural(d.get('model_calls', 0), 'model call')} · {blocked}"
                  f"{plural(d.get('tool_calls', 0), 'tool call')} · session {e.session_id}"]
         for what in ("agent", "domain"):
@@ -137,3 +164,21 @@ class RunPrinter:
         elif e.content:
             lines.append(f"  result: {_short(e.content, 600)}")
         return "\n".join(lines)
+
+
+#: How each kind reads on the terminal; the kinds not here are not printed.
+_LINES: dict[str, Callable[[RunPrinter, Event, dict[str, Any]], str | None]] = {
+    ev.RUN_STARTED: RunPrinter._run_started,
+    ev.MESSAGE: RunPrinter._message,
+    ev.HANDOFF: RunPrinter._handoff,
+    ev.TOOL_REQUESTED: RunPrinter._tool_requested,
+    ev.TOOL_RESULT: RunPrinter._tool_result,
+    ev.POLICY_DECISION: RunPrinter._policy_decision,
+    ev.APPROVAL_REQUESTED: RunPrinter._approval_requested,
+    ev.APPROVAL_DECIDED: RunPrinter._approval_decided,
+    ev.HUMAN_ANSWERED: RunPrinter._human_answered,
+    ev.HUMAN_SKIPPED: RunPrinter._human_skipped,
+    ev.MODEL_CALL: RunPrinter._model_call,
+    ev.RUN_COMPLETED: RunPrinter._ended,
+    ev.RUN_FAILED: RunPrinter._ended,
+}

@@ -230,13 +230,15 @@ class PromptHumans(DatabaseHumans):
         self.person = reviewer or default_reviewer()
 
     async def ask(self, ctx: RunContext, question: HumanQuestion) -> HumanAnswer:
-        threading.Thread(target=self._ask, args=(question,), daemon=True,
+        threading.Thread(target=self._ask, args=(question, ctx.bus.flush), daemon=True,
                          name="human-prompt").start()
         return await super().ask(ctx, question)
 
-    def _ask(self, q: HumanQuestion) -> None:
+    def _ask(self, q: HumanQuestion, printed: Callable[[float], bool] | None = None) -> None:
         from workbench.governance.approvals import PromptApprovals
 
+        if printed is not None:  # the run's lines so far come before the question
+            printed(2.0)
         # one question at a time on a terminal, approvals included
         with PromptApprovals._lock:
             if get(self.store, q.id).status != "pending":

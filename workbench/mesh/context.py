@@ -115,7 +115,9 @@ class RunContext:
         self.approvals: ApprovalBroker = approvals or DenyApprovals()
         self.redactor = redactor
         self.stream = stream
-        self.totals = Totals()
+        self.totals = Totals(domains={a.name: a.domain for a in spec.agents})
+        #: Totals and bus together: the totals a subscriber sees include its event.
+        self._emitting = threading.Lock()
         self.failure: str | None = None
         self.stopped = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -157,16 +159,25 @@ class RunContext:
         content: str | None = None,
         **data: Any,
     ) -> ev.Event:
-        return self.bus.publish(ev.Event(kind, agent, to, content, data))
+        """Publish one event (its payload: `data`, as `events.PAYLOADS` says for `kind`).
+
+        The run's totals fold it first (`Totals.apply`, the rule viewers use too), so a
+        subscriber already sees the totals with this event counted.
+        """
+        event = ev.Event(kind, agent, to, content, data)
+        with self._emitting:
+            self.totals.apply(event)
+            return self.bus.publish(event)
 
     def message(self, source: str, content: str, to: list[str] | str | None = None) -> ev.Event:
         """Record one message between agents; `to` defaults to the topology's recipients."""
         if to is None:
             to = self.topology.recipients(source)
         to_text = to if isinstance(to, str) else ",".join(t for t in to if t)
-        self.totals.turns += 1
         self.recent_messages.append({"agent": source, "to": to_text, "content": content})
-        return self.emit(ev.MESSAGE, source, to_text or None, content, turn=self.totals.turns)
+        # the message is the next turn: emitting it counts it
+        return self.emit(ev.MESSAGE, source, to_text or None, content,
+                         turn=self.totals.turns + 1)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -402,12 +413,7 @@ class RunContext:
 
     def _account(self, request: ModelRequest, response: ModelResponse,
                  decisions: list[dict[str, Any]] | None = None) -> None:
-        t = self.totals
-        t.model_calls += 1
-        t.prompt_tokens += response.usage.prompt_tokens
-        t.completion_tokens += response.usage.completion_tokens
-        spec = self._agents.get(request.agent)
-        t.add_cost(request.agent, spec.domain if spec else "default", response.cost_usd)
+        # the totals count the call as the model.call event below is emitted
         extra: dict[str, Any] = {
             # Digests, not text: the audit proves what was sent without keeping it.
             "prompt_sha256": self._prompts.digest((request.agent, request.purpose),
@@ -510,22 +516,24 @@ class RunContext:
         if self.before_tool is not None:
             await self.before_tool()
         self.check_running()
-        self.totals.tool_calls += 1
         try:
             output = await tool.invoke(self.tool_ctx, args)
         except ToolError as exc:
-            return self._tool_result(agent, name, call_id, False, str(exc), args)
-        return self._tool_result(agent, name, call_id, True, output, args)
+            return self._tool_result(agent, name, call_id, False, str(exc), args, ran=True)
+        return self._tool_result(agent, name, call_id, True, output, args, ran=True)
 
     def approve_always(self, agent: str, tool: str) -> None:
         """Later calls of `tool` by `agent` in this session skip the approval."""
         self._always.add((agent, tool))
 
     def _tool_result(
-        self, agent: str, name: str, call_id: str, ok: bool, output: str, args: dict[str, Any]
+        self, agent: str, name: str, call_id: str, ok: bool, output: str, args: dict[str, Any],
+        ran: bool = False,
     ) -> ToolOutcome:
+        """Record a tool call's end; `ran`: the tool was invoked (a tool call for the totals),
+        as opposed to denied, rejected or unknown (written only then, as `ran: false`)."""
         self.emit(ev.TOOL_RESULT, agent, None, output, tool=name, call_id=call_id, ok=ok,
-                  args=args)
+                  args=args, **({} if ran else {"ran": False}))
         return ToolOutcome(ok, output, args)
 
     # -- bridges for engines that run agents in worker threads ----------------------------

@@ -1,5 +1,5 @@
-"""How a run's numbers and outcomes read, the same in the CLI and the TUI: counts, costs,
-outcomes."""
+"""How a run's numbers and outcomes read, the same in the CLI, the TUI and exports: counts,
+tokens, costs, durations, outcomes."""
 
 from __future__ import annotations
 
@@ -40,3 +40,39 @@ def cost_breakdown(costs: dict[str, dict[str, Any]] | None) -> str | None:
         f"{name} {format_cost(c.get('cost_usd'), not c.get('unknown_calls'))}"
         for name, c in sorted(costs.items(), key=lambda kv: -(kv[1].get("cost_usd") or 0))
     )
+
+
+def tokens(prompt: int | None, completion: int | None) -> str:
+    """`1,648 tokens`: a call's or a run's prompt and completion tokens together."""
+    return plural((prompt or 0) + (completion or 0), "token")
+
+
+def tokens_in_out(prompt: int | None, completion: int | None) -> str:
+    """`1,200 in · 448 out`."""
+    return f"{prompt or 0:,} in · {completion or 0:,} out"
+
+
+def seconds(value: float | None) -> str:
+    """`2.35 s`: a run's exact elapsed time, as the CLI's summary says it."""
+    return f"{value or 0:.2f} s"
+
+
+def milliseconds(value: float | None) -> str:
+    """`412 ms`: a model call's latency."""
+    return f"{value or 0:.0f} ms"
+
+
+def duration(value: float) -> str:
+    """`0.04s`, `4.2s`, `42s`, `5m 03s`, `3h 12m`, `2d 4h`: short, for screens."""
+    if value < 1:
+        return f"{value:.2f}s"
+    if value < 10:
+        return f"{value:.1f}s"
+    s = int(value)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"

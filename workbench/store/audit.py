@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from workbench.mesh.events import TRANSIENT_KINDS, Kind
 from workbench.store import chain
 from workbench.store.chain import (
     CURRENT_FORMAT,
@@ -320,55 +321,86 @@ def _clean(value: Any, redactor: Any) -> Any:
     return value
 
 
+def _run_started(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    return {"crew": d.get("crew"), "engine": d.get("engine"), "topology": d.get("topology"),
+            "policy_hash": d.get("policy_hash"), "task": _clean(e.content or "", redactor)}
+
+
+def _run_ended(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    payload = {k: d.get(k) for k in ("status", "turns", "prompt_tokens", "completion_tokens",
+                                     "cost_usd", "model_calls", "tool_calls")}
+    payload["result_sha256"] = digest(e.content or "")
+    if e.kind == Kind.RUN_FAILED:
+        payload["reason"] = _clean(e.content or "", redactor)
+    return payload
+
+
+def _policy_decision(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    return {k: d.get(k) for k in ("action", "effect", "rule_ids", "reasons", "policy_hash",
+                                  "lifted")}
+
+
+def _approval_requested(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    return {"approval_id": d.get("approval_id"), "tool": d.get("tool"),
+            "args": _clean(d.get("args") or {}, redactor), "rule_ids": d.get("rule_ids"),
+            "reason": e.content}
+
+
+def _tool_result(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    return {"tool": d.get("tool"), "call_id": d.get("call_id"), "ok": d.get("ok"),
+            "args": _clean(d.get("args") or {}, redactor),
+            "result_sha256": digest(e.content or "")}
+
+
+def _model_call(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    return {k: d.get(k) for k in ("provider", "model", "purpose", "prompt_tokens",
+                                  "completion_tokens", "cost_usd", "prompt_sha256",
+                                  "response_sha256")}
+
+
+def _human(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    # a person's turn: who answered and how (the answer itself is the agent's message)
+    payload = {k: d.get(k) for k in ("question_id", "ask", "by", "how", "accepted",
+                                     "answer_sha256") if k in d}
+    payload["agent"] = e.agent
+    if e.kind == Kind.HUMAN_SKIPPED:
+        payload["reason"] = _clean(e.content or "", redactor)
+    elif e.kind == Kind.HUMAN_REQUESTED:
+        payload["question_sha256"] = digest(e.content or "")
+    return payload
+
+
+#: The kinds the chain keeps, each with what of it enters the chain; the others (messages,
+#: tool requests, handoffs: their text is in the events) are not chained.
+AUDITED: dict[str, Callable[[Any, dict[str, Any], Any], dict[str, Any]]] = {
+    Kind.RUN_STARTED: _run_started,
+    Kind.RUN_COMPLETED: _run_ended,
+    Kind.RUN_FAILED: _run_ended,
+    Kind.POLICY_DECISION: _policy_decision,
+    Kind.APPROVAL_REQUESTED: _approval_requested,
+    Kind.TOOL_RESULT: _tool_result,
+    Kind.MODEL_CALL: _model_call,
+    Kind.HUMAN_REQUESTED: _human,
+    Kind.HUMAN_ANSWERED: _human,
+    Kind.HUMAN_SKIPPED: _human,
+}
+
+
 def record_for(event: Any, redactor: Any) -> AuditRecord | None:
     """The audit entry for a run event, or None for kinds the chain does not keep.
 
     Free text (arguments, errors, the task) is redacted; prompts, responses and tool
     results enter only as SHA-256 digests.
     """
-    d = event.data
-    kind = event.kind
-    actor = event.agent or "workbench"
-    if kind == "run.started":
-        payload = {"crew": d.get("crew"), "engine": d.get("engine"),
-                   "topology": d.get("topology"), "policy_hash": d.get("policy_hash"),
-                   "task": _clean(event.content or "", redactor)}
-    elif kind in ("run.completed", "run.failed"):
-        payload = {k: d.get(k) for k in ("status", "turns", "prompt_tokens",
-                                         "completion_tokens", "cost_usd", "model_calls",
-                                         "tool_calls")}
-        payload["result_sha256"] = digest(event.content or "")
-        if kind == "run.failed":
-            payload["reason"] = _clean(event.content or "", redactor)
-    elif kind == "policy.decision":
-        payload = {k: d.get(k) for k in ("action", "effect", "rule_ids", "reasons",
-                                         "policy_hash", "lifted")}
-    elif kind == "approval.requested":
-        payload = {"approval_id": d.get("approval_id"), "tool": d.get("tool"),
-                   "args": _clean(d.get("args") or {}, redactor),
-                   "rule_ids": d.get("rule_ids"), "reason": event.content}
-    elif kind == "tool.result":
-        payload = {"tool": d.get("tool"), "call_id": d.get("call_id"), "ok": d.get("ok"),
-                   "args": _clean(d.get("args") or {}, redactor),
-                   "result_sha256": digest(event.content or "")}
-    elif kind == "model.call":
-        payload = {k: d.get(k) for k in ("provider", "model", "purpose", "prompt_tokens",
-                                         "completion_tokens", "cost_usd", "prompt_sha256",
-                                         "response_sha256")}
-    elif kind in ("human.requested", "human.answered", "human.skipped"):
-        # a person's turn: who answered and how (the answer itself is the agent's message)
-        payload = {k: d.get(k) for k in ("question_id", "ask", "by", "how", "accepted",
-                                         "answer_sha256") if k in d}
-        payload["agent"] = event.agent
-        if kind == "human.answered":
-            actor = str(d.get("by") or actor)
-        elif kind == "human.skipped":
-            payload["reason"] = _clean(event.content or "", redactor)
-        else:
-            payload["question_sha256"] = digest(event.content or "")
-    else:
+    build = AUDITED.get(event.kind)
+    if build is None:
         return None
-    return AuditRecord(event.session_id, actor, kind, payload, event.ts)
+    d = event.data
+    actor = event.agent or "workbench"
+    if event.kind == Kind.HUMAN_ANSWERED:  # the person who answered acts, not the agent
+        actor = str(d.get("by") or actor)
+    return AuditRecord(event.session_id, actor, str(event.kind), build(event, d, redactor),
+                       event.ts)
 
 
 class AuditWriter:
@@ -386,7 +418,7 @@ class AuditWriter:
                                    interval=0.05, name="audit-writer", on_error=on_error)
 
     def put(self, event: Any) -> None:
-        if event.kind != "message.delta":
+        if event.kind not in TRANSIENT_KINDS:
             self._writer.put(event)
 
     @property

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from workbench.config import inside
+from workbench.mesh.events import Kind
+from workbench.mesh.format import format_cost
 from workbench.store.db import Store
 
 
@@ -32,9 +35,49 @@ def session_json(store: Store, session_id: str) -> dict[str, Any]:
     return {"session": session, "events": events}
 
 
+def _md_message(e: dict[str, Any], d: dict[str, Any]) -> list[str]:
+    return [f"**{e['agent']} → {e['to'] or 'all'}**", "", e["content"] or "", ""]
+
+
+def _md_tool_requested(e: dict[str, Any], d: dict[str, Any]) -> list[str]:
+    return [f"- `{e['agent']}` calls `{d.get('tool')}` with "
+            f"`{json.dumps(d.get('args'), ensure_ascii=False)}`"]
+
+
+def _md_tool_result(e: dict[str, Any], d: dict[str, Any]) -> list[str]:
+    mark = "ok" if d.get("ok") else "error"
+    return [f"- `{d.get('tool')}` ({mark}): {(e['content'] or '')[:500]}", ""]
+
+
+def _md_handoff(e: dict[str, Any], d: dict[str, Any]) -> list[str]:
+    return [f"*{e['agent']} hands off to {e['to']}*", ""]
+
+
+def _md_policy_decision(e: dict[str, Any], d: dict[str, Any]) -> list[str]:
+    rules = ", ".join(d.get("rule_ids") or []) or "default"
+    return [f"> policy: {d.get('action')} by {e['agent']}: **{d.get('effect')}** "
+            f"({rules}) {e['content'] or ''}", ""]
+
+
+def _md_approval(e: dict[str, Any], d: dict[str, Any]) -> list[str]:
+    return [f"> {e['kind']}: {e['agent'] or ''} {d.get('tool', '')} "
+            f"{d.get('decision', '')} {e['content'] or ''}".rstrip(), ""]
+
+
+#: How each kind reads in the transcript; the kinds not here are left out of it.
+TRANSCRIPT: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[str]]] = {
+    Kind.MESSAGE: _md_message,
+    Kind.TOOL_REQUESTED: _md_tool_requested,
+    Kind.TOOL_RESULT: _md_tool_result,
+    Kind.HANDOFF: _md_handoff,
+    Kind.POLICY_DECISION: _md_policy_decision,
+    Kind.APPROVAL_REQUESTED: _md_approval,
+    Kind.APPROVAL_DECIDED: _md_approval,
+}
+
+
 def session_markdown(store: Store, session_id: str) -> str:
     s = store.get_session(session_id)
-    cost = f"${s['cost_usd']:.4f}" + (" + unknown" if s["cost_unknown_calls"] else "")
     lines = [
         f"# {s['crew_name']}: session {s['id']}",
         "",
@@ -42,7 +85,7 @@ def session_markdown(store: Store, session_id: str) -> str:
         f"- Status: {s['status']}",
         f"- Started: {_when(s['started_at'])}; ended: {_when(s['ended_at'])}",
         f"- Turns: {s['turns']}; tokens: {s['prompt_tokens'] + s['completion_tokens']:,}; "
-        f"cost: {cost}",
+        f"cost: {format_cost(s['cost_usd'], not s['cost_unknown_calls'])}",
         f"- Policy set: {s['policy_hash'] or '-'}",
         "",
         "## Task",
@@ -53,24 +96,8 @@ def session_markdown(store: Store, session_id: str) -> str:
         "",
     ]
     for e in store.iter_events(s["id"]):
-        d = e["data"]
-        kind = e["kind"]
-        if kind == "message":
-            lines += [f"**{e['agent']} → {e['to'] or 'all'}**", "", e["content"] or "", ""]
-        elif kind == "tool.requested":
-            lines.append(f"- `{e['agent']}` calls `{d.get('tool')}` with "
-                         f"`{json.dumps(d.get('args'), ensure_ascii=False)}`")
-        elif kind == "tool.result":
-            mark = "ok" if d.get("ok") else "error"
-            lines += [f"- `{d.get('tool')}` ({mark}): {(e['content'] or '')[:500]}", ""]
-        elif kind == "handoff":
-            lines += [f"*{e['agent']} hands off to {e['to']}*", ""]
-        elif kind == "policy.decision":
-            rules = ", ".join(d.get("rule_ids") or []) or "default"
-            lines += [f"> policy: {d.get('action')} by {e['agent']}: **{d.get('effect')}** "
-                      f"({rules}) {e['content'] or ''}", ""]
-        elif kind in ("approval.requested", "approval.decided"):
-            lines += [f"> {kind}: {e['agent'] or ''} {d.get('tool', '')} "
-                      f"{d.get('decision', '')} {e['content'] or ''}".rstrip(), ""]
+        write = TRANSCRIPT.get(e["kind"])
+        if write is not None:
+            lines += write(e, e["data"])
     lines += ["## Result", "", s["result"] or s["error"] or "-", ""]
     return "\n".join(lines)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, tzinfo
 
+from workbench.mesh.format import duration  # noqa: F401  (how durations read: one place)
+
 
 class Clock:
     """Wall-clock time shown in the local zone (or a given one)."""
@@ -45,19 +47,3 @@ class FrozenClock(Clock):
 
     def now(self) -> float:
         return self.at
-
-
-def duration(seconds: float) -> str:
-    """`0.04s`, `4.2s`, `42s`, `5m 03s`, `3h 12m`, `2d 4h`."""
-    if seconds < 1:
-        return f"{seconds:.2f}s"
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"

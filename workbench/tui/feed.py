@@ -171,92 +171,103 @@ class RunModel:
         """Fold one event given as its fields; `data` may still be JSON text (stored events):
         it is decoded only for the kinds whose folding needs it."""
         self.events += 1
-        text = content or ""
         if isinstance(data, str) and kind in _NEEDS_DATA:
             data = json.loads(data) if data else {}
-        if kind == ev.MESSAGE_DELTA:
-            entry = self._open_stream.get(agent or "")
-            if isinstance(data, dict) and data.get("restart"):
-                # a retry or a fallback starts the answer over: drop what was streamed
-                if entry is not None and entry.streaming:
-                    entry.set_text("")
-                    self.changed.add(entry.index)
-                return
-            if entry is None or not entry.streaming:
-                entry = self._new(seq, ts, ev.MESSAGE, agent, None, "", data)
-                entry.streaming = True
-                self._open_stream[agent or ""] = entry
-            entry.append(text)
+        # the totals count as the run itself does (one rule: mesh/totals.py)
+        self.totals.apply_fields(kind, agent, data)  # type: ignore[arg-type]
+        _FOLDS.get(kind, RunModel._row)(self, seq, ts, kind, agent, to, content or "", data)
+
+    # -- one fold per kind (the table `_FOLDS` below) --------------------------------------
+
+    def _row(self, seq: int, ts: float, kind: str, agent: str | None, to: str | None,
+             text: str, data: Any) -> None:
+        """A kind with nothing to fold but its own row (a decision, an approval, ...)."""
+        self._new(seq, ts, kind, agent, to, text, data)
+
+    def _delta(self, seq: int, ts: float, kind: str, agent: str | None, to: str | None,
+               text: str, data: Any) -> None:
+        entry = self._open_stream.get(agent or "")
+        if isinstance(data, dict) and data.get("restart"):
+            # a retry or a fallback starts the answer over: drop what was streamed
+            if entry is not None and entry.streaming:
+                entry.set_text("")
+                self.changed.add(entry.index)
+            return
+        if entry is None or not entry.streaming:
+            entry = self._new(seq, ts, ev.MESSAGE, agent, None, "", data)
+            entry.streaming = True
+            self._open_stream[agent or ""] = entry
+        entry.append(text)
+        self.changed.add(entry.index)
+        self.active = agent
+
+    def _message(self, seq: int, ts: float, kind: str, agent: str | None, to: str | None,
+                 text: str, data: Any) -> None:
+        entry = self._open_stream.pop(agent or "", None)
+        if entry is not None:
+            entry.seq, entry.ts, entry.to, entry.data = seq, ts, to, data
+            entry.streaming = False
+            entry.set_text(text)
             self.changed.add(entry.index)
-            self.active = agent
-            return
-        if kind == ev.MESSAGE:
-            self.totals.turns += 1
-            entry = self._open_stream.pop(agent or "", None)
-            if entry is not None:
-                entry.seq, entry.ts, entry.to, entry.data = seq, ts, to, data
-                entry.streaming = False
-                entry.set_text(text)
-                self.changed.add(entry.index)
-                # The row opened with the first streamed token; the message takes its place
-                # in the sequence (after the model call, the decision, the handoff that led
-                # to it), as replay and the CLI show it.
-                self._to_end(entry)
-            else:
-                entry = self._new(seq, ts, kind, agent, to, text, data)
-            if entry.model is None:
-                entry.model = self._last_model.pop(agent or "", None)
-            self._light(agent, to)
-            return
-        if kind == ev.MODEL_CALL:
-            self.totals.model_calls += 1
-            self.totals.prompt_tokens += data.get("prompt_tokens") or 0
-            self.totals.completion_tokens += data.get("completion_tokens") or 0
-            cost = data.get("cost_usd")
-            if cost is None:
-                if data.get("ok", True):
-                    self.totals.cost_unknown_calls += 1
-            else:
-                self.totals.cost_usd += cost
-            streamed = self._open_stream.get(agent or "")
-            if streamed is not None and streamed.streaming:
-                streamed.streaming = False
-                streamed.model = data
-                streamed.version = next(_VERSIONS)
-                self.changed.add(streamed.index)
-            else:
-                self._last_model[agent or ""] = data
-            self._new(seq, ts, kind, agent, to, text, data)
-            return
-        if kind == ev.TOOL_REQUESTED:
-            # a stream that ended in a tool call stays as its own message: the next message
-            # from this agent is a new one
-            self._open_stream.pop(agent or "", None)
+            # The row opened with the first streamed token; the message takes its place
+            # in the sequence (after the model call, the decision, the handoff that led
+            # to it), as replay and the CLI show it.
+            self._to_end(entry)
+        else:
             entry = self._new(seq, ts, kind, agent, to, text, data)
+        if entry.model is None:
             entry.model = self._last_model.pop(agent or "", None)
-            key = (agent or "", data.get("call_id") or data.get("tool") or "")
-            self._tools.setdefault(key, []).append(entry)
-            self.active = agent
-            return
-        if kind == ev.TOOL_RESULT:
-            self.totals.tool_calls += 1 if data.get("ok") else 0
-            key = (agent or "", data.get("call_id") or data.get("tool") or "")
-            waiting = self._tools.get(key)
-            if waiting:
-                entry = waiting.pop(0)
-                entry.result = (bool(data.get("ok")), text, data)
-                entry.version = next(_VERSIONS)
-                self.changed.add(entry.index)
-            else:
-                entry = self._new(seq, ts, kind, agent, to, text, data)
-                entry.result = (bool(data.get("ok")), text, data)
-            return
-        if kind == ev.HANDOFF:
-            self._light(agent, to)
-        elif kind == ev.RUN_STARTED:
-            self._started(ts, text, data)
-        elif kind in (ev.RUN_COMPLETED, ev.RUN_FAILED):
-            self._ended(kind, ts, text, data)
+        self._light(agent, to)
+
+    def _model_call(self, seq: int, ts: float, kind: str, agent: str | None, to: str | None,
+                    text: str, data: Any) -> None:
+        streamed = self._open_stream.get(agent or "")
+        if streamed is not None and streamed.streaming:
+            streamed.streaming = False
+            streamed.model = data
+            streamed.version = next(_VERSIONS)
+            self.changed.add(streamed.index)
+        else:
+            self._last_model[agent or ""] = data
+        self._new(seq, ts, kind, agent, to, text, data)
+
+    def _tool_requested(self, seq: int, ts: float, kind: str, agent: str | None,
+                        to: str | None, text: str, data: Any) -> None:
+        # a stream that ended in a tool call stays as its own message: the next message
+        # from this agent is a new one
+        self._open_stream.pop(agent or "", None)
+        entry = self._new(seq, ts, kind, agent, to, text, data)
+        entry.model = self._last_model.pop(agent or "", None)
+        key = (agent or "", data.get("call_id") or data.get("tool") or "")
+        self._tools.setdefault(key, []).append(entry)
+        self.active = agent
+
+    def _tool_result(self, seq: int, ts: float, kind: str, agent: str | None, to: str | None,
+                     text: str, data: Any) -> None:
+        key = (agent or "", data.get("call_id") or data.get("tool") or "")
+        waiting = self._tools.get(key)
+        if waiting:
+            entry = waiting.pop(0)
+            entry.result = (bool(data.get("ok")), text, data)
+            entry.version = next(_VERSIONS)
+            self.changed.add(entry.index)
+        else:
+            entry = self._new(seq, ts, kind, agent, to, text, data)
+            entry.result = (bool(data.get("ok")), text, data)
+
+    def _handoff(self, seq: int, ts: float, kind: str, agent: str | None, to: str | None,
+                 text: str, data: Any) -> None:
+        self._light(agent, to)
+        self._new(seq, ts, kind, agent, to, text, data)
+
+    def _run_started(self, seq: int, ts: float, kind: str, agent: str | None,
+                     to: str | None, text: str, data: Any) -> None:
+        self._started(ts, text, data)
+        self._new(seq, ts, kind, agent, to, text, data)
+
+    def _run_ended(self, seq: int, ts: float, kind: str, agent: str | None, to: str | None,
+                   text: str, data: Any) -> None:
+        self._ended(kind, ts, text, data)
         self._new(seq, ts, kind, agent, to, text, data)
 
     def _to_end(self, entry: Entry) -> None:
@@ -312,16 +323,7 @@ class RunModel:
                                               else "failed")
         self.result = text
         self.elapsed_s = data.get("elapsed_s")
-        t = self.totals
-        # the run's own summary is authoritative (it also counts what was not streamed)
-        t.turns = data.get("turns", t.turns)
-        t.prompt_tokens = data.get("prompt_tokens", t.prompt_tokens)
-        t.completion_tokens = data.get("completion_tokens", t.completion_tokens)
-        t.cost_usd = data.get("cost_usd", t.cost_usd) or 0.0
-        if "cost_known" in data:
-            t.cost_unknown_calls = 0 if data["cost_known"] else max(1, t.cost_unknown_calls)
-        t.model_calls = data.get("model_calls", t.model_calls)
-        t.tool_calls = data.get("tool_calls", t.tool_calls)
+        # (the totals took the run's own summary: Totals.apply)
         self.active = None
 
     def _light(self, source: str | None, to: str | None) -> None:
@@ -365,6 +367,20 @@ class RunModel:
     def take_changed(self) -> set[int]:
         changed, self.changed = self.changed, set()
         return changed
+
+
+#: How each kind is folded into the run view (any other kind: a row of its own).
+_FOLDS: dict[str, Any] = {
+    ev.MESSAGE_DELTA: RunModel._delta,
+    ev.MESSAGE: RunModel._message,
+    ev.MODEL_CALL: RunModel._model_call,
+    ev.TOOL_REQUESTED: RunModel._tool_requested,
+    ev.TOOL_RESULT: RunModel._tool_result,
+    ev.HANDOFF: RunModel._handoff,
+    ev.RUN_STARTED: RunModel._run_started,
+    ev.RUN_COMPLETED: RunModel._run_ended,
+    ev.RUN_FAILED: RunModel._run_ended,
+}
 
 
 class Feed:

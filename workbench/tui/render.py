@@ -1,8 +1,13 @@
-"""How stream entries read: one line per entry in the list, everything about one in the detail."""
+"""How stream entries read: one line per entry in the list, everything about one in the detail.
+
+One function per event kind for each (the tables `LINES` and `DETAILS`); a kind without one
+reads as its name and text.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -10,8 +15,15 @@ from rich.style import Style
 from rich.text import Text
 
 from workbench.mesh import events as ev
-from workbench.mesh.format import outcome_words, plural
-from workbench.tui.clock import Clock, duration
+from workbench.mesh.format import (
+    duration,
+    format_cost,
+    milliseconds,
+    outcome_words,
+    plural,
+    tokens_in_out,
+)
+from workbench.tui.clock import Clock
 from workbench.tui.feed import Entry, RunModel
 from workbench.tui.topology_art import agent_colour
 
@@ -33,12 +45,6 @@ def short_args(args: dict[str, Any] | None, limit: int = 120) -> str:
     return one_line(", ".join(parts), limit)
 
 
-def format_cost(cost: float | None, unknown: bool = False) -> str:
-    if cost is None:
-        return "cost unknown"
-    return f"${cost:.4f}" + (" + unknown" if unknown else "")
-
-
 def agent_style(model: RunModel, name: str | None, bold: bool = True) -> Style:
     info = model.agents.get(name or "")
     if info is None:
@@ -55,101 +61,156 @@ def _recipients(model: RunModel, to: str | None) -> Text:
     return out
 
 
+# -- one line per entry ----------------------------------------------------------------------
+
+LineWriter = Callable[[Text, Entry, RunModel], None]
+
+
+def _line_message(line: Text, entry: Entry, model: RunModel) -> None:
+    who = agent_style(model, entry.agent)
+    line.append(entry.agent or "?", who)
+    line.append(" → ", DIM)
+    if entry.streaming or (entry.to is None and entry.result is None and not entry.seq):
+        line.append("…", DIM)
+    else:
+        line.append_text(_recipients(model, entry.to))
+    line.append("  ")
+    line.append(one_line(entry.text))
+    if entry.streaming:
+        line.append(" ▍", who)
+
+
+def _line_tool_requested(line: Text, entry: Entry, model: RunModel) -> None:
+    d = entry.data
+    line.append("⚙ ", "bold")
+    line.append(entry.agent or "?", agent_style(model, entry.agent))
+    line.append(f" {d.get('tool')}", "bold")
+    line.append(f"({short_args(d.get('args'))})", DIM)
+    if entry.result is None:
+        line.append("  …", DIM)
+    else:
+        ok, text, _ = entry.result
+        line.append("  ✓ " if ok else "  ✗ ", "bold green" if ok else "bold red")
+        line.append(one_line(text, 200), "" if ok else "red")
+
+
+def _line_tool_result(line: Text, entry: Entry, model: RunModel) -> None:
+    d = entry.data
+    ok = bool(d.get("ok"))
+    line.append("✓ " if ok else "✗ ", "bold green" if ok else "bold red")
+    line.append(f"{d.get('tool')} → ", DIM)
+    line.append(one_line(entry.text, 200))
+
+
+def _line_handoff(line: Text, entry: Entry, model: RunModel) -> None:
+    line.append("↪ ", DIM)
+    line.append(entry.agent or "?", agent_style(model, entry.agent))
+    line.append(" hands off to ", Style(dim=True, italic=True))
+    line.append(entry.to or "?", agent_style(model, entry.to))
+
+
+def _line_policy_decision(line: Text, entry: Entry, model: RunModel) -> None:
+    d = entry.data
+    effect = d.get("effect", "?")
+    line.append("⚖ ", "bold")
+    line.append(effect, EFFECT_STYLE.get(effect, "bold"))
+    line.append(f" {d.get('action', '')} by ", DIM)
+    line.append(entry.agent or "?", agent_style(model, entry.agent))
+    rules = ", ".join(d.get("rule_ids") or []) or "default"
+    line.append(f" [{rules}] ", "yellow")
+    line.append(one_line(entry.text, 200), DIM)
+
+
+def _line_approval_requested(line: Text, entry: Entry, model: RunModel) -> None:
+    d = entry.data
+    line.append("⏸ approval ", "bold yellow")
+    line.append(str(d.get("approval_id", "")), "yellow")
+    line.append(": ", DIM)
+    line.append(entry.agent or "?", agent_style(model, entry.agent))
+    line.append(f" wants {d.get('tool')}", "bold")
+    line.append(f" · {one_line(entry.text, 160)}", "yellow")
+
+
+def _line_approval_decided(line: Text, entry: Entry, model: RunModel) -> None:
+    d = entry.data
+    decision = d.get("decision", "?")
+    line.append("▶ approval ", "yellow")
+    line.append(str(d.get("approval_id", "")), "yellow")
+    line.append(f" {decision}", "bold green" if decision == "approved" else "bold red")
+    line.append(f" by {d.get('reviewer') or '?'}", DIM)
+    if d.get("always"):
+        line.append(" (always for this session)", DIM)
+    if entry.text:
+        line.append(f": {one_line(entry.text, 160)}")
+
+
+def _line_model_call(line: Text, entry: Entry, model: RunModel) -> None:
+    d = entry.data
+    line.append("◇ ", DIM)
+    line.append(entry.agent or "?", agent_style(model, entry.agent, bold=False))
+    line.append(f" {d.get('model', '?')}", DIM)
+    if d.get("ok") is False:
+        line.append(f"  ✗ {one_line(d.get('error'), 160)}", "red")
+    else:
+        tokens = (d.get("prompt_tokens") or 0) + (d.get("completion_tokens") or 0)
+        line.append(f"  {tokens:,} tok · {format_cost(d.get('cost_usd'))} · "
+                    f"{milliseconds(d.get('latency_ms'))}", DIM)
+
+
+def _line_run_started(line: Text, entry: Entry, model: RunModel) -> None:
+    d = entry.data
+    line.append("▶ run started ", "bold")
+    line.append(f"{d.get('crew', '')} · {d.get('engine', '')} · {d.get('topology', '')}",
+                "bold")
+    line.append(f"  {one_line(entry.text, 200)}", DIM)
+
+
+def _line_run_ended(line: Text, entry: Entry, model: RunModel) -> None:
+    d = entry.data
+    status = d.get("status") or ("completed" if entry.kind == ev.RUN_COMPLETED else "failed")
+    mark = {"completed": ("✔ completed", "bold green"),
+            "cancelled": (f"■ {outcome_words(status, entry.text)}", "bold yellow")}.get(
+        status, ("✘ failed", "bold red"))
+    line.append(mark[0], mark[1])
+    tokens = (d.get("prompt_tokens") or 0) + (d.get("completion_tokens") or 0)
+    line.append(f" in {duration(d.get('elapsed_s') or 0)} · "
+                f"{plural(d.get('turns', 0), 'turn')} · {plural(tokens, 'token')}  ", DIM)
+    if status != "cancelled":  # its reason is already in the mark
+        line.append(one_line(entry.text, 200))
+
+
+def _line_other(line: Text, entry: Entry, model: RunModel) -> None:
+    line.append(f"{entry.kind} ", DIM)
+    line.append(one_line(entry.text, 200))
+
+
+LINES: dict[str, LineWriter] = {
+    ev.MESSAGE: _line_message,
+    ev.TOOL_REQUESTED: _line_tool_requested,
+    ev.TOOL_RESULT: _line_tool_result,
+    ev.HANDOFF: _line_handoff,
+    ev.POLICY_DECISION: _line_policy_decision,
+    ev.APPROVAL_REQUESTED: _line_approval_requested,
+    ev.APPROVAL_DECIDED: _line_approval_decided,
+    ev.MODEL_CALL: _line_model_call,
+    ev.RUN_STARTED: _line_run_started,
+    ev.RUN_COMPLETED: _line_run_ended,
+    ev.RUN_FAILED: _line_run_ended,
+}
+
+
 def entry_line(entry: Entry, model: RunModel, clock: Clock) -> Text:
     """The entry as one line of the stream (cropped by the view)."""
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(clock.time_of_day(entry.ts), DIM)
     line.append(" ")
-    kind, d = entry.kind, entry.data
-    who = agent_style(model, entry.agent)
-    if kind == ev.MESSAGE:
-        line.append(entry.agent or "?", who)
-        line.append(" → ", DIM)
-        if entry.streaming or (entry.to is None and entry.result is None and not entry.seq):
-            line.append("…", DIM)
-        else:
-            line.append_text(_recipients(model, entry.to))
-        line.append("  ")
-        line.append(one_line(entry.text))
-        if entry.streaming:
-            line.append(" ▍", who)
-    elif kind == ev.TOOL_REQUESTED:
-        line.append("⚙ ", "bold")
-        line.append(entry.agent or "?", who)
-        line.append(f" {d.get('tool')}", "bold")
-        line.append(f"({short_args(d.get('args'))})", DIM)
-        if entry.result is None:
-            line.append("  …", DIM)
-        else:
-            ok, text, _ = entry.result
-            line.append("  ✓ " if ok else "  ✗ ", "bold green" if ok else "bold red")
-            line.append(one_line(text, 200), "" if ok else "red")
-    elif kind == ev.TOOL_RESULT:
-        ok = bool(d.get("ok"))
-        line.append("✓ " if ok else "✗ ", "bold green" if ok else "bold red")
-        line.append(f"{d.get('tool')} → ", DIM)
-        line.append(one_line(entry.text, 200))
-    elif kind == ev.HANDOFF:
-        line.append("↪ ", DIM)
-        line.append(entry.agent or "?", who)
-        line.append(" hands off to ", Style(dim=True, italic=True))
-        line.append(entry.to or "?", agent_style(model, entry.to))
-    elif kind == ev.POLICY_DECISION:
-        effect = d.get("effect", "?")
-        line.append("⚖ ", "bold")
-        line.append(effect, EFFECT_STYLE.get(effect, "bold"))
-        line.append(f" {d.get('action', '')} by ", DIM)
-        line.append(entry.agent or "?", who)
-        rules = ", ".join(d.get("rule_ids") or []) or "default"
-        line.append(f" [{rules}] ", "yellow")
-        line.append(one_line(entry.text, 200), DIM)
-    elif kind == ev.APPROVAL_REQUESTED:
-        line.append("⏸ approval ", "bold yellow")
-        line.append(str(d.get("approval_id", "")), "yellow")
-        line.append(": ", DIM)
-        line.append(entry.agent or "?", who)
-        line.append(f" wants {d.get('tool')}", "bold")
-        line.append(f" · {one_line(entry.text, 160)}", "yellow")
-    elif kind == ev.APPROVAL_DECIDED:
-        decision = d.get("decision", "?")
-        line.append("▶ approval ", "yellow")
-        line.append(str(d.get("approval_id", "")), "yellow")
-        line.append(f" {decision}", "bold green" if decision == "approved" else "bold red")
-        line.append(f" by {d.get('reviewer') or '?'}", DIM)
-        if d.get("always"):
-            line.append(" (always for this session)", DIM)
-        if entry.text:
-            line.append(f": {one_line(entry.text, 160)}")
-    elif kind == ev.MODEL_CALL:
-        line.append("◇ ", DIM)
-        line.append(entry.agent or "?", agent_style(model, entry.agent, bold=False))
-        line.append(f" {d.get('model', '?')}", DIM)
-        if d.get("ok") is False:
-            line.append(f"  ✗ {one_line(d.get('error'), 160)}", "red")
-        else:
-            tokens = (d.get("prompt_tokens") or 0) + (d.get("completion_tokens") or 0)
-            line.append(f"  {tokens:,} tok · {format_cost(d.get('cost_usd'))} · "
-                        f"{d.get('latency_ms') or 0:.0f} ms", DIM)
-    elif kind == ev.RUN_STARTED:
-        line.append("▶ run started ", "bold")
-        line.append(f"{d.get('crew', '')} · {d.get('engine', '')} · {d.get('topology', '')}",
-                    "bold")
-        line.append(f"  {one_line(entry.text, 200)}", DIM)
-    elif kind in (ev.RUN_COMPLETED, ev.RUN_FAILED):
-        status = d.get("status") or ("completed" if kind == ev.RUN_COMPLETED else "failed")
-        mark = {"completed": ("✔ completed", "bold green"),
-                "cancelled": (f"■ {outcome_words(status, entry.text)}", "bold yellow")}.get(
-            status, ("✘ failed", "bold red"))
-        line.append(mark[0], mark[1])
-        tokens = (d.get("prompt_tokens") or 0) + (d.get("completion_tokens") or 0)
-        line.append(f" in {duration(d.get('elapsed_s') or 0)} · "
-                    f"{plural(d.get('turns', 0), 'turn')} · {plural(tokens, 'token')}  ", DIM)
-        if status != "cancelled":  # its reason is already in the mark
-            line.append(one_line(entry.text, 200))
-    else:
-        line.append(f"{kind} ", DIM)
-        line.append(one_line(entry.text, 200))
+    LINES.get(entry.kind, _line_other)(line, entry, model)
     return line
+
+
+# -- everything about one entry --------------------------------------------------------------
+
+DetailWriter = Callable[[list[RenderableType], Entry, RunModel, Clock], None]
 
 
 def _kv(rows: list[tuple[str, Any]]) -> Text:
@@ -168,9 +229,110 @@ def _json(value: Any) -> Text:
     return Text(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
+def _detail_message(parts: list[RenderableType], entry: Entry, model: RunModel,
+                    clock: Clock) -> None:
+    parts.append(Text(entry.text + (" ▍" if entry.streaming else "")))
+
+
+def _detail_tool(parts: list[RenderableType], entry: Entry, model: RunModel,
+                 clock: Clock) -> None:
+    d = entry.data
+    parts.append(Text(f"tool {d.get('tool')}  call {d.get('call_id') or '-'}", "bold"))
+    parts.append(Text("arguments", DIM))
+    parts.append(_json(d.get("args") or {}))
+    if entry.result is not None:
+        ok, text, rdata = entry.result
+        parts.append(Text("result " + ("ok" if ok else "error"),
+                          "bold green" if ok else "bold red"))
+        parts.append(Text(text))
+        if rdata.get("args") not in (None, d.get("args")):
+            parts.append(Text("ran with (edited by a reviewer)", DIM))
+            parts.append(_json(rdata.get("args")))
+    elif entry.kind == ev.TOOL_REQUESTED:
+        parts.append(Text("waiting for the result…", DIM))
+
+
+def _detail_policy_decision(parts: list[RenderableType], entry: Entry, model: RunModel,
+                            clock: Clock) -> None:
+    d = entry.data
+    parts.append(_kv([
+        ("effect", d.get("effect")), ("action", d.get("action")),
+        ("rules", ", ".join(d.get("rule_ids") or []) or "none (default)"),
+        ("lifted", ", ".join(d.get("lifted") or [])),
+        ("policy", (d.get("policy_hash") or "")[:16]),
+    ]))
+    for reason in d.get("reasons") or [entry.text]:
+        parts.append(Text(f"• {reason}"))
+
+
+def _detail_approval(parts: list[RenderableType], entry: Entry, model: RunModel,
+                     clock: Clock) -> None:
+    d = entry.data
+    parts.append(_kv([
+        ("approval", d.get("approval_id")), ("tool", d.get("tool")),
+        ("rules", ", ".join(d.get("rule_ids") or [])), ("decision", d.get("decision")),
+        ("reviewer", d.get("reviewer")), ("always", "yes" if d.get("always") else ""),
+        ("expires", clock.time_of_day(d["expires_at"]) if d.get("expires_at") else ""),
+    ]))
+    if entry.text:
+        parts.append(Text(entry.text))
+    if d.get("args") is not None:
+        parts.append(Text("arguments", DIM))
+        parts.append(_json(d.get("args")))
+
+
+def _detail_model_call(parts: list[RenderableType], entry: Entry, model: RunModel,
+                       clock: Clock) -> None:
+    parts.append(_model_info(entry.data))
+
+
+def _detail_run_started(parts: list[RenderableType], entry: Entry, model: RunModel,
+                        clock: Clock) -> None:
+    parts.append(Text(entry.text))
+    for a in entry.data.get("agents") or []:
+        line = Text("• ")
+        line.append(a.get("name", "?"), agent_style(model, a.get("name")))
+        line.append(f" {a.get('role', '')} · {a.get('model', '')} · domain "
+                    f"{a.get('domain', '')}", DIM)
+        if a.get("capabilities"):
+            line.append(f" · can {', '.join(a['capabilities'])}", DIM)
+        parts.append(line)
+
+
+def _detail_run_ended(parts: list[RenderableType], entry: Entry, model: RunModel,
+                      clock: Clock) -> None:
+    d = entry.data
+    tokens = (d.get("prompt_tokens") or 0) + (d.get("completion_tokens") or 0)
+    parts.append(_kv([
+        ("status", d.get("status")), ("elapsed", duration(d.get("elapsed_s") or 0)),
+        ("turns", d.get("turns")), ("tokens", f"{tokens:,}"),
+        ("cost", format_cost(d.get("cost_usd"), d.get("cost_known", True))),
+        ("calls", f"{d.get('model_calls', 0)} model · {d.get('tool_calls', 0)} tool"),
+    ]))
+    parts.append(Text(entry.text))
+
+
+def _detail_other(parts: list[RenderableType], entry: Entry, model: RunModel,
+                  clock: Clock) -> None:
+    parts.append(Text(entry.text))
+
+
+DETAILS: dict[str, DetailWriter] = {
+    ev.MESSAGE: _detail_message,
+    ev.TOOL_REQUESTED: _detail_tool,
+    ev.TOOL_RESULT: _detail_tool,
+    ev.POLICY_DECISION: _detail_policy_decision,
+    ev.APPROVAL_REQUESTED: _detail_approval,
+    ev.APPROVAL_DECIDED: _detail_approval,
+    ev.MODEL_CALL: _detail_model_call,
+    ev.RUN_STARTED: _detail_run_started,
+    ev.RUN_COMPLETED: _detail_run_ended,
+    ev.RUN_FAILED: _detail_run_ended,
+}
+
+
 def entry_detail(entry: Entry, model: RunModel, clock: Clock) -> RenderableType:
     """Everything about one entry: full content, model, tokens, cost, latency, rules."""
-    d = entry.data
     head = Text()
     head.append(entry.kind, "bold")
     head.append(f"  #{entry.seq}  {clock.time_of_day(entry.ts)}", DIM)
@@ -184,69 +346,8 @@ def entry_detail(entry: Entry, model: RunModel, clock: Clock) -> RenderableType:
         head.append(" → ", DIM)
         head.append_text(_recipients(model, entry.to))
     parts: list[RenderableType] = [head]
-    kind = entry.kind
-    if kind == ev.MESSAGE:
-        parts.append(Text(entry.text + (" ▍" if entry.streaming else "")))
-    elif kind in (ev.TOOL_REQUESTED, ev.TOOL_RESULT):
-        parts.append(Text(f"tool {d.get('tool')}  call {d.get('call_id') or '-'}", "bold"))
-        parts.append(Text("arguments", DIM))
-        parts.append(_json(d.get("args") or {}))
-        if entry.result is not None:
-            ok, text, rdata = entry.result
-            parts.append(Text("result " + ("ok" if ok else "error"),
-                              "bold green" if ok else "bold red"))
-            parts.append(Text(text))
-            if rdata.get("args") not in (None, d.get("args")):
-                parts.append(Text("ran with (edited by a reviewer)", DIM))
-                parts.append(_json(rdata.get("args")))
-        elif kind == ev.TOOL_REQUESTED:
-            parts.append(Text("waiting for the result…", DIM))
-    elif kind == ev.POLICY_DECISION:
-        parts.append(_kv([
-            ("effect", d.get("effect")), ("action", d.get("action")),
-            ("rules", ", ".join(d.get("rule_ids") or []) or "none (default)"),
-            ("lifted", ", ".join(d.get("lifted") or [])),
-            ("policy", (d.get("policy_hash") or "")[:16]),
-        ]))
-        for reason in d.get("reasons") or [entry.text]:
-            parts.append(Text(f"• {reason}"))
-    elif kind in (ev.APPROVAL_REQUESTED, ev.APPROVAL_DECIDED):
-        parts.append(_kv([
-            ("approval", d.get("approval_id")), ("tool", d.get("tool")),
-            ("rules", ", ".join(d.get("rule_ids") or [])), ("decision", d.get("decision")),
-            ("reviewer", d.get("reviewer")), ("always", "yes" if d.get("always") else ""),
-            ("expires", clock.time_of_day(d["expires_at"]) if d.get("expires_at") else ""),
-        ]))
-        if entry.text:
-            parts.append(Text(entry.text))
-        if d.get("args") is not None:
-            parts.append(Text("arguments", DIM))
-            parts.append(_json(d.get("args")))
-    elif kind == ev.MODEL_CALL:
-        parts.append(_model_info(d))
-    elif kind == ev.RUN_STARTED:
-        parts.append(Text(entry.text))
-        agents = d.get("agents") or []
-        for a in agents:
-            line = Text("• ")
-            line.append(a.get("name", "?"), agent_style(model, a.get("name")))
-            line.append(f" {a.get('role', '')} · {a.get('model', '')} · domain "
-                        f"{a.get('domain', '')}", DIM)
-            if a.get("capabilities"):
-                line.append(f" · can {', '.join(a['capabilities'])}", DIM)
-            parts.append(line)
-    elif kind in (ev.RUN_COMPLETED, ev.RUN_FAILED):
-        tokens = (d.get("prompt_tokens") or 0) + (d.get("completion_tokens") or 0)
-        parts.append(_kv([
-            ("status", d.get("status")), ("elapsed", duration(d.get("elapsed_s") or 0)),
-            ("turns", d.get("turns")), ("tokens", f"{tokens:,}"),
-            ("cost", format_cost(d.get("cost_usd"), not d.get("cost_known", True))),
-            ("calls", f"{d.get('model_calls', 0)} model · {d.get('tool_calls', 0)} tool"),
-        ]))
-        parts.append(Text(entry.text))
-    else:
-        parts.append(Text(entry.text))
-    if entry.model and kind != ev.MODEL_CALL:
+    DETAILS.get(entry.kind, _detail_other)(parts, entry, model, clock)
+    if entry.model and entry.kind != ev.MODEL_CALL:
         parts.append(Text("model call", DIM))
         parts.append(_model_info(entry.model))
     return Group(*parts)
@@ -255,11 +356,11 @@ def entry_detail(entry: Entry, model: RunModel, clock: Clock) -> RenderableType:
 def _model_info(d: dict[str, Any]) -> Text:
     scripted = str(d.get("provider") or "") == "scripted"
     model = f"{d.get('model', '?')}" + (" (scripted, offline)" if scripted else "")
-    tokens = f"{d.get('prompt_tokens') or 0:,} in · {d.get('completion_tokens') or 0:,} out"
     return _kv([
-        ("model", model), ("provider", d.get("provider")), ("tokens", tokens),
+        ("model", model), ("provider", d.get("provider")),
+        ("tokens", tokens_in_out(d.get("prompt_tokens"), d.get("completion_tokens"))),
         ("cost", format_cost(d.get("cost_usd"))),
-        ("latency", f"{d.get('latency_ms') or 0:.0f} ms"),
+        ("latency", milliseconds(d.get("latency_ms"))),
         ("attempts", d.get("attempts")), ("fallback", d.get("fallback_from")),
         ("error", d.get("error")),
     ])
