@@ -123,6 +123,17 @@ def test_the_command_line_offers_the_third_engine(
         capsys.readouterr().err
 
 
+def test_engines_lists_the_third_engine_and_the_broken_one(
+    relay_engine: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811
+) -> None:
+    assert main(["engines"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].split() == ["ENGINE", "TOPOLOGIES", "DESCRIPTION"]
+    assert [r.split()[0] for r in rows[1:]] == ["autogen", "crewai", "relay", "warp"]
+    assert rows[3].split(None, 1)[1].split() == "star, network Passes the task from agent to agent".split()
+    assert "unusable: its entry point relayengine.missing:ENGINE failed to load" in rows[4]
+
+
 def test_a_run_on_the_third_engine_loads_it_then(
     relay_engine: Path, tmp_path: Path, home: Path,  # noqa: F811
 ) -> None:

@@ -8,6 +8,7 @@ from types import ModuleType
 
 from workbench.cli import (
     crews,
+    engines,
     evaluate,
     governance,
     importing,
@@ -21,8 +22,8 @@ from workbench.cli.common import Parser, guarded
 
 #: Every command group, in --help order. Each module's `register(subparsers)` adds its
 #: subparsers and sets their `handler`; nothing else dispatches.
-GROUPS: tuple[ModuleType, ...] = (run, sessions, review, crews, models, governance, mcp,
-                                  importing, evaluate)
+GROUPS: tuple[ModuleType, ...] = (run, sessions, review, crews, engines, models, governance,
+                                  mcp, importing, evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from workbench.engines.base import Engine, EngineInfo
 from workbench.errors import UserInputError
 
-__all__ = ["GROUP", "Engine", "EngineInfo", "engine_choices", "engine_info", "engine_names",
-           "engine_problem", "engines", "load_engine", "offering", "refresh",
+__all__ = ["GROUP", "Engine", "EngineInfo", "broken_engines", "engine_choices", "engine_info",
+           "engine_names", "engine_problem", "engines", "load_engine", "offering", "refresh",
            "topology_problem"]
 
 GROUP = "workbench.engines"
@@ -81,6 +81,12 @@ def _unfit(name: str, info: object, kinds: tuple[str, ...]) -> str | None:
 
 def engine_names() -> list[str]:
     return list(engines())
+
+
+def broken_engines() -> dict[str, str]:
+    """Engines registered but left out: name -> why (a warning in the log says it too)."""
+    engines()
+    return dict(_broken)
 
 
 def engine_problem(name: str) -> str | None:

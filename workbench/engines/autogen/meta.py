@@ -5,6 +5,6 @@ from workbench.engines.base import EngineInfo
 ENGINE = EngineInfo(
     name="autogen",
     topologies=frozenset({"star", "layered", "network", "graph"}),
-    description="AutoGen AgentChat teams: Swarm or selector chat, round robin, GraphFlow",
+    description="AutoGen AgentChat teams: selector chat, round robin, GraphFlow",
     engine="workbench.engines.autogen.engine:AutoGenEngine",
 )

@@ -5,6 +5,6 @@ from workbench.engines.base import EngineInfo
 ENGINE = EngineInfo(
     name="crewai",
     topologies=frozenset({"star", "layered", "network"}),
-    description="CrewAI crews: a hierarchical manager, or tasks in sequence with context",
+    description="CrewAI: each turn a real CrewAI task and crew, conducted by the topology",
     engine="workbench.engines.crewai.engine:CrewAIEngine",
 )
