@@ -1,5 +1,6 @@
-"""Prompt digests: kept per conversation, the same SHA-256 of the canonical JSON of the whole
-prompt as hashing it at once, and each message encoded once however long the history."""
+"""A growing history costs the same per call: prompt digests are kept per conversation (the
+same SHA-256 of the canonical JSON of the whole prompt, each message encoded once), and a
+history redacted for an external provider has each text redacted once."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from typing import Any
 import yaml
 
 from tests.support import make_context
-from workbench.mesh.digest import PromptDigests, prompt_digest
+from workbench.governance.policy import load_policies
+from workbench.governance.policy_gate import PolicyGate
+from workbench.governance.redact import redact
+from workbench.mesh.history import PromptDigests, prompt_digest
 from workbench.spec.loader import parse_crew
 
 
@@ -80,16 +84,19 @@ def test_each_message_is_encoded_once_however_long_the_history() -> None:
     assert _Counted.encoded == 200  # hashing the whole prompt each call made 20,100
 
 
+def _network_crew(turns: int = 12):
+    agents = [{"name": n, "role": n.title(), "goal": f"Do {n} work"} for n in ("a", "b", "c")]
+    script = [{"agent": "abc"[i % 3], "say": f"Turn {i}: a finding."} for i in range(turns)]
+    return parse_crew(yaml.safe_dump({
+        "name": "digests", "model": "scripted/demo", "agents": agents, "script": script,
+        "topology": {"kind": "network", "max_turns": turns},
+    }), "crew.yaml")
+
+
 def test_a_runs_model_calls_carry_the_digest_of_what_the_model_was_sent(tmp_path: Path) -> None:
     from workbench.engines.autogen import AutoGenEngine
 
-    agents = [{"name": n, "role": n.title(), "goal": f"Do {n} work"} for n in ("a", "b", "c")]
-    script = [{"agent": "abc"[i % 3], "say": f"Turn {i}: a finding."} for i in range(12)]
-    spec = parse_crew(yaml.safe_dump({
-        "name": "digests", "model": "scripted/demo", "agents": agents, "script": script,
-        "topology": {"kind": "network", "max_turns": 12},
-    }), "crew.yaml")
-    ctx, events = make_context(spec, tmp_path)
+    ctx, events = make_context(_network_crew(), tmp_path)
     ctx.gateway.scripted.requests = []
     asyncio.run(AutoGenEngine().run(ctx))
     sent = [r.messages for r in ctx.gateway.scripted.requests]
@@ -98,3 +105,33 @@ def test_a_runs_model_calls_carry_the_digest_of_what_the_model_was_sent(tmp_path
     assert [e.data["prompt_sha256"] for e in calls] == [_whole(m) for m in sent]
     # every call but the first of each agent carries its history: the digests all differ
     assert len({e.data["prompt_sha256"] for e in calls}) == 12
+
+
+def test_a_redacted_history_has_each_text_redacted_once(tmp_path: Path) -> None:
+    from tests.governance.test_policies import write_policies
+    from workbench.engines.autogen import AutoGenEngine
+
+    seen: list[str] = []
+
+    def counting(text: str) -> tuple[str, list[str]]:
+        seen.append(text)
+        return redact(text)
+
+    # the scripted model stands in for an external provider: every prompt to it is redacted
+    policies = write_policies(tmp_path / "p", """\
+version: 1
+rules:
+  - {id: redact-all, on: model_call, effect: redact, reason: external, when: 'true'}
+""")
+    gate = PolicyGate(load_policies(policies))
+    ctx, _ = make_context(_network_crew(), tmp_path, task="Mail jane.doe@acme.com the brief",
+                          gate=gate, redactor=counting)
+    ctx.gateway.scripted.requests = []
+    asyncio.run(AutoGenEngine().run(ctx))
+    sent = [r.messages for r in ctx.gateway.scripted.requests]
+    assert len(sent) == 12
+    assert all("Mail [REDACTED:email] the brief" in json.dumps(m) for m in sent)
+    assert all("acme.com" not in json.dumps(m) for m in sent)
+    # each distinct text once, not the whole history again on every call
+    assert sorted(seen) == sorted(set(seen))
+    assert len(seen) < sum(len(m) for m in sent) / 3

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from workbench.errors import ProviderError
 from workbench.gateway.gateway import Gateway
-from workbench.gateway.profiles import Target, crew_profiles
+from workbench.gateway.profiles import Target
 from workbench.gateway.types import AllBlocked, Blocked, ModelRequest, ModelResponse, split_model
 from workbench.governance.activation import Activation, domain_key
 from workbench.governance.activation import build as build_activation
@@ -22,7 +22,7 @@ from workbench.governance.argcheck import schema_problems
 from workbench.governance.gate import Decision, Gate, OpenGate
 from workbench.mesh import events as ev
 from workbench.mesh.bus import EventBus
-from workbench.mesh.digest import PromptDigests
+from workbench.mesh.history import MemoRedactor, PromptDigests
 from workbench.mesh.totals import Totals
 from workbench.spec.schema import AgentSpec, CrewSpec
 from workbench.spec.topology import Topology
@@ -113,7 +113,8 @@ class RunContext:
         self.tools = tools or ToolRegistry()
         self.gate: Gate = gate or OpenGate()
         self.approvals: ApprovalBroker = approvals or DenyApprovals()
-        self.redactor = redactor
+        # the history is sent again on every call: each text is redacted once
+        self.redactor = redactor if redactor is _identity_redactor else MemoRedactor(redactor)
         self.stream = stream
         self.totals = Totals(domains={a.name: a.domain for a in spec.agents})
         #: Totals and bus together: the totals a subscriber sees include its event.
@@ -122,8 +123,6 @@ class RunContext:
         self.stopped = threading.Event()
         self.loop: asyncio.AbstractEventLoop | None = None
         self._agents = {a.name: a for a in spec.agents}
-        if gateway.profiles is None and spec.models:
-            gateway.profiles = crew_profiles(spec.models)
         self._model_names: dict[str, tuple[str, str]] = {}
         #: Each agent's prompt grows by a message or two a call: hash only what is new.
         self._prompts = PromptDigests()
