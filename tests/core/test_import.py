@@ -318,9 +318,10 @@ def test_function_tool_source_is_kept_but_never_run(home: Path, tmp_path: Path,
     out = tmp_path / "f.yaml"
     code, _, err = _import(home, capsys, str(path), "--team", "1", "-o", str(out))
     assert code == 0, err
-    kept = yaml.safe_load(out.read_text())["unmapped"]["agents"]["assistant_agent"]["tools"]
-    assert kept[0]["name"] == "calculator" and kept[0]["source_code"] == evil
-    assert load_crew(out).agents[0].tools == []  # declared, not available
+    kept = yaml.safe_load(out.read_text())["functions"]["calculator_function"]
+    assert kept["source_code"] == evil and "trusted" not in kept
+    # listed, but untrusted: not offered, never compiled
+    assert load_crew(out).agents[0].tools == ["function:calculator_function"]
     assert main(["--home", str(home), "run", str(out), "--model", "scripted/demo",
                  "--approvals", "deny"]) == 0
     assert not marker.exists()

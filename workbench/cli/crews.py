@@ -49,4 +49,8 @@ def cmd_crews(args: argparse.Namespace) -> int:
     print(f"{path}: ok ({spec.name}: {plural(len(spec.agents), 'agent')}, {engine}, {topology})")
     for problem in missing_keys(spec, config.home):  # valid, but a run would stop here
         print(f"  warning: {problem}")
+    from workbench.tools.functions import notes
+
+    for note in notes(spec):  # valid, but a run goes without them
+        print(f"  warning: {note}")
     return EXIT_OK

@@ -30,6 +30,7 @@ from workbench.spec.topology import resolve
 from workbench.store.db import RENEW_S, Store, describe_error
 from workbench.store.writer import EventWriter
 from workbench.tools.base import ToolContext
+from workbench.tools.functions import notes as function_notes
 from workbench.tools.registry import ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ class Session:
         #: run cannot keep, such as a cost budget over models without a price.
         self.warnings = budget_warnings(
             spec, profiles, getattr(getattr(gate, "policy", None), "budgets", None) or {})
+        self.warnings += function_notes(spec)  # untrusted functions agents run without
         self.prepared = prepared
         self.settings = settings
         self.store = store
@@ -164,7 +166,7 @@ class Session:
             self.bus,
             Gateway(ScriptPlayer(spec.script), profiles),
             self.tool_ctx,
-            ToolRegistry(tags=spec.tool_tags),
+            ToolRegistry(tags=spec.tool_tags, functions=spec.functions),
             gate=gate,
             approvals=approvals,
             stream=stream,

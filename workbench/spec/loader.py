@@ -118,9 +118,15 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
 
     check_servers(spec, fail)
     registry = tools or ToolRegistry()
+    check_functions(spec, registry, fail)
     for i, agent in enumerate(spec.agents):
         for j, tool in enumerate(agent.tools):
             if tool.startswith("mcp:"):
+                continue
+            if tool.startswith("function:"):  # the crew's own, checked without running it
+                if tool.removeprefix("function:") not in spec.functions:
+                    fail(f"no function {tool.removeprefix('function:')!r} under functions: "
+                         f"for agent {agent.name!r}", "agents", i, "tools", j)
                 continue
             if ":" in tool and tool not in registry.names():
                 problem = custom_tool_problem(tool)
@@ -148,6 +154,21 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
             if entry.call not in agent_tools and entry.call not in short and not mcp:
                 fail(f"script calls {entry.call!r}, which agent {entry.agent!r} does not have",
                      "script", i, "call")
+
+
+def check_functions(spec: CrewSpec, registry: ToolRegistry, fail: Any) -> None:
+    """The crew's `functions:`, read with ast only (their code never runs here): a trusted
+    one must be Python defining a function; none may take a built-in tool's name."""
+    from workbench.tools.functions import source_problem
+
+    builtin = set(registry.names())
+    for name, function in spec.functions.items():
+        if name in builtin:
+            fail(f"functions: {name!r} is a built-in tool's name; give the function another "
+                 "(and list it as function:NEW_NAME)", "functions", name)
+        problem = source_problem(name, function) if function.trusted else None
+        if problem:
+            fail(problem, "functions", name, "source_code")
 
 
 #: `package.module:function`: how a crew names a custom tool.
@@ -183,9 +204,10 @@ def import_custom_tools(spec: CrewSpec, file: str, text: str | None = None,
     check_commands(spec, file, text)  # an MCP server's command is looked for at a run
     registry = tools or ToolRegistry()
     lines: dict = {}
+    compile_trusted_functions(spec, file, text)
     for i, agent in enumerate(spec.agents):
         for j, tool in enumerate(agent.tools):
-            if ":" not in tool or tool.startswith("mcp:"):
+            if ":" not in tool or tool.startswith(("mcp:", "function:")):
                 continue
             try:
                 registry.get(tool)
@@ -200,6 +222,28 @@ def import_custom_tools(spec: CrewSpec, file: str, text: str | None = None,
                         lines = {}
                 raise SpecError(problem, file,
                                 line_of(lines, ("agents", i, "tools", j))) from None
+
+
+def compile_trusted_functions(spec: CrewSpec, file: str, text: str | None = None) -> None:
+    """Compile the trusted functions agents use (their code runs: only when a run starts);
+    one that fails is a SpecError at its entry. Untrusted ones are never compiled."""
+    from workbench.tools.functions import compile_function
+
+    used = {t.removeprefix("function:") for a in spec.agents for t in a.tools
+            if t.startswith("function:")}
+    for name, function in spec.functions.items():
+        if not function.trusted or name not in used or function.compiled() is not None:
+            continue
+        try:
+            function.use(compile_function(name, function, file))
+        except UserInputError as exc:
+            line = None
+            if text is not None:
+                try:
+                    line = line_of(load_with_lines(text)[1], ("functions", name))
+                except LocatedYAMLError:
+                    line = None
+            raise SpecError(str(exc), file, line) from None
 
 
 def load_crew(path: str | Path, engine: str | None = None, topology: str | None = None,

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from workbench.spec.shape import TOPOLOGY_KINDS
 
@@ -57,6 +64,27 @@ class McpServerSpec(_Strict):
         if self.command and self.headers:
             raise ValueError("headers are for a url server; a command takes env")
         return self
+
+
+class FunctionSpec(_Strict):
+    """Python source kept in the crew file (an AutoGen FunctionTool, imported): agents list it
+    as `function:NAME`. It is never run on import or validation; it runs, as a custom tool
+    through the policy, only once the user has read it and set `trusted: true`."""
+
+    description: str = ""
+    source_code: str = Field(min_length=1, max_length=200_000)
+    #: Modules the source needs: "json", or {module: typing, imports: [Optional, ...]}.
+    global_imports: list[str | dict[str, Any]] = Field(default_factory=list)
+    trusted: bool = False
+    #: Set when a run compiles it (tools/functions.py), never at validation.
+    _compiled: Any = PrivateAttr(default=None)
+
+    def compiled(self) -> Any:
+        """The function as the run compiled it; None before (or if it is not trusted)."""
+        return self._compiled
+
+    def use(self, fn: Any) -> None:
+        self._compiled = fn
 
 
 class AgentSpec(_Strict):
@@ -181,6 +209,10 @@ class CrewSpec(_Strict):
     unmapped: dict[str, Any] = Field(default_factory=dict)
     #: MCP tool servers of the crew: agents list `mcp:NAME` (all its tools) or `mcp:NAME/TOOL`.
     mcp_servers: dict[str, McpServerSpec] = Field(default_factory=dict)
+    #: Python functions kept in the file (agents list `function:NAME`); each runs only when
+    #: marked `trusted: true`, as a custom tool.
+    functions: dict[Annotated[str, Field(pattern=IDENT)], FunctionSpec] = Field(
+        default_factory=dict)
 
     @field_validator("tool_tags")
     @classmethod

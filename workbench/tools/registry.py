@@ -17,6 +17,8 @@ _JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", 
 
 #: Every custom tool has it, so a policy can tell user code from the built-in tools.
 CUSTOM_TAG = "custom"
+#: How agents list a function kept in the crew file (tools/functions.py).
+FUNCTION = "function:"
 
 
 def tool_from_function(ref: str, fn: Any, extra_tags: Iterable[str] = ()) -> Tool:
@@ -56,9 +58,12 @@ class ToolRegistry:
     """
 
     def __init__(self, tools: tuple[Tool, ...] = BUILTINS,
-                 tags: Mapping[str, Iterable[str]] | None = None) -> None:
+                 tags: Mapping[str, Iterable[str]] | None = None,
+                 functions: Mapping[str, Any] | None = None) -> None:
         self._tools = {t.name: t for t in tools}
         self._extra_tags = dict(tags or {})
+        #: The crew's `functions:` (tools/functions.py): offered only when trusted.
+        self._functions = dict(functions or {})
         #: `mcp:server` refs: the names of all that server's tools.
         self._groups: dict[str, list[str]] = {}
 
@@ -78,6 +83,9 @@ class ToolRegistry:
         """The tools an agent's `tools:` entry stands for: one, or a whole MCP server's."""
         if ref in self._groups:
             return [self._tools[n] for n in self._groups[ref]]
+        if ref.startswith(FUNCTION) and not getattr(
+                self._functions.get(ref[len(FUNCTION):]), "trusted", True):
+            return []  # an untrusted function is not offered (the run says so at its start)
         return [self.get(ref)]
 
     def names(self) -> list[str]:
@@ -97,6 +105,8 @@ class ToolRegistry:
     def get(self, name: str) -> Tool:
         if name in self._tools:
             return self._tools[name]
+        if name.startswith(FUNCTION) or name in self._functions:
+            return self._function(name.removeprefix(FUNCTION))
         if ":" not in name:
             raise UserInputError(
                 f"unknown tool {name!r}; built-in tools are {', '.join(self.names())}, "
@@ -122,6 +132,21 @@ class ToolRegistry:
             )
         # engines offer it, and models call it, by its own name
         self._tools[name] = self._tools[tool.name] = tool
+        return tool
+
+
+    def _function(self, key: str) -> Tool:
+        """The crew's function `key` as a tool, compiled on first use if it is trusted."""
+        from workbench.tools.functions import compile_function, function_tool, untrusted
+
+        spec = self._functions.get(key)
+        if spec is None:
+            raise UserInputError(f"no function {key!r} in the crew's functions:")
+        if not spec.trusted:
+            raise UserInputError(untrusted(key))
+        fn = spec.compiled() or compile_function(key, spec)
+        tool = function_tool(key, spec, fn, self._extra_tags.get(f"{FUNCTION}{key}", ()))
+        self._tools[key] = self._tools[f"{FUNCTION}{key}"] = tool
         return tool
 
 

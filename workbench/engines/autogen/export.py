@@ -49,9 +49,18 @@ def _tool_source(name: str, description: str, parameters: dict[str, Any]) -> str
             f"    return {answer!r}\n")
 
 
-def _tool(ref: str) -> tuple[str, str, dict[str, Any]] | None:
+def _tool(ref: str, spec: CrewSpec | None = None) -> tuple[str, str, dict[str, Any]] | None:
     """Name, description and parameters of a crew's tool, for its placeholder."""
     from workbench.tools.builtin import BUILTINS
+
+    function = spec.functions.get(ref.removeprefix("function:")) \
+        if spec is not None and ref.startswith("function:") else None
+    if function is not None:  # read from its source, never loaded here
+        from workbench.tools.functions import source_parameters
+
+        name = ref.removeprefix("function:")
+        return (name, function.description or f"The crew's function {name}",
+                source_parameters(name, function))
 
     for tool in BUILTINS:
         if tool.name == ref:
@@ -126,6 +135,13 @@ def team_component(spec: CrewSpec) -> tuple[dict[str, Any], list[str]]:
         if value:
             crew_meta[field] = ([e.model_dump(exclude_defaults=True) for e in value]
                                 if field == "script" else value)
+    if spec.functions:
+        # trust is the user's, here: it is never exported (an import starts untrusted)
+        crew_meta["functions"] = {k: f.model_dump(exclude={"trusted"}, exclude_defaults=True)
+                                  for k, f in spec.functions.items()}
+        warnings.append(f"functions {', '.join(spec.functions)} are exported as placeholder "
+                        "FunctionTools (their source rides in the metadata, for `workbench "
+                        "import`): AutoGen never runs code it did not see")
     if spec.tasks:
         crew_meta["tasks"] = [t.model_dump(exclude_defaults=True) for t in spec.tasks]
         warnings.append("AutoGen teams have no tasks: the crew's tasks ride in the first "
@@ -139,7 +155,7 @@ def team_component(spec: CrewSpec) -> tuple[dict[str, Any], list[str]]:
             continue
         tools = []
         for ref in agent.tools:
-            found = _tool(ref)
+            found = _tool(ref, spec)
             if found is None:
                 warnings.append(f"agent {agent.name!r}: MCP tool {ref!r} is not exported (an "
                                 "McpWorkbench for its server would give it back)")

@@ -199,6 +199,11 @@ def _team(choice: TeamChoice, component: dict[str, Any], file: str,
         for key in ("engine", "task", "inputs", "tasks", "script"):
             if meta.get(key):
                 crew.data[key] = meta[key]
+        if isinstance(meta.get("functions"), dict):
+            # an exported crew's functions come back untrusted: trust is never imported
+            crew.data["functions"] = {
+                k: {f: v[f] for f in ("description", "source_code", "global_imports") if f in v}
+                for k, v in meta["functions"].items() if isinstance(v, dict)}
     if scripts and not crew.data.get("script"):
         crew.data["script"] = scripts
     fill_inputs(crew, (meta or {}).get("inputs") or {}, file)
@@ -291,7 +296,7 @@ def _agent(crew: ImportedCrew, component: dict[str, Any], taken: set[str],
     restored = _agent_meta(crew, meta, label) if isinstance(meta, str) else {}
     # an exported agent's tools are placeholders named like the tools its metadata lists
     placeholders = {t.rsplit(":", 1)[-1] for t in restored.get("tools") or []}
-    _tools(crew, config, name, placeholders)
+    functions = _tools(crew, config, name, placeholders)
     handoffs = [h if isinstance(h, str) else str(h.get("target", ""))
                 for h in config.get("handoffs") or [] if isinstance(h, str | dict)]
     if kind == "AssistantAgent":
@@ -307,6 +312,8 @@ def _agent(crew: ImportedCrew, component: dict[str, Any], taken: set[str],
             agent.pop(key, None)
         says = []
     agent.update(restored)
+    if functions:  # listed, not offered until the user trusts them
+        agent["tools"] = [*agent.get("tools", []), *functions]
     return agent, handoffs, says
 
 
@@ -337,7 +344,7 @@ def _agent_meta(crew: ImportedCrew, text: str, label: str) -> dict[str, Any]:
     out = {k: data[k] for k in allowed if k in data}
     known = builtin_tools()
     tools = [t for t in out.get("tools") or [] if isinstance(t, str)]
-    odd = [t for t in tools if t not in known and not t.startswith("mcp:")]
+    odd = [t for t in tools if t not in known and not t.startswith(("mcp:", "function:"))]
     if odd:
         from workbench.spec.loader import custom_tool_problem
 
@@ -403,9 +410,11 @@ def _model(crew: ImportedCrew, client: dict[str, Any],
     return result, str(api_base) if api_base else None, says
 
 
-def _tools(crew: ImportedCrew, config: dict[str, Any], agent: str, skip: set[str]) -> None:
-    """An agent's tools, kept declared and unavailable (their code is never run); `skip`
-    names the placeholders of an exported crew's tools, restored from its metadata."""
+def _tools(crew: ImportedCrew, config: dict[str, Any], agent: str, skip: set[str]) -> list[str]:
+    """An agent's tools: FunctionTools become the crew's functions (their source kept, never
+    run, untrusted), the others are kept declared and unavailable; returns the agent's
+    `function:NAME` refs. `skip` names the placeholders of an exported crew's tools,
+    restored from its metadata."""
     components: list[dict[str, Any]] = [t for t in config.get("tools") or []
                                         if isinstance(t, dict)]
     workbenches = config.get("workbench")
@@ -426,21 +435,25 @@ def _tools(crew: ImportedCrew, config: dict[str, Any], agent: str, skip: set[str
                       "tool source) is kept under unmapped.agents, not connected: add it "
                       "under mcp_servers: to use its tools")
     kept: list[dict[str, Any]] = []
+    refs: list[str] = []
     for tool in components:
         tool_kind = _kind(tool)
         tool_config = tool.get("config") if isinstance(tool.get("config"), dict) else {}
         tool_name = str(tool_config.get("name") or tool_kind)
         if tool_kind == "FunctionTool" and tool_name in skip:
             continue
-        if tool_kind == "FunctionTool":
-            kept.append({"name": tool_name,
-                         "description": tool_config.get("description", ""),
-                         "source_code": tool_config.get("source_code", ""),
-                         "global_imports": tool_config.get("global_imports", [])})
-            crew.warn(f"agent {agent!r}: FunctionTool {tool_name!r} is Python from the file; "
-                      "its source is kept under unmapped.agents, never run, and the tool is "
-                      "not available (as a module:function tool it would be a custom tool "
-                      "needing a reviewer)")
+        if tool_kind == "FunctionTool" and isinstance(tool_config.get("source_code"), str) \
+                and tool_config["source_code"].strip():
+            key = _function(crew, tool_name, tool_config)
+            refs.append(f"function:{key}")
+            crew.warn(f"agent {agent!r}: FunctionTool {tool_name!r} is Python from the file: "
+                      f"kept as functions.{key}, never run, and not offered to the agent "
+                      "until you have read it and set trusted: true there (it then runs as a "
+                      "custom tool, through the policy and its approvals)")
+        elif tool_kind == "FunctionTool":
+            kept.append({"name": tool_name, "description": tool_config.get("description", "")})
+            crew.warn(f"agent {agent!r}: FunctionTool {tool_name!r} has no source; kept "
+                      "under unmapped.agents, not available")
         else:
             kept.append({"provider": tool.get("provider"),
                          "config": scrub(tool_config, f"agents.{agent}.tools", crew)})
@@ -448,6 +461,41 @@ def _tools(crew: ImportedCrew, config: dict[str, Any], agent: str, skip: set[str
                       "unmapped.agents, not available")
     if kept:
         crew.keep("agents", agent, {"tools": kept})
+    return refs
+
+
+def _function(crew: ImportedCrew, tool_name: str, config: dict[str, Any]) -> str:
+    """The crew's function for a FunctionTool (one entry per distinct source): its key, an
+    identifier that is no built-in tool's name. Never trusted on import."""
+    entry = {"description": clean_text(config.get("description")),
+             "source_code": str(config["source_code"]),
+             "global_imports": _imports(config.get("global_imports"))}
+    entry = {k: v for k, v in entry.items() if v or k == "source_code"}
+    functions = crew.data.setdefault("functions", {})
+    base = re.sub(r"\W+", "_", tool_name, flags=re.ASCII).strip("_") or "function"
+    if base[0].isdigit():
+        base = f"function_{base}"
+    if base in builtin_tools():
+        base = f"{base}_function"
+    key, n = base, 2
+    while key in functions and functions[key] != entry:
+        key, n = f"{base}_{n}", n + 1
+    functions[key] = entry
+    return key
+
+
+def _imports(raw: Any) -> list[Any]:
+    """A FunctionTool's global_imports as data: module names, or {module, imports}."""
+    out: list[Any] = []
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("module"), str):
+            names = [n if isinstance(n, str) else
+                     {k: v for k, v in n.items() if k in ("name", "alias") and v}
+                     for n in item.get("imports") or [] if isinstance(n, str | dict)]
+            out.append({"module": item["module"], "imports": names})
+    return out
 
 
 def _topology(crew: ImportedCrew, kind: str, config: dict[str, Any],

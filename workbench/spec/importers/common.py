@@ -226,8 +226,14 @@ def render(crew: ImportedCrew) -> str:
         head += [f"- {w}" for w in crew.warnings]
     order = ("name", "description", "task", "engine", "model", "topology", "inputs")
     data = {k: crew.data[k] for k in order if k in crew.data}
-    data.update({k: v for k, v in crew.data.items() if k not in data})
+    data.update({k: v for k, v in crew.data.items() if k not in data and k != "functions"})
     text = _comment(head) + dump_yaml(data)
+    if crew.data.get("functions"):
+        text += "\n" + _comment([
+            "Python from the file (AutoGen FunctionTools): never run until you have read a",
+            "function and set trusted: true on it; it then runs as a custom tool, through",
+            "the policy (the shipped one asks a reviewer for each call).",
+        ]) + dump_yaml({"functions": crew.data["functions"]})
     if crew.unmapped:
         text += "\n" + _comment([
             "Not mapped: runs ignore this section. Resolve each entry by hand (a tool to an",

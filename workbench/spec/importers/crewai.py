@@ -378,6 +378,10 @@ def _restore(crew: ImportedCrew, saved: dict[str, Any], name_given: bool) -> Non
                 "tool_tags"):
         if saved.get(key):
             crew.data[key] = saved[key]
+    if isinstance(saved.get("functions"), dict):  # back untrusted: trust is never imported
+        crew.data["functions"] = {
+            k: {f: v[f] for f in ("description", "source_code", "global_imports") if f in v}
+            for k, v in saved["functions"].items() if isinstance(v, dict)}
     if not name_given and isinstance(saved.get("name"), str):
         crew.name = crew.data["name"] = crew_slug(saved["name"])
 
@@ -422,7 +426,7 @@ def _agent(crew: ImportedCrew, project: Project, key: str, entry: dict[str, Any]
         # an agent a workbench export wrote: its tools as they were (placeholders in crew.py)
         from workbench.spec.loader import custom_tool_problem
 
-        exported = [t for t in restored if t in tools_known or (
+        exported = [t for t in restored if t in tools_known or t.startswith("function:") or (
             ":" in t and not t.startswith("mcp:") and not custom_tool_problem(t))]
         declared = []  # the YAML's tools are crew.py's placeholders for these
     usable = [t for t in declared if t in tools_known]

@@ -149,6 +149,11 @@ def export_crewai(spec: CrewSpec, dest: Path, force: bool = False) -> tuple[list
     for field in ("models", "allow_hosts", "tool_tags"):
         if getattr(spec, field):
             literal[field] = getattr(spec, field)
+    if spec.functions:  # their source, for `workbench import`; trust is never exported
+        literal["functions"] = {k: f.model_dump(exclude={"trusted"}, exclude_defaults=True)
+                                for k, f in spec.functions.items()}
+        warnings.append(f"functions {', '.join(spec.functions)} are placeholder @tool methods "
+                        "(their source is kept in crew.py's WORKBENCH_CREW)")
     crew_py = _crew_py(spec, hub, agent_methods, keys, tools, literal)
     main_py = _main_py(spec)
     ast.parse(crew_py)  # the exporter's own output: a defect here is a bug, loudly
