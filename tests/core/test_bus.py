@@ -120,3 +120,54 @@ def test_the_session_row_is_updated_off_the_run_s_threads(tmp_path: Path, monkey
     assert progress_threads and set(progress_threads) == {"session-progress"}
     assert store.get_session(outcome.session_id)["turns"] == outcome.totals.turns
     store.close()
+
+
+class _StuckTerminal:
+    """A terminal nobody reads: the first write blocks until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.release.wait(300)
+        self.lines.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def test_a_stuck_terminal_does_not_hold_up_the_run(tmp_path: Path) -> None:
+    """The run does all its work while the printer waits on the terminal; the printed
+    output is complete, summary last, when the run returns."""
+    from workbench.cli.printer import RunPrinter
+    from workbench.config import Settings
+    from workbench.mesh.session import Session, prepare
+    from workbench.store.db import Store
+
+    settings = Settings(home=tmp_path / "home")
+    settings.ensure_home()
+    store = Store(settings.database_url)
+    terminal = _StuckTerminal()
+    ended = threading.Event()
+    session = Session(prepare(ROOT / "crews" / "support-triage.yaml", task="PDF export fails"),
+                      settings, store,
+                      subscribers=[lambda e: e.kind == "run.completed" and ended.set(),
+                                   RunPrinter(out=terminal, color=False)])
+    outcome: list = []
+    runner = threading.Thread(target=lambda: outcome.append(asyncio.run(session.execute())))
+    runner.start()
+    # had the printer been called on the run's threads, the run would wait on the terminal
+    assert ended.wait(120)
+    assert terminal.lines == []
+    terminal.release.set()
+    runner.join(120)
+    assert outcome and outcome[0].status == "completed"
+    printed = "".join(terminal.lines)
+    assert printed.startswith("▶ support-triage") and "✔ completed" in printed
+    assert printed.rstrip().splitlines()[-1].startswith("  result:")
+    store.close()
