@@ -49,8 +49,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = settings(args)
     path = resolve_crew(args.crew, config)
-    prepared = prepare(path, args.engine, args.topology, args.task, args.model)
-    fill_run_inputs(prepared, args.input)
+    from workbench.spec.inputs import parse_assignments
+
+    prepared = prepare(path, args.engine, args.topology, args.task, args.model,
+                       inputs=parse_assignments(args.input))
+    fill_run_inputs(prepared)
     store = open_store(config)
     store.reap_lapsed_sessions()  # an earlier run killed on this host is told apart now
     governance = governed(config, store, args.approvals, args.reviewer, args.human_default)
@@ -110,20 +113,23 @@ async def _execute(session: Any) -> Any:
                 pass
 
 
-def fill_run_inputs(prepared: Any, items: list[str] | None) -> None:
-    """Put the crew's inputs (and `--input KEY=VALUE`) into a prepared run; on a terminal,
-    ask for each input that has no value, else say which stay as written."""
-    from workbench.spec.inputs import apply_inputs, parse_assignments
+def fill_run_inputs(prepared: Any) -> None:
+    """A prepared run's inputs without a value (`prepare` put in the crew's and --input's):
+    on a terminal, ask for each, else say which stay as written."""
+    from workbench.spec.inputs import apply_inputs
 
-    given = parse_assignments(items)
-    ask = None
-    if sys.stdin.isatty():
-        def ask(name: str) -> str:
+    missing = prepared.missing_inputs
+    if missing and sys.stdin.isatty():
+        answers: dict[str, str] = {}
+        for name in missing:
             try:
-                return input(f"input {name}: ").strip()
+                answer = input(f"input {name}: ").strip()
             except EOFError:
-                return ""
-    missing = apply_inputs(prepared.spec, given, ask)
+                break
+            if answer:
+                answers[name] = answer
+        missing = apply_inputs(prepared.spec, answers)
+        prepared.missing_inputs = missing
     if missing:
         warn([f"inputs without a value stay as written: {', '.join(missing)} (give them "
               "with --input KEY=VALUE)"])

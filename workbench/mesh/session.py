@@ -24,6 +24,7 @@ from workbench.mesh import events as ev
 from workbench.mesh.bus import EventBus, Queued, Subscriber
 from workbench.mesh.context import ApprovalBroker, RunAborted, RunContext
 from workbench.mesh.human import HumanTurns, NobodyAnswers
+from workbench.spec.inputs import apply_inputs
 from workbench.spec.loader import import_custom_tools, load_crew, parse_crew
 from workbench.spec.schema import CrewSpec
 from workbench.spec.topology import resolve
@@ -48,6 +49,8 @@ class PreparedRun:
     engine: str
     topology: str
     task: str
+    #: The crew's {placeholders} still without a value (their text stays as written).
+    missing_inputs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -69,8 +72,12 @@ def prepare(
     task: str | None = None,
     model: str | None = None,
     text: str | None = None,
+    inputs: dict[str, str] | None = None,
 ) -> PreparedRun:
-    """Load and validate a crew for a run; every problem is a UserInputError (exit 2)."""
+    """Load and validate a crew for a run; every problem is a UserInputError (exit 2).
+
+    The crew's input values, with `inputs` over them, fill its {placeholders}; those still
+    without a value are in `missing_inputs` (the CLI's terminal or the TUI asks for them)."""
     source = str(crew)
     if text is None:
         spec = load_crew(crew, engine=engine, topology=topology)
@@ -80,6 +87,7 @@ def prepare(
     if spec.models:
         crew_profiles(spec.models, source, text)  # a bad `models:` is a file:line error now
     import_custom_tools(spec, source, text)  # runs their code: at a run, never at validation
+    missing = apply_inputs(spec, inputs or {})
     if model:
         # on each agent, so that --model also beats the user's per-domain defaults
         spec.model = model
@@ -91,7 +99,7 @@ def prepare(
     if problem:
         raise UserInputError(problem)
     task = task or spec.task or spec.description or f"Run the {spec.name} crew"
-    return PreparedRun(spec, text, source, engine, topology, task)
+    return PreparedRun(spec, text, source, engine, topology, task, missing_inputs=missing)
 
 
 def new_session_id() -> str:

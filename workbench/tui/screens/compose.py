@@ -1010,7 +1010,19 @@ class ComposeScreen(SectionScreen):
                   done=Prepared, what="preparing the run", group="compose-run")
 
     async def on_prepared(self, message: Prepared) -> None:
-        await self.wb.start_run(message.prepared)
+        prepared = message.prepared
+        if prepared.missing_inputs:
+            # the crew's {placeholders} without a value are asked for, as a terminal would
+            from workbench.tui.screens.inputs import InputsModal, fill_inputs
+
+            async def given(values: dict[str, str] | None) -> None:
+                if values is not None:
+                    await self.wb.start_run(fill_inputs(prepared, values))
+
+            self.app.push_screen(InputsModal(prepared.spec.name, prepared.missing_inputs),
+                                 given)
+            return
+        await self.wb.start_run(prepared)
 
     # -- agents ---------------------------------------------------------------------------
 
