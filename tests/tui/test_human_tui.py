@@ -14,6 +14,7 @@ from textual.widgets import Input
 from tests.core.test_human import CREW
 from tests.tui.conftest import wait_for
 from workbench.mesh.session import prepare
+from workbench.tui.render import entry_line
 from workbench.tui.screens.human import HumanModal, QuestionDesk, QuestionsModal
 from workbench.tui.screens.run import RunScreen
 
@@ -45,6 +46,10 @@ async def test_the_run_view_asks_the_person_for_a_human_agents_turn(settings, ma
     assert _messages(run.model.entries, "user_proxy") == ["Yes, with costs"]
     answered = [e for e in run.model.entries if e.kind == "human.answered"]
     assert [(e.data["by"], e.data["how"]) for e in answered] == [("dana", "tui")]
+    # the stream says who answered for whom
+    lines = [entry_line(e, run.model, app.clock).plain for e in run.model.entries]
+    assert any(line.endswith("👤 a person is asked to speak for user_proxy") for line in lines)
+    assert any(line.endswith("👤 dana answered for user_proxy (tui)") for line in lines)
 
 
 async def test_the_review_window_answers_a_run_in_another_process(settings, make_app,

@@ -249,6 +249,10 @@ class HumanTurns:
 
     async def _ask(self, ctx: RunContext, question: HumanQuestion) -> HumanAnswer:
         await self.responder.post(ctx, question)
+        # what was said just before, so a viewer of the events can show the person
+        said = [{"agent": m.get("agent"), "to": m.get("to"),
+                 "content": str(m.get("content") or "")[:500]} for m in question.context[-3:]]
         ctx.emit(ev.HUMAN_REQUESTED, question.agent, None, question.text,
-                 question_id=question.id, ask=question.kind, prompt=question.prompt)
+                 question_id=question.id, ask=question.kind, prompt=question.prompt,
+                 context=said)
         return await self.responder.ask(ctx, question)

@@ -24,7 +24,9 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "handoff": (ev.HANDOFF,),
     "tool": (ev.TOOL_REQUESTED, ev.TOOL_RESULT),
     "policy": (ev.POLICY_DECISION,),
-    "approval": (ev.APPROVAL_REQUESTED, ev.APPROVAL_DECIDED),
+    # a person's turns are decisions of a person too
+    "approval": (ev.APPROVAL_REQUESTED, ev.APPROVAL_DECIDED, ev.HUMAN_REQUESTED,
+                 ev.HUMAN_ANSWERED, ev.HUMAN_SKIPPED),
     "model": (ev.MODEL_CALL,),
     "run": (ev.RUN_STARTED, ev.RUN_COMPLETED, ev.RUN_FAILED),
 }

@@ -144,6 +144,30 @@ def _line_approval_decided(line: Text, entry: Entry, model: RunModel) -> None:
         line.append(f": {one_line(entry.text, 160)}")
 
 
+def _line_human(line: Text, entry: Entry, model: RunModel) -> None:
+    """A person asked (a human agent's turn, or a review of an answer), answering or not."""
+    d = entry.data
+    review = d.get("ask") == "feedback"
+    line.append("👤 ", "bold cyan")
+    if entry.kind == ev.HUMAN_REQUESTED:
+        line.append("a person is asked ", "cyan")
+        line.append("to review " if review else "to speak for ", DIM)
+        line.append(entry.agent or "?", agent_style(model, entry.agent))
+    elif entry.kind == ev.HUMAN_ANSWERED:
+        line.append(str(d.get("by") or "?"), "bold cyan")
+        if review:
+            line.append(" accepted the answer of " if d.get("accepted") else
+                        " gave feedback to ", "cyan")
+        else:
+            line.append(" answered for ", "cyan")
+        line.append(entry.agent or "?", agent_style(model, entry.agent))
+        line.append(f" ({d.get('how')})", DIM)
+    else:
+        line.append("no person answered for " if not review else "no review of ", "yellow")
+        line.append(entry.agent or "?", agent_style(model, entry.agent))
+        line.append(f": {one_line(entry.text, 160)}", DIM)
+
+
 def _line_model_call(line: Text, entry: Entry, model: RunModel) -> None:
     d = entry.data
     line.append("◇ ", DIM)
@@ -192,6 +216,9 @@ LINES: dict[str, LineWriter] = {
     ev.POLICY_DECISION: _line_policy_decision,
     ev.APPROVAL_REQUESTED: _line_approval_requested,
     ev.APPROVAL_DECIDED: _line_approval_decided,
+    ev.HUMAN_REQUESTED: _line_human,
+    ev.HUMAN_ANSWERED: _line_human,
+    ev.HUMAN_SKIPPED: _line_human,
     ev.MODEL_CALL: _line_model_call,
     ev.RUN_STARTED: _line_run_started,
     ev.RUN_COMPLETED: _line_run_ended,

@@ -38,26 +38,23 @@ class Asked:
     context: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
 class HumanAsked(Message):
     """A live run asks a person (posted from the run's thread)."""
 
-    def __init__(self, asked: Asked) -> None:
-        super().__init__()
-        self.asked = asked
+    asked: Asked
 
 
+@dataclass
 class HumanSettled(Message):
     """A question was answered or skipped (here or elsewhere): its dialog closes."""
 
-    def __init__(self, question_id: str) -> None:
-        super().__init__()
-        self.question_id = question_id
+    question_id: str
 
 
+@dataclass
 class Answered(Message):
-    def __init__(self, note: str) -> None:
-        super().__init__()
-        self.note = note
+    note: str
 
 
 def watcher(target: Any) -> Callable[[Any], None]:
@@ -69,7 +66,7 @@ def watcher(target: Any) -> Callable[[Any], None]:
             d = e.data
             target.post_message(HumanAsked(Asked(
                 str(d.get("question_id") or ""), e.agent or "?", str(d.get("ask") or "turn"),
-                str(d.get("prompt") or ""), e.content or "")))
+                str(d.get("prompt") or ""), e.content or "", list(d.get("context") or []))))
         elif e.kind in (ev.HUMAN_ANSWERED, ev.HUMAN_SKIPPED):
             target.post_message(HumanSettled(str(e.data.get("question_id") or "")))
 
@@ -176,7 +173,7 @@ class HumanDesk(Widget):
         if self.showing is not None or not self.waiting:
             return
         asked = self.waiting.pop(0)
-        asked.context = self._recent()
+        asked.context = asked.context or self._recent()
         modal = HumanModal(asked)
         self.showing = modal
 
@@ -260,16 +257,14 @@ def pending_questions(services: Any) -> list[Any]:
     return list_questions(services.store)
 
 
+@dataclass
 class QuestionsLoaded(Message):
-    def __init__(self, questions: list[Any]) -> None:
-        super().__init__()
-        self.questions = questions
+    questions: list[Any]
 
 
+@dataclass
 class QuestionsCounted(Message):
-    def __init__(self, questions: list[Any]) -> None:
-        super().__init__()
-        self.questions = questions
+    questions: list[Any]
 
 
 def answer_question(services: Any, question_id: str, text: str) -> str:
