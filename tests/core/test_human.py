@@ -332,3 +332,35 @@ def test_on_crewai_only_the_task_with_human_input_is_reviewed(tmp_path: Path) ->
     assert asked == ["Draft findings: the market is small."]
     assert _said(events, "researcher") == ["Gathered two sources.",
                                            "Draft findings: the market is small."]
+
+
+def test_a_persons_answer_passes_the_message_gate(tmp_path: Path) -> None:
+    """The shipped policy redacts contact data in messages: a person's too."""
+    home = tmp_path / "home"
+    done = _run(home, _crew(tmp_path), "--human-default", "Write to jane.doe@example.org")
+    assert done.returncode == 0, done.stderr
+    events = _events(done.stdout)
+    said, = _said(events, "user_proxy")
+    assert "jane.doe@example.org" not in said and said.startswith("Write to ")
+    decisions = [e for e in events if e["kind"] == "policy.decision"
+                 and e["agent"] == "user_proxy" and e["data"]["action"] == "message"]
+    assert decisions[0]["data"]["rule_ids"] == ["personal-data-in-messages"]
+
+
+def test_questions_of_a_run_that_is_gone_are_not_listed(tmp_path: Path, home: Path) -> None:
+    from workbench.config import Settings
+    from workbench.governance.human import answer, create, list_questions
+    from workbench.mesh.human import HumanQuestion
+    from workbench.store.db import Store
+
+    settings = Settings(home=home)
+    settings.ensure_home()
+    store = Store(settings.database_url)
+    for sid, status in (("s-running", "running"), ("s-gone", "interrupted")):
+        store.create_session(id=sid, crew_name="c", crew_snapshot_id=None, engine="autogen",
+                             topology="network", task="t", started_at=time.time())
+        store.update_session(sid, status=status)
+        create(store, HumanQuestion(f"q-{sid}", sid, "user_proxy", "turn", "?"), 60)
+    assert [q.id for q in list_questions(store)] == ["q-s-running"]
+    with pytest.raises(Exception, match="its run .* is interrupted"):
+        answer(store, "q-s-gone", "late", "dana")

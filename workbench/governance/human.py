@@ -98,12 +98,15 @@ def get(store: Store, question_id: str) -> Question:
 
 
 def list_questions(store: Store, pending_only: bool = True, limit: int = 200) -> list[Question]:
-    where = "WHERE status = 'pending' AND expires_at > :now" if pending_only else ""
+    """Questions, newest first; pending ones only of runs still running (a run that was
+    killed waits for nothing)."""
+    where = ("WHERE q.status = 'pending' AND q.expires_at > :now AND q.session_id IN "
+             "(SELECT id FROM session WHERE status = 'running')") if pending_only else ""
     try:
         with store.engine.connect() as conn:
             rows = conn.execute(text(
-                f"SELECT * FROM human_question {where} ORDER BY created_at DESC LIMIT :n"),
-                {"n": limit, "now": time.time()}).all()
+                f"SELECT q.* FROM human_question q {where} ORDER BY q.created_at DESC "
+                "LIMIT :n"), {"n": limit, "now": time.time()}).all()
     except DBAPIError:
         if _has_table(store):
             raise
