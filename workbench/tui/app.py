@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -298,9 +299,8 @@ def bindings_of(node: Any) -> list[Binding]:
     return out
 
 
+@dataclass
 class PendingPolled(Message):
     """The approvals queue was polled."""
 
-    def __init__(self, summary: PendingSummary) -> None:
-        super().__init__()
-        self.summary = summary
+    summary: PendingSummary

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from textual.dom import DOMNode
@@ -18,13 +19,12 @@ from textual.worker import Worker, get_current_worker
 log = logging.getLogger("workbench.tui")
 
 
+@dataclass
 class BackgroundFailed(Message):
     """A worker raised: `what` names the job in words a person understands."""
 
-    def __init__(self, what: str, error: BaseException) -> None:
-        super().__init__()
-        self.what = what
-        self.error = error
+    what: str
+    error: BaseException
 
 
 def in_thread(

@@ -4,6 +4,7 @@ under the reviewer's name; decided requests stay in the history."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,22 +26,19 @@ from workbench.tui.screens.modals import Dialog
 REFRESH_S = 1.0
 
 
+@dataclass
 class ApprovalsLoaded(Message):
-    def __init__(self, items: list[Any]) -> None:
-        super().__init__()
-        self.items = items
+    items: list[Any]
 
 
+@dataclass
 class Decided(Message):
-    def __init__(self, approval: Any) -> None:
-        super().__init__()
-        self.approval = approval
+    approval: Any
 
 
+@dataclass
 class ReviewerNamed(Message):
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
+    name: str
 
 
 #: How each outcome reads in the history, and its colour.

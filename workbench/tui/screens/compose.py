@@ -84,36 +84,32 @@ class Check:
     path: tuple[Any, ...] | None = None
 
 
+@dataclass
 class CrewsListed(Message):
-    def __init__(self, listed: tuple[list[Any], dict[str, list[str]]]) -> None:
-        super().__init__()
-        self.crews, self.engine_topologies = listed
+    crews: list[Any]
+    engine_topologies: dict[str, list[str]]
 
 
+@dataclass
 class CrewLoaded(Message):
-    def __init__(self, loaded: Loaded) -> None:
-        super().__init__()
-        self.loaded = loaded
+    loaded: Loaded
 
 
+@dataclass
 class Validated(Message):
     """A crew text was checked: `check.problem` is None when it is a valid crew."""
 
-    def __init__(self, check: Check) -> None:
-        super().__init__()
-        self.check = check
+    check: Check
 
 
+@dataclass
 class Saved(Message):
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
+    path: Path
 
 
+@dataclass
 class Prepared(Message):
-    def __init__(self, prepared: Any) -> None:
-        super().__init__()
-        self.prepared = prepared
+    prepared: Any
 
 
 def list_crews(services: Any) -> tuple[list[Any], dict[str, list[str]]]:
@@ -303,7 +299,7 @@ class ComposeScreen(SectionScreen):
         self._list_crews()
 
     def _list_crews(self) -> None:
-        in_thread(self, list_crews, self.wb.services, done=CrewsListed,
+        in_thread(self, list_crews, self.wb.services, done=lambda r: CrewsListed(*r),
                   what="listing crews", group="compose-crews")
 
     # -- the crew list --------------------------------------------------------------------
@@ -860,8 +856,8 @@ class ComposeScreen(SectionScreen):
     def _check_keys(self) -> None:
         """Warn while editing when a model of the crew has no API key (as a run would)."""
         in_thread(self, missing_keys, self.current_text(), self._file_name(),
-                  self.wb.settings.home, done=KeysChecked, what="checking provider keys",
-                  group="compose-keys")
+                  self.wb.settings.home, done=lambda r: KeysChecked(*r),
+                  what="checking provider keys", group="compose-keys")
 
     def on_keys_checked(self, message: KeysChecked) -> None:
 
@@ -1071,10 +1067,10 @@ class ComposeScreen(SectionScreen):
         self.query_one("#crew-task", Input).focus()
 
 
+@dataclass
 class KeysChecked(Message):
-    def __init__(self, result: tuple[str, list[str]]) -> None:
-        super().__init__()
-        self.text, self.missing = result
+    text: str
+    missing: list[str]
 
 
 def missing_keys(text: str, file: str, home: Path) -> tuple[str, list[str]]:

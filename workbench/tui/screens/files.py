@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -69,10 +70,10 @@ class SnapshotModal(Viewer):
         self.query_one(TextArea).focus()
 
 
+@dataclass
 class FileRead(Message):
-    def __init__(self, result: tuple[str, str]) -> None:
-        super().__init__()
-        self.key, self.text = result
+    key: str
+    text: str
 
 
 class FilesModal(Viewer):
@@ -130,7 +131,8 @@ class FilesModal(Viewer):
         def read() -> tuple[str, str]:
             return key, services.read_session_file(sid, folder, path)
 
-        in_thread(self, read, done=FileRead, what=f"reading {key}", group="files-read")
+        in_thread(self, read, done=lambda r: FileRead(*r), what=f"reading {key}",
+                  group="files-read")
 
     def on_file_read(self, message: FileRead) -> None:
         self._shown = message.key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,22 +23,19 @@ SOURCE_MARK = {"keyring": "[green]keyring[/]", "env": "[cyan]environment[/]",
                "none": "[dim]none[/]"}
 
 
+@dataclass
 class KeysLoaded(Message):
-    def __init__(self, status: Any) -> None:
-        super().__init__()
-        self.status = status
+    status: Any
 
 
+@dataclass
 class KeyChanged(Message):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
+    text: str
 
 
+@dataclass
 class CatalogLoaded(Message):
-    def __init__(self, rows: list[Any]) -> None:
-        super().__init__()
-        self.rows = rows
+    rows: list[Any]
 
 
 def price(value: float | None) -> str:

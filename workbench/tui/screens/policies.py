@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,16 +21,15 @@ from workbench.tui.render import EFFECT_STYLE
 from workbench.tui.screens.base import SectionScreen
 
 
+@dataclass
 class PoliciesLoaded(Message):
-    def __init__(self, loaded: tuple[Any, tuple[int, str]]) -> None:
-        super().__init__()
-        self.view, self.head = loaded
+    view: Any
+    head: tuple[int, str]
 
 
+@dataclass
 class AuditVerified(Message):
-    def __init__(self, result: Any) -> None:
-        super().__init__()
-        self.result = result
+    result: Any
 
 
 def load(services: Any) -> tuple[Any, tuple[int, str]]:
@@ -76,7 +76,7 @@ class PoliciesScreen(SectionScreen):
         self.action_reload()
 
     def action_reload(self) -> None:
-        in_thread(self, load, self.wb.services, done=PoliciesLoaded,
+        in_thread(self, load, self.wb.services, done=lambda r: PoliciesLoaded(*r),
                   what="reading the policies", group="policies-load")
 
     def on_policies_loaded(self, message: PoliciesLoaded) -> None:

@@ -52,24 +52,23 @@ STATUS_MARK = {"running": ("●", "cyan"), "completed": ("✔", "green"), "faile
                "interrupted": ("⊘", "magenta")}
 
 
+@dataclass
 class ReplayLoaded(Message):
-    def __init__(self, loaded: tuple[RunModel, Shape | None, int]) -> None:
-        super().__init__()
-        self.model, self.shape, self.last_seq = loaded
+    model: RunModel
+    shape: Shape | None
+    last_seq: int
 
 
+@dataclass
 class FollowEnded(Message):
     """The followed run is no longer running (`status` is how it ended)."""
 
-    def __init__(self, status: str) -> None:
-        super().__init__()
-        self.status = status
+    status: str
 
 
+@dataclass
 class RunFinished(Message):
-    def __init__(self, outcome: Any) -> None:
-        super().__init__()
-        self.outcome = outcome
+    outcome: Any
 
 
 @dataclass
@@ -241,8 +240,9 @@ class RunScreen(SectionScreen):
         if self.replay_id:
             self.sub_title = "replay"
             self.query_one(StreamView).loading = True
-            in_thread(self, build_replay, self.wb.services, self.replay_id, done=ReplayLoaded,
-                      what="opening the session", group="replay")
+            in_thread(self, build_replay, self.wb.services, self.replay_id,
+                      done=lambda r: ReplayLoaded(*r), what="opening the session",
+                      group="replay")
         self._show_totals()
 
     def on_screen_resume(self) -> None:

@@ -3,6 +3,7 @@ crew version each one ran and the files it wrote."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,28 +26,26 @@ COLUMNS = ("Crew", "Status", "Started", "Turns", "Tokens", "Cost", "⏸", "Engin
 REFRESH_S = 3.0
 
 
+@dataclass
 class SessionsLoaded(Message):
-    def __init__(self, rows: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.rows = rows
+    rows: list[dict[str, Any]]
 
 
+@dataclass
 class Exported(Message):
-    def __init__(self, path: Any) -> None:
-        super().__init__()
-        self.path = path
+    path: Any
 
 
+@dataclass
 class SnapshotLoaded(Message):
-    def __init__(self, result: tuple[str, Any]) -> None:
-        super().__init__()
-        self.session_id, self.view = result
+    session_id: str
+    view: Any
 
 
+@dataclass
 class FilesLoaded(Message):
-    def __init__(self, result: tuple[str, Any]) -> None:
-        super().__init__()
-        self.session_id, self.files = result
+    session_id: str
+    files: Any
 
 
 def status_text(status: str) -> Text:
@@ -264,8 +263,8 @@ class SessionsScreen(SectionScreen):
         def load() -> tuple[str, Any]:
             return sid, services.crew_snapshot(sid)
 
-        in_thread(self, load, done=SnapshotLoaded, what="reading the session's crew file",
-                  group="sessions-snapshot")
+        in_thread(self, load, done=lambda r: SnapshotLoaded(*r),
+                  what="reading the session's crew file", group="sessions-snapshot")
 
     def on_snapshot_loaded(self, message: SnapshotLoaded) -> None:
         from workbench.tui.screens.files import SnapshotModal
@@ -282,7 +281,7 @@ class SessionsScreen(SectionScreen):
         def load() -> tuple[str, Any]:
             return sid, services.session_files(sid)
 
-        in_thread(self, load, done=FilesLoaded, what="listing the session's files",
+        in_thread(self, load, done=lambda r: FilesLoaded(*r), what="listing the session's files",
                   group="sessions-files")
 
     def on_files_loaded(self, message: FilesLoaded) -> None:

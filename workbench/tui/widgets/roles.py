@@ -8,6 +8,7 @@ messages Textual posts for them are not mistaken for edits.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from textual import on
@@ -23,33 +24,30 @@ NULL = Select.NULL
 REQUIRED = frozenset({"hub", "planner"})
 
 
+@dataclass
 class RoleChanged(Message):
     """A role was chosen: `value` None removes the key (no reviewer; default executors)."""
 
-    def __init__(self, role: str, value: Any) -> None:
-        super().__init__()
-        self.role = role
-        self.value = value
+    role: str
+    value: Any
 
 
+@dataclass
 class EdgeEdited(Message):
     """Edge `index` changed: `end` is from, to or when; `value` None removes a condition."""
 
-    def __init__(self, index: int, end: str, value: str | None) -> None:
-        super().__init__()
-        self.index = index
-        self.end = end
-        self.value = value
+    index: int
+    end: str
+    value: str | None
 
 
 class EdgeAdded(Message):
     """Add an edge after the others."""
 
 
+@dataclass
 class EdgeRemoved(Message):
-    def __init__(self, index: int) -> None:
-        super().__init__()
-        self.index = index
+    index: int
 
 
 def _blink(widget: Widget) -> Widget:

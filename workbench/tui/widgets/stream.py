@@ -6,6 +6,7 @@ tens of thousands of events a second never create widgets or re-render what is o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.segment import Segment
@@ -66,12 +67,11 @@ class StreamView(ScrollView, can_focus=True):
         Binding("end,G", "follow", "Follow", show=False, id="stream.follow"),
     ]
 
+    @dataclass
     class Selected(Message):
         """The cursor moved to another entry."""
 
-        def __init__(self, entry: Entry | None) -> None:
-            super().__init__()
-            self.entry = entry
+        entry: Entry | None
 
     def __init__(self, clock: Clock, empty: str = "Waiting for events…", **kwargs: Any) -> None:
         super().__init__(**kwargs)
