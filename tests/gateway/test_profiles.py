@@ -187,3 +187,23 @@ async def test_an_alias_to_the_scripted_model_stays_offline(tmp_path: Path) -> N
     call = next(e for e in events if e.kind == "model.call")
     assert call.data["requested"] == "fast" and call.data["model"] == "scripted/fast-desk"
 
+
+
+def test_a_run_carries_the_crews_models_parsed_once(tmp_path: Path, monkeypatch) -> None:
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GROQ_API_KEY"):
+        monkeypatch.setenv(var, "sk-test-never-sent")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "models.yaml").write_text("models:\n  mine: mistral/mistral-small\n")
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(CREW)
+    prepared = prepare(crew)
+    assert sorted(prepared.models.profiles) == ["careful", "fast"]
+    settings = Settings(home=home)
+    session = Session(prepared, settings, Store(settings.database_url))
+    in_force = session.ctx.gateway.profiles
+    # the session lays the user's aliases under the very profiles the run prepared
+    assert in_force.get("fast") is prepared.models.get("fast")
+    assert in_force.get("mine").source == "user"
+    assert session.ctx.activation("lead")["model"] == {"provider": "openai",
+                                                       "name": "gpt-4o-mini"}

@@ -186,15 +186,3 @@ class ModelProfiles:
         """The aliases, for messages that name what a name could have been."""
         return ", ".join(sorted(self.profiles)) or "(none)"
 
-
-#: Names that moved to `gateway/model_config.py` (reading and checking profile files).
-_MOVED = frozenset({"USER_CONFIG", "PROFILE_KEYS", "parse_profiles", "parse_user_config",
-                    "load_user_config", "crew_profiles", "load_profiles"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:  # imported when asked, so the model never needs the config module
-        from workbench.gateway import model_config
-
-        return getattr(model_config, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

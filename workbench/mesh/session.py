@@ -16,8 +16,9 @@ from workbench.engines import topology_problem
 from workbench.errors import ProviderError, UserInputError, WorkbenchError
 from workbench.gateway.credentials import require_keys
 from workbench.gateway.gateway import Gateway
+from workbench.gateway.model_config import crew_profiles, with_user_profiles
 from workbench.gateway.pricing import budget_warnings
-from workbench.gateway.profiles import crew_profiles, load_profiles
+from workbench.gateway.profiles import ModelProfiles
 from workbench.gateway.scripted import TERMINATE, ScriptPlayer
 from workbench.governance.gate import Gate
 from workbench.mesh import events as ev
@@ -49,6 +50,8 @@ class PreparedRun:
     engine: str
     topology: str
     task: str
+    #: The crew's own `models:`, parsed once (the session lays them over the user's).
+    models: ModelProfiles = field(default_factory=ModelProfiles)
     #: The crew's {placeholders} still without a value (their text stays as written).
     missing_inputs: list[str] = field(default_factory=list)
 
@@ -84,8 +87,8 @@ def prepare(
         text = Path(crew).read_text(encoding="utf-8")
     else:
         spec = parse_crew(text, source, engine=engine, topology=topology)
-    if spec.models:
-        crew_profiles(spec.models, source, text)  # a bad `models:` is a file:line error now
+    # loading checked the crew's `models:` (file:line); the run parses them this once
+    models = crew_profiles(spec.models, source)
     import_custom_tools(spec, source, text)  # runs their code: at a run, never at validation
     missing = apply_inputs(spec, inputs or {})
     if model:
@@ -99,7 +102,8 @@ def prepare(
     if problem:
         raise UserInputError(problem)
     task = task or spec.task or spec.description or f"Run the {spec.name} crew"
-    return PreparedRun(spec, text, source, engine, topology, task, missing_inputs=missing)
+    return PreparedRun(spec, text, source, engine, topology, task, models,
+                       missing_inputs=missing)
 
 
 def new_session_id() -> str:
@@ -131,7 +135,7 @@ class Session:
         humans: Any = None,
     ) -> None:
         spec = prepared.spec
-        profiles = load_profiles(settings.home, spec, prepared.source, prepared.text)
+        profiles = with_user_profiles(settings.home, prepared.models)
         profiles.assign(spec)
         # before anything starts: a missing key is bad input, not a provider outage to retry
         require_keys(spec, profiles)
