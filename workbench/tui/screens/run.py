@@ -25,7 +25,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Static
 
-from workbench.mesh.format import outcome_words, plural
+from workbench.mesh.format import format_cost, outcome_words, plural
 from workbench.tui.background import freeze_heap, in_thread
 from workbench.tui.clock import duration
 from workbench.tui.feed import GROUPS, Feed, RunModel
@@ -443,7 +443,7 @@ class RunScreen(SectionScreen):
             text = f"[{colour}]{mark}[/] {status}"
         else:
             t = model.totals
-            cost = f"${t.cost_usd:.4f}" + (" + unknown" if t.cost_unknown_calls else "")
+            cost = format_cost(t.cost_usd, t.cost_known)
             elapsed = duration(model.elapsed(self.wb.clock.now()))
             shown = len(model.visible)
             agents = ("all agents" if model.agent_filter is None
