@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import main
+from workbench.mesh.events import payload_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 ENGINES = ["autogen", "crewai"]
@@ -100,6 +101,7 @@ def test_human_default_answers_a_human_turn(tmp_path: Path, engine: str) -> None
         "assistant": False, "user_proxy": True}
     (actor, payload), = _audit(home, "human.answered")
     assert actor == "--human-default" and payload["agent"] == "user_proxy"
+    assert [p for e in events for p in payload_problems(e["kind"], e.get("data") or {})] == []
     assert main(["--home", str(home), "audit", "verify"]) == 0
 
 
@@ -113,6 +115,7 @@ def test_without_a_terminal_a_human_turn_is_skipped_and_the_run_ends(
     events = _events(done.stdout)
     skipped = [e for e in events if e["kind"] == "human.skipped"]
     assert len(skipped) == 1 and skipped[0]["agent"] == "user_proxy"
+    assert [p for e in events for p in payload_problems(e["kind"], e.get("data") or {})] == []
     assert "no terminal" in skipped[0]["content"] and "--human-default" in skipped[0]["content"]
     # the team hears that nobody answered, and the run goes on to its end
     said, = _said(events, "user_proxy")
@@ -299,6 +302,7 @@ def test_feedback_on_a_human_input_task_makes_its_agent_revise(tmp_path: Path,
         "Revised findings: the market is small, per two sources."]
     assert _said(events, "writer") == ["Report: small market. TERMINATE"]
     assert [p["ask"] for _, p in _audit(home, "human.answered")] == ["feedback", "feedback"]
+    assert [p for e in events for p in payload_problems(e["kind"], e.get("data") or {})] == []
 
 
 def test_feedback_with_nobody_to_ask_leaves_the_answer_as_it_is(tmp_path: Path) -> None:

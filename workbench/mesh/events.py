@@ -201,6 +201,8 @@ class HumanRequested(TypedDict):
     #: "turn" (the person speaks for a human agent) or "feedback" (on an agent's answer).
     ask: str
     prompt: Any
+    #: The last messages before it (agent, to, content), to show the person.
+    context: list[dict[str, Any]]
 
 
 class HumanAnswered(TypedDict):
