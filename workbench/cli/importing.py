@@ -15,6 +15,7 @@ from typing import Any
 
 from workbench.cli.common import EXIT_OK, print_table, settings, warn
 from workbench.errors import UserInputError
+from workbench.mesh.format import plural
 
 
 def register(subparsers: Any) -> None:
@@ -86,7 +87,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         data = crew.data
         topology = (data.get("topology") or {}).get("kind", "network")
         print(f"imported {crew.source} -> {target} (crew {crew.name}: "
-              f"{len(data['agents'])} agents, {len(data.get('tasks') or [])} tasks, "
+              f"{plural(len(data['agents']), 'agent')}, "
+              f"{plural(len(data.get('tasks') or []), 'task')}, "
               f"{data['engine']}, {topology})")
         warn(crew.warnings)
         ref = crew.name if out is None else str(target)

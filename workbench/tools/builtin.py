@@ -167,7 +167,7 @@ def write_file(ctx: ToolContext, path: str, content: str) -> str:
         raise ToolError(_os_problem(exc, path)) from exc
     finally:
         os.close(fd)
-    return f"wrote {len(data)} bytes to {path}"
+    return f"wrote {len(data)} byte{'' if len(data) == 1 else 's'} to {path}"
 
 
 # -- email -----------------------------------------------------------------------------------
