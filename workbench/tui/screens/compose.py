@@ -25,12 +25,16 @@ from workbench.tui.crewedit import (
     agent_names,
     crew_yaml,
     field_for,
-    forget_agent,
     name_problem,
     problem_path,
-    rename_agent,
-    topology_of,
     with_name,
+)
+from workbench.tui.draft import (
+    AGENT_FIELDS,
+    DEFAULT_ENGINE,
+    LIST_FIELDS,
+    REQUIRED,
+    CrewDraft,
 )
 from workbench.tui.screens.base import SectionScreen
 from workbench.tui.topology_art import Shape, agent_colour
@@ -38,10 +42,6 @@ from workbench.tui.widgets.roles import EdgeAdded, EdgeEdited, EdgeRemoved, Role
 from workbench.tui.widgets.topology import TopologyView
 from workbench.tui.widgets.yaml_editor import YamlEditor
 
-#: The agent fields a person edits here (CrewAI's agents.yaml names).
-AGENT_FIELDS = ("name", "role", "goal", "backstory", "model", "tools", "capabilities", "domain")
-LIST_FIELDS = frozenset({"tools", "capabilities"})
-REQUIRED = frozenset({"name", "role", "goal"})
 ALL_TOPOLOGIES = TOPOLOGY_KINDS
 NEW_CREW = "__new__"
 #: Crew-level text fields: widget id -> key in the crew file.
@@ -222,13 +222,8 @@ class ComposeScreen(SectionScreen):
     def __init__(self) -> None:
         super().__init__()
         self.path: Path | None = None
-        self.data: dict[str, Any] = {}
-        #: The crew's text while the form has not changed it (a file's comments survive a
-        #: save); None once the form edits the data, which is then written out afresh.
-        self.source: str | None = None
-        #: The crew as last opened or saved, to tell unsaved edits.
-        self._clean: dict[str, Any] | None = None
-        self._clean_text = ""
+        #: The crew being edited; the form shows it and turns input into its edits.
+        self.draft = CrewDraft()
         self.yaml_mode = False
         self.agent_index = 0
         self.engine_topologies: dict[str, list[str]] = {}
@@ -244,6 +239,11 @@ class ComposeScreen(SectionScreen):
         self._verdict = ""
         #: The text being written by the last save, to remember as saved once it is.
         self._saving = ""
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The crew's data as the form has it."""
+        return self.draft.data
 
     # -- the layout -----------------------------------------------------------------------
 
@@ -353,16 +353,12 @@ class ComposeScreen(SectionScreen):
         self.path = loaded.path
         self.agent_index = 0
         self.check = None
-        self.source = loaded.text
+        self.draft = CrewDraft.opened(loaded.data, loaded.text)
         if loaded.data is None:
             # YAML that does not parse: the YAML view is the only place to mend it
-            self.data = {}
-            self._clean, self._clean_text = None, loaded.text or ""
             self._show_yaml(loaded.text or "")
             self._schedule()
             return
-        self.data = loaded.data
-        self._clean, self._clean_text = copy.deepcopy(loaded.data), loaded.text or ""
         if self.yaml_mode:
             self._show_form()
         self._fill_all()
@@ -390,18 +386,13 @@ class ComposeScreen(SectionScreen):
         for widget_id, key in CREW_INPUTS.items():
             value = d.get(key)
             self._set(f"#{widget_id}", "" if value is None else str(value))
-        engine = d.get("engine") if d.get("engine") in self.engine_topologies else "autogen"
+        engine = d.get("engine") if d.get("engine") in self.engine_topologies else DEFAULT_ENGINE
         self.query_one("#crew-engine", Select).value = engine
         self._offer_topologies(engine)
-        kind = self._kind()
+        kind = self.draft.kind()
         topology = self.query_one("#crew-topology", Select)
         if kind in self._topologies(engine):
             topology.value = kind
-
-    def _kind(self) -> str:
-        topology = self.data.get("topology")
-        kind = topology.get("kind") if isinstance(topology, dict) else None
-        return kind if kind in ALL_TOPOLOGIES else "network"
 
     def _offer_engines(self) -> None:
         """Every registered engine, keeping the one chosen (not an edit of the crew)."""
@@ -432,32 +423,25 @@ class ComposeScreen(SectionScreen):
                                          topology if isinstance(topology, dict) else {},
                                          agent_names(self.data))
 
-    def _agents(self) -> list[dict[str, Any]]:
-        agents = self.data.get("agents")
-        return [a for a in agents if isinstance(a, dict)] if isinstance(agents, list) else []
-
     def _fill_tabs(self) -> None:
         tabs = self.query_one("#compose-agents", Tabs)
         tabs.clear()
         # removal is asynchronous: fresh ids keep the new tabs from colliding with the old
         self._tab_generation += 1
-        for i, agent in enumerate(self._agents()):
+        agents = self.draft.agents()
+        for i, agent in enumerate(agents):
             name = str(agent.get("name") or f"agent {i + 1}")
             tab = Tab(name, id=self._tab_id(i))
             tab.styles.color = agent_colour(i)
             tabs.add_tab(tab)
-        if self._agents():
-            tabs.active = self._tab_id(min(self.agent_index, len(self._agents()) - 1))
+        if agents:
+            tabs.active = self._tab_id(min(self.agent_index, len(agents) - 1))
 
     def _tab_id(self, index: int) -> str:
         return f"agent-tab-{self._tab_generation}-{index}"
 
-    def _current_agent(self) -> dict[str, Any] | None:
-        agents = self._agents()
-        return agents[min(self.agent_index, len(agents) - 1)] if agents else None
-
     def _fill_agent(self) -> None:
-        agent = self._current_agent()
+        agent = self.draft.agent(self.agent_index)
         form = self.query_one("#agent-form")
         form.display = agent is not None
         if agent is None:
@@ -488,58 +472,29 @@ class ComposeScreen(SectionScreen):
         if not self.data or event.input.id is None or self.yaml_mode:
             return
         field = event.input.id
-        value = event.value
         if field in CREW_INPUTS:
-            key = CREW_INPUTS[field]
-            changed = self._put(self.data, key, value if key == "task" else value.strip(),
-                                required=key == "name")
+            changed = self.draft.set_crew(CREW_INPUTS[field], event.value)
         elif field.startswith("agent-"):
             name = field[len("agent-"):]
-            agent = self._current_agent()
-            if agent is None:
-                return
-            if name in LIST_FIELDS:
-                items = [v.strip() for v in value.split(",") if v.strip()]
-                changed = self._put(agent, name, items)
-            else:
-                changed = self._put(agent, name, value.strip() if name != "backstory"
-                                    else value, required=name in REQUIRED)
+            changed = self.draft.set_agent(self.agent_index, name, event.value)
             if changed and name == "name":
-                self._renamed(value.strip())
+                self._renamed(event.value.strip())
         else:
             return
         if changed:
             self._form_edited()
 
     def _renamed(self, new: str) -> None:
-        """Roles, edges, tasks and script follow the agent's new name, unless it is blank or
-        another agent's (then they wait for a name of its own)."""
-        others = [str(a.get("name") or "").strip() for a in self._agents()
-                  if a is not self._current_agent()]
-        if new and new not in others and self._refs_name and new != self._refs_name:
-            rename_agent(self.data, self._refs_name, new)
+        """The agent's tab shows its new name; what named it follows (see the draft)."""
+        if self.draft.follow_rename(self.agent_index, self._refs_name, new):
             self._refs_name = new
         tab = self.query(f"#{self._tab_id(self.agent_index)}")
         if tab:
             tab.first(Tab).label = new or f"agent {self.agent_index + 1}"
         self._fill_roles()
 
-    @staticmethod
-    def _put(target: dict[str, Any], key: str, value: Any, required: bool = False) -> bool:
-        """Set `key`, or drop it when empty and optional (so saved files stay clean)."""
-        if value in ("", []) and not required:
-            if key in target:
-                del target[key]
-                return True
-            return False
-        if target.get(key) == value:
-            return False
-        target[key] = value
-        return True
-
     def _form_edited(self) -> None:
-        """The data changed on the form: it is written out afresh from now on."""
-        self.source = None
+        """The crew changed on the form: say so, and check it again."""
         self._title()
         self._schedule()
 
@@ -548,16 +503,14 @@ class ComposeScreen(SectionScreen):
         if not self.data or self.yaml_mode or not isinstance(event.value, str):
             return
         self._offer_topologies(event.value)
-        if self.data.get("engine", "autogen") != event.value:  # the file's default counts
-            self.data["engine"] = event.value
+        if self.draft.set_engine(event.value):
             self._form_edited()
 
     @on(Select.Changed, "#crew-topology")
     def _topology_changed(self, event: Select.Changed) -> None:
         if not self.data or self.yaml_mode or not isinstance(event.value, str):
             return
-        if self._kind() != event.value:  # a file without a kind is a network already
-            topology_of(self.data)["kind"] = event.value
+        if self.draft.set_kind(event.value):
             self._form_edited()
         self._fill_roles()
 
@@ -565,62 +518,30 @@ class ComposeScreen(SectionScreen):
     def _role_changed(self, event: RoleChanged) -> None:
         if not self.data:
             return
-        topology = topology_of(self.data)
-        if event.value is None:
-            topology.pop(event.role, None)
-        else:
-            topology[event.role] = event.value
-        if event.role in ("planner", "reviewer") and event.value is not None:
-            executors = topology.get("executors")
-            if isinstance(executors, list) and event.value in executors:
-                topology["executors"] = [e for e in executors if e != event.value]
+        self.draft.set_role(event.role, event.value)
         if event.role != "executors":
             self._fill_roles()  # who may execute depends on the planner and the reviewer
         self._form_edited()
 
     @on(EdgeEdited)
     def _edge_edited(self, event: EdgeEdited) -> None:
-        edges = topology_of(self.data).get("edges")
-        if not isinstance(edges, list) or event.index >= len(edges):
-            return
-        edge = edges[event.index]
-        if not isinstance(edge, dict):
-            return
-        if event.value is None:
-            edge.pop(event.end, None)
-        else:
-            edge[event.end] = event.value
-        self._form_edited()
+        if self.draft.edit_edge(event.index, event.end, event.value):
+            self._form_edited()
 
     @on(EdgeAdded)
     def _edge_added(self) -> None:
-        names = agent_names(self.data)
-        if len(names) < 2:
+        if not self.draft.add_edge():
             self.notify("A graph edge joins two agents: add another agent first",
                         severity="warning")
             return
-        topology = topology_of(self.data)
-        edges = topology.get("edges")
-        if not isinstance(edges, list):
-            edges = topology["edges"] = []
-        # chain on from the last edge's target, else from the first agent
-        last = edges[-1].get("to") if edges and isinstance(edges[-1], dict) else None
-        source = last if last in names else names[0]
-        target = next((n for n in names[names.index(source) + 1:]), None) or next(
-            n for n in names if n != source)
-        edges.append({"from": source, "to": target})
         self._fill_roles()
         self._form_edited()
         self.call_after_refresh(self.query_one(RolesEditor).focus_last_edge)
 
     @on(EdgeRemoved)
     def _edge_removed(self, event: EdgeRemoved) -> None:
-        edges = topology_of(self.data).get("edges")
-        if not isinstance(edges, list) or event.index >= len(edges):
+        if not self.draft.remove_edge(event.index):
             return
-        del edges[event.index]
-        if not edges:
-            topology_of(self.data).pop("edges")
         self._fill_roles()
         self._form_edited()
         self.query_one("#compose-form").focus()
@@ -632,14 +553,12 @@ class ComposeScreen(SectionScreen):
         form has not changed it, or the form's data as YAML."""
         if self.yaml_mode:
             return self.query_one(YamlEditor).text
-        if self.source is not None:
-            return self.source
-        return crew_yaml(self.data)
+        return self.draft.text()
 
     def action_toggle_yaml(self) -> None:
         if self.yaml_mode:
             self._yaml_to_form()
-        elif self.data or self.source is not None:
+        elif self.data or self.draft.source is not None:
             self._show_yaml(self.current_text())
             self._mark_problem()
             editor = self.query_one(YamlEditor)
@@ -677,10 +596,9 @@ class ComposeScreen(SectionScreen):
             self.notify("The form cannot show this YAML: a crew file is a mapping with name, "
                         "agents, ...", severity="error")
             return
-        self.data = data
-        self.source = text
+        self.draft.read(data, text)
         self._show_form()
-        self.agent_index = min(self.agent_index, max(0, len(self._agents()) - 1))
+        self.agent_index = min(self.agent_index, max(0, len(self.draft.agents()) - 1))
         self._fill_all()
         self.query_one("#compose-form").focus()
         self._schedule()
@@ -890,18 +808,8 @@ class ComposeScreen(SectionScreen):
     def _dirty(self) -> bool:
         """Unsaved edits: the crew differs from what was last opened or saved."""
         if self.yaml_mode:
-            text = self.query_one(YamlEditor).text
-            if text == self._clean_text:
-                return False
-            from workbench.spec.yamlpos import LocatedYAMLError, load_with_lines
-
-            try:
-                return load_with_lines(text)[0] != self._clean or self._clean is None
-            except LocatedYAMLError:
-                return True
-        if not self.data:
-            return False
-        return self.data != self._clean
+            return self.draft.text_dirty(self.query_one(YamlEditor).text)
+        return self.draft.dirty()
 
     def _ready(self, doing: str) -> bool:
         if not self.data and not self.yaml_mode:
@@ -955,10 +863,7 @@ class ComposeScreen(SectionScreen):
 
         self.path = message.path
         text = self._saving or self.current_text()
-        self._clean_text = text
-        self._clean = copy.deepcopy(self._saved_data())
-        if not self.yaml_mode:
-            self.source = text
+        self.draft.saved(text, self._saved_data(), form=not self.yaml_mode)
         self._title()
         self.notify(f"Saved to {display_path(message.path)}", title="Crew saved")
         self._list_crews()
@@ -987,9 +892,8 @@ class ComposeScreen(SectionScreen):
             if self.yaml_mode:
                 self.query_one(YamlEditor).load_text(text)
             else:
-                self.data["name"] = name
+                self.draft.named(name, text)
                 self._set("#crew-name", name)
-                self.source = text
             self.path = None
             self._write(name, text)
 
@@ -1025,15 +929,7 @@ class ComposeScreen(SectionScreen):
     def action_add_agent(self) -> None:
         if not self.data or self.yaml_mode:
             return
-        agents = self.data.get("agents")
-        if not isinstance(agents, list):
-            agents = self.data["agents"] = []
-        taken = {a.get("name") for a in agents if isinstance(a, dict)}
-        n = len(agents) + 1
-        while f"agent{n}" in taken:
-            n += 1
-        agents.append({"name": f"agent{n}", "role": "", "goal": ""})
-        self.agent_index = len(self._agents()) - 1
+        self.agent_index = self.draft.add_agent()
         self._fill_tabs()
         self._fill_agent()
         self._fill_roles()
@@ -1043,18 +939,12 @@ class ComposeScreen(SectionScreen):
     def action_remove_agent(self) -> None:
         if self.yaml_mode:
             return
-        agents = self._agents()
-        if len(agents) <= 1:
+        if len(self.draft.agents()) <= 1:
             self.notify("A crew needs at least one agent", severity="warning")
             return
-        removed = agents[min(self.agent_index, len(agents) - 1)]
-        self.data["agents"] = [a for a in self.data["agents"] if a is not removed]
-        name = str(removed.get("name") or "").strip()
-        if name and name not in agent_names(self.data):
-            also = forget_agent(self.data, name)
-            if also:
-                self.notify(f"Removed {name} and its {' and '.join(also)}",
-                            title="Agent removed")
+        name, also = self.draft.remove_agent(self.agent_index)
+        if also:
+            self.notify(f"Removed {name} and its {' and '.join(also)}", title="Agent removed")
         self.agent_index = max(0, self.agent_index - 1)
         self._fill_tabs()
         self._fill_agent()
