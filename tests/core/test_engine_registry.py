@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.core.test_crew_validation import GOOD
 from tests.third_engine import relay_engine  # noqa: F401  (the fixture)
 from workbench import engines
 from workbench.cli import main
@@ -21,20 +22,8 @@ from workbench.spec.topology import resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CREW = """\
-name: relay-crew
-engine: relay
-topology:
-  kind: star
-  hub: lead
-agents:
-  - name: lead
-    role: Lead
-    goal: Lead the work
-  - name: helper
-    role: Helper
-    goal: Help
-"""
+#: The validation tests' crew, on the third engine.
+CREW = GOOD.replace("engine: autogen", "engine: relay")
 
 
 def test_the_shipped_engines_come_from_their_entry_points() -> None:

@@ -16,10 +16,10 @@ async def test_compose_offers_an_installed_third_engine(
     settings, make_app, relay_engine: Path,  # noqa: F811
 ) -> None:
     settings.crews_dir.mkdir(parents=True, exist_ok=True)
-    (settings.crews_dir / "relay-crew.yaml").write_text(CREW)
+    (settings.crews_dir / "tiny.yaml").write_text(CREW)
     app = make_app(frozen_clock=False, poll=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_crew(pilot, "relay-crew")
+        await open_crew(pilot, "tiny")
         screen = app.screen
         engine = screen.query_one("#crew-engine", Select)
         topology = screen.query_one("#crew-topology", Select)
