@@ -133,8 +133,13 @@ class WorkbenchApp(App[int]):
         self.switch_mode("approvals" if self.review else "sessions")
         self.call_after_refresh(self._first_frame)
         if self._poll:
-            self.set_interval(POLL_S, self.poll_pending)
-            self.call_after_refresh(self.poll_pending)
+            # the queue is read in a thread that imports the store: not before the first frame,
+            # however long that frame takes on a busy machine
+            self.after_first_frame(self._start_polling)
+
+    def _start_polling(self) -> None:
+        self.set_interval(POLL_S, self.poll_pending)
+        self.poll_pending()
 
     def _first_frame(self) -> None:
         self.first_frame_at = time.time()
