@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, OptionList, Select, Static, Tab, Tabs, TextArea
 from textual.widgets.option_list import Option
 
+from workbench.mesh.format import plural
 from workbench.spec.shape import TOPOLOGY_KINDS
 from workbench.tui.background import in_thread
 from workbench.tui.crewedit import (
@@ -131,7 +132,7 @@ def crew_label(entry: Any) -> str:
         return f"{head}\n[red]{escape(entry.status[:60])}[/]"
     overrides = getattr(entry, "overrides", [])
     hides = f" · overrides {', '.join(overrides)}" if overrides else ""
-    return f"{head}\n[dim]{entry.topology} · {entry.agents} agents{escape(hides)}[/]"
+    return f"{head}\n[dim]{entry.topology} · {plural(entry.agents, 'agent')}{escape(hides)}[/]"
 
 
 def load_crew_data(path: Path | None) -> Loaded:
@@ -670,7 +671,7 @@ class ComposeScreen(SectionScreen):
         if check.problem is None:
             engine, topology = self._choice() if not self.yaml_mode else ("", "")
             what = f" · {engine} · {topology}" if engine else ""
-            self._verdict = (f"[green]✔ valid[/] · {len(names)} agents{what}"
+            self._verdict = (f"[green]✔ valid[/] · {plural(len(names), 'agent')}{what}"
                              " · [dim]ctrl+s saves · ctrl+r runs[/]")
             status.set_classes("-valid")
             self._show_status()
