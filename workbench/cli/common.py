@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.errors import UserInputError
 
@@ -117,3 +117,39 @@ def guarded(call: Callable[[], int]) -> int:
         print(f"workbench: internal error: {type(exc).__name__}: {exc} "
               "(set WORKBENCH_DEBUG=1 to see the traceback)", file=sys.stderr)
         return EXIT_FAILED
+
+
+T = TypeVar("T")
+
+
+async def until_done(work: Awaitable[T], cancel: Callable[[], None],
+                     notice: str | None = None) -> T:
+    """Await `work` with Ctrl-C (and SIGTERM) calling `cancel`; a second Ctrl-C exits."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    interrupted = False
+
+    def stop() -> None:
+        nonlocal interrupted
+        if interrupted:
+            raise KeyboardInterrupt
+        interrupted = True
+        if notice:
+            print(notice, file=sys.stderr, flush=True)
+        cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or a platform without it: Ctrl-C still interrupts
+    try:
+        return await work
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass

@@ -18,6 +18,7 @@ from workbench.cli.common import (
     resolve_crew,
     settings,
     store_for,
+    until_done,
     warn,
 )
 from workbench.errors import UserInputError
@@ -114,44 +115,15 @@ def _run_eval(args: argparse.Namespace) -> int:
     warn(run_notes(evaluator.policy, evaluator.prepared.spec))
     printer.start(evaluator)
     try:
-        outcome = asyncio.run(_execute(evaluator))
+        outcome = asyncio.run(until_done(
+            evaluator.run(), evaluator.cancel,
+            "workbench: stopping every case (Ctrl-C again to quit at once)"))
     except KeyboardInterrupt:
         return EXIT_CANCELLED
     printer.summary(evaluator, outcome, store)
     if outcome.status == "cancelled":
         return EXIT_CANCELLED
     return EXIT_OK if outcome.passed else EXIT_FAILED
-
-
-async def _execute(evaluator: Evaluator) -> EvalOutcome:
-    """Run the eval with Ctrl-C (and SIGTERM) stopping every case; a second Ctrl-C exits."""
-    import signal
-
-    loop = asyncio.get_running_loop()
-    interrupted = False
-
-    def stop() -> None:
-        nonlocal interrupted
-        if interrupted:
-            raise KeyboardInterrupt
-        interrupted = True
-        print("workbench: stopping every case (Ctrl-C again to quit at once)",
-              file=sys.stderr, flush=True)
-        evaluator.cancel()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread: Ctrl-C still interrupts
-    try:
-        return await evaluator.run()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
 
 
 def _money(cost: float, unknown: int) -> str:

@@ -16,6 +16,7 @@ from workbench.cli.common import (
     open_store,
     resolve_crew,
     settings,
+    until_done,
     warn,
 )
 
@@ -73,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                       **governance.session_kwargs())
     warn(list(session.warnings))
     try:
-        outcome = asyncio.run(_execute(session))
+        outcome = asyncio.run(until_done(session.execute(), session.cancel))
     except KeyboardInterrupt:
         return EXIT_CANCELLED
     if outcome.status == "completed":
@@ -82,35 +83,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CANCELLED
     print(f"workbench: run failed: {outcome.error}", file=sys.stderr)
     return EXIT_FAILED
-
-
-async def _execute(session: Any) -> Any:
-    """Run a session with Ctrl-C (and SIGTERM) stopping it cleanly; a second Ctrl-C exits."""
-    import signal
-
-    loop = asyncio.get_running_loop()
-    interrupted = False
-
-    def stop() -> None:
-        nonlocal interrupted
-        if interrupted:
-            raise KeyboardInterrupt
-        interrupted = True
-        session.cancel()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop)
-        except (NotImplementedError, RuntimeError, ValueError):
-            pass  # not the main thread, or a platform without it: Ctrl-C still interrupts
-    try:
-        return await session.execute()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass
 
 
 def fill_run_inputs(prepared: Any) -> None:
