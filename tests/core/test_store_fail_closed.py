@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,37 @@ def test_a_writer_reports_its_first_failure_once_and_retries_the_rows(tmp_path: 
     writer.close()
     assert [e["content"] for e in store.iter_events("s1")] == [f"m{i}" for i in range(7)]
     assert writer.written == 7
+
+
+def test_a_fast_run_never_gets_far_ahead_of_its_record(tmp_path: Path) -> None:
+    """However slow the store, a model call waits once its writer is MAX_BACKLOG behind:
+    what a crash loses, and how far a run goes past a full disk, stay bounded."""
+    from workbench.mesh import session as session_mod
+
+    turns = 200
+    crew = {"name": "talkers", "engine": "autogen", "model": "scripted/demo",
+            "topology": {"kind": "network", "max_turns": turns},
+            "agents": [{"name": n, "role": n.title(), "goal": "Talk"} for n in ("ann", "bob")],
+            "script": [{"agent": ("ann", "bob")[i % 2], "say": f"Point {i}"}
+                       for i in range(turns)]}
+    path = tmp_path / "talkers.yaml"
+    path.write_text(yaml.safe_dump(crew))
+    settings = Settings(home=tmp_path / "home")
+    settings.ensure_home()
+    store = Store(settings.database_url)
+    session = Session(prepare(path), settings, store)
+    sink = session.writer.sink
+
+    def slow_sink(rows: list) -> None:  # a store that takes 2 ms a row
+        time.sleep(0.002 * len(rows))
+        sink(rows)
+
+    session.writer.sink = slow_sink
+    lags: list[int] = []
+    session.bus.subscribe(lambda e: lags.append(session.writer.backlog)
+                          if e.kind == "model.call" else None)
+    outcome = asyncio.run(session.execute())
+    assert outcome.status == "completed"
+    assert outcome.totals.model_calls == turns
+    # a model call's own events come on top of the bound, nothing more
+    assert max(lags) <= session_mod.MAX_BACKLOG + 8, max(lags)

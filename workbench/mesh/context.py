@@ -137,6 +137,8 @@ class RunContext:
         self.answered_calls = 0
         #: Awaited before a tool acts: the session makes sure all that led to it is stored.
         self.before_tool: Callable[[], Awaitable[None]] | None = None
+        #: Awaited before a model call: the session keeps its writers from falling behind.
+        self.before_model: Callable[[], Awaitable[None]] | None = None
         # tools get the crew's allowed hosts, and the gate for URLs they reach on their own
         if not tool_ctx.allow_hosts:
             tool_ctx.allow_hosts = tuple(spec.allow_hosts)
@@ -293,6 +295,9 @@ class RunContext:
         could, nor escapes a rule its primary passed.
         """
         self.check_running()
+        if self.before_model is not None:
+            await self.before_model()
+            self.check_running()
         if self.human is not None and self.human.takes(request):
             return await self.human.complete(self, request)  # a person answers (or reviews)
         original = request.messages

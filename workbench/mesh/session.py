@@ -38,6 +38,8 @@ from workbench.tools.registry import ToolRegistry
 log = logging.getLogger(__name__)
 #: How often a running session's row gets its totals (turns, tokens, cost) written.
 PROGRESS_S = 2.0
+#: How far (in events) a writer may fall behind the run before a model call waits for it.
+MAX_BACKLOG = 256
 
 
 @dataclass
@@ -185,6 +187,7 @@ class Session:
             **extra,
         )
         self.ctx.before_tool = self._stored_so_far
+        self.ctx.before_model = self._keep_up
         # human agents' turns and human_input reviews go to a person (`humans`), else skip
         self.ctx.human = HumanTurns.for_crew(spec, humans or NobodyAnswers())
 
@@ -285,6 +288,15 @@ class Session:
         a write that failed has stopped the run by then, so the tool does not run."""
         writers = [self.writer, *(w for w in self.writers if hasattr(w, "flush"))]
         await asyncio.to_thread(lambda: [w.flush() for w in writers])
+
+    async def _keep_up(self) -> None:
+        """Before a model call, a writer more than MAX_BACKLOG events behind is caught up:
+        a fast run never gets far ahead of its record (what a crash can lose, and how long
+        a run goes on past a store that stopped taking writes, stay bounded)."""
+        writers = [self.writer, *(w for w in self.writers if hasattr(w, "flush"))]
+        behind = [w for w in writers if getattr(w, "backlog", 0) > MAX_BACKLOG]
+        if behind:
+            await asyncio.to_thread(lambda: [w.flush() for w in behind])
 
     def _progress(self, event: Any) -> None:
         """Keep the session's row current while it runs (other terminals list it), at most

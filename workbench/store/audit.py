@@ -437,6 +437,10 @@ class AuditWriter:
     def written(self) -> int:
         return self._writer.written
 
+    @property
+    def backlog(self) -> int:
+        return self._writer.backlog
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every entry put so far is in the chain; False if a write failed."""
         return self._writer.flush(timeout)

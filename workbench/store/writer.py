@@ -138,6 +138,8 @@ class BatchWriter:
         self.dropped = 0
         self._closed = False
         self._pending: deque[Any] = deque()
+        #: Taken by the thread and not yet written (part of the backlog).
+        self._in_hand = 0
         #: The bus subscriber: appends the event, nothing else.
         self.put: Callable[[Event], None] = self._pending.append
         #: How many barriers and stop signs are queued: the thread looks for them only then.
@@ -152,6 +154,11 @@ class BatchWriter:
             self._marks += 1  # before the append: the thread never misses a queued mark
             self._pending.append(item)
         self._wake.set()
+
+    @property
+    def backlog(self) -> int:
+        """Events put and not yet taken by the thread (a cheap length, no lock)."""
+        return len(self._pending) + self._in_hand
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything put so far was handled; True if all of it is written."""
@@ -173,10 +180,12 @@ class BatchWriter:
             if not n:
                 continue
             items = [take() for _ in range(n)]
+            self._in_hand = n
             if self._marks:  # someone flushes or closes: split at the marks
                 stop = self._handle_marked(items)
             else:
                 self._write(items)
+            self._in_hand = 0
         # nobody may wait for ever on a barrier put while closing
         while pending:
             item = take()
