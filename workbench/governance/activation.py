@@ -44,6 +44,16 @@ class CrewView(TypedDict):
     name: str
 
 
+class RequestView(TypedDict):
+    """The model call under way (zero outside a model call); model routes choose by it."""
+
+    #: Estimated from the messages' text (gateway/routing.py: characters / 4).
+    prompt_tokens: int
+    purpose: str
+    #: How many tools the call offers.
+    tools: int
+
+
 class Activation(TypedDict):
     """What one policy decision sees. Every name is present on every decision."""
 
@@ -55,6 +65,7 @@ class Activation(TypedDict):
     message: MessageView
     session: SessionView
     crew: CrewView
+    request: RequestView
 
 
 def domain_key(domain: str) -> str:
@@ -101,7 +112,8 @@ def message_view(text: str = "", source: str = "", to: str = "",
 
 def build(agent: AgentView, model: ModelView, session: SessionView, crew: CrewView,
           tool: ToolView | None = None, args: dict[str, Any] | None = None,
-          message: MessageView | None = None) -> Activation:
+          message: MessageView | None = None,
+          request: RequestView | None = None) -> Activation:
     """One activation with every name present: what is not given gets its empty value."""
     return {
         "agent": agent,
@@ -111,4 +123,6 @@ def build(agent: AgentView, model: ModelView, session: SessionView, crew: CrewVi
         "message": message if message is not None else message_view(source=agent["name"]),
         "session": session,
         "crew": crew,
+        "request": request if request is not None else {"prompt_tokens": 0, "purpose": "",
+                                                         "tools": 0},
     }
