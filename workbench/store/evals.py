@@ -171,3 +171,52 @@ def get_eval(store: Store, eval_id: str) -> dict[str, Any]:
     cases.sort(key=lambda c: (c["position"], c["attempt"]))
     run["case_runs"] = cases
     return run
+
+
+def list_evals_with_versions(store: Store, limit: int = 200,
+                             crew: str | None = None) -> list[dict[str, Any]]:
+    """Eval runs newest first, each with its crew file's version (`version`: 1 for the first
+    version of that crew this database saw, 0 when no snapshot was kept) and `digest`."""
+    runs = list_evals(store, limit, crew)
+    versions = snapshot_versions(store, {r["crew_snapshot_id"] for r in runs})
+    for r in runs:
+        r["version"], r["digest"] = versions.get(r["crew_snapshot_id"], (0, ""))
+    return runs
+
+
+def snapshot_versions(store: Store, ids: set[int | None]) -> dict[int, tuple[int, str]]:
+    """Crew snapshot id -> (its version among the snapshots of its crew's name, its digest)."""
+    from sqlalchemy import bindparam, text
+
+    wanted = sorted(i for i in ids if i is not None)
+    if not wanted:
+        return {}
+    with store.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT c.id, c.digest, (SELECT count(*) FROM crew_snapshot o "
+            "WHERE o.name = c.name AND o.id <= c.id) FROM crew_snapshot c "
+            "WHERE c.id IN :ids").bindparams(bindparam("ids", expanding=True)),
+            {"ids": wanted}).all()
+    return {i: (int(n), digest) for i, digest, n in rows}
+
+
+def pass_rate_history(store: Store, crew: str | None = None,
+                      limit: int = 1000) -> list[dict[str, Any]]:
+    """Finished eval runs oldest first, one row each: crew, crew version and digest, when it
+    started, runs, passed and pass rate (None for an eval that ran nothing). The pass rate
+    per crew version over time is this list grouped by (crew, version)."""
+    q = (select(EVAL_RUNS.c.id, EVAL_RUNS.c.crew_name, EVAL_RUNS.c.crew_snapshot_id,
+                EVAL_RUNS.c.started_at, EVAL_RUNS.c.runs, EVAL_RUNS.c.passed,
+                EVAL_RUNS.c.status, EVAL_RUNS.c.cost_usd, EVAL_RUNS.c.cost_unknown_calls)
+         .where(EVAL_RUNS.c.status != "running")
+         .order_by(EVAL_RUNS.c.started_at.desc()).limit(limit))
+    if crew:
+        q = q.where(EVAL_RUNS.c.crew_name == crew)
+    with store.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    rows.reverse()
+    versions = snapshot_versions(store, {r["crew_snapshot_id"] for r in rows})
+    for r in rows:
+        r["version"], r["digest"] = versions.get(r["crew_snapshot_id"], (0, ""))
+        r["pass_rate"] = r["passed"] / r["runs"] if r["runs"] else None
+    return rows

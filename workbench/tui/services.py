@@ -53,6 +53,25 @@ class SnapshotView:
 
 
 @dataclass
+class SessionComparison:
+    """Two sessions compared (a mesh.compare.Comparison) and each side's crew version."""
+
+    comparison: Any
+    versions: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class EvalComparison:
+    """Two stored evals (get_eval dicts), their cases' deltas (regressions first), and the
+    diff of their crew files (empty: the same file)."""
+
+    first: dict[str, Any]
+    second: dict[str, Any]
+    deltas: list[Any]
+    crew_diff: list[str]
+
+
+@dataclass
 class SessionFile:
     """A file a session's tools wrote: `folder` is workspace or outbox."""
 
@@ -423,6 +442,49 @@ class Services:
             body = session_markdown(self.store, s["id"])
         path.write_text(body + "\n", encoding="utf-8")
         return path
+
+    # -- comparing sessions and evals ---------------------------------------------------
+
+    def compare_sessions(self, a_id: str, b_id: str) -> SessionComparison:
+        """Two stored sessions side by side (mesh.compare), with each side's crew version."""
+        from workbench.mesh.compare import load_comparison
+
+        comparison = load_comparison(self.store, a_id, b_id)
+        versions = self._crew_versions({comparison.a.snapshot_id, comparison.b.snapshot_id})
+        return SessionComparison(comparison, (
+            versions.get(comparison.a.snapshot_id or -1, (0, ""))[0],
+            versions.get(comparison.b.snapshot_id or -1, (0, ""))[0]))
+
+    def list_evals(self) -> list[dict[str, Any]]:
+        """Eval runs newest first, each with its crew version."""
+        from workbench.store.evals import list_evals_with_versions
+
+        return list_evals_with_versions(self.store)
+
+    def eval_detail(self, eval_id: str) -> dict[str, Any]:
+        """An eval run with its case runs and their checks (store.evals.get_eval)."""
+        from workbench.store.evals import get_eval
+
+        return get_eval(self.store, eval_id)
+
+    def compare_evals(self, first: str, second: str) -> EvalComparison:
+        """Two stored evals case by case, regressions first, with the crew change."""
+        from workbench.mesh.compare import crew_diff
+        from workbench.mesh.evaluate import compare_evals
+        from workbench.store.evals import get_eval
+
+        a, b = get_eval(self.store, first), get_eval(self.store, second)
+        texts = [self.store.crew_text(e["crew_snapshot_id"]) if e["crew_snapshot_id"] else None
+                 for e in (a, b)]
+        diff = crew_diff(texts[0], texts[1], f"E1 {a['crew_name']} (eval {a['id'][:12]})",
+                         f"E2 {b['crew_name']} (eval {b['id'][:12]})")
+        return EvalComparison(a, b, compare_evals(a, b), diff)
+
+    def eval_history(self) -> list[dict[str, Any]]:
+        """Finished eval runs oldest first with crew version and pass rate."""
+        from workbench.store.evals import pass_rate_history
+
+        return pass_rate_history(self.store)
 
     # -- approvals --------------------------------------------------------------------
 
