@@ -7,6 +7,7 @@ import sys
 from types import ModuleType
 
 from workbench.cli import (
+    agents,
     crews,
     engines,
     evaluate,
@@ -23,7 +24,7 @@ from workbench.cli.common import Parser, guarded
 #: Every command group, in --help order. Each module's `register(subparsers)` adds its
 #: subparsers and sets their `handler`; nothing else dispatches.
 GROUPS: tuple[ModuleType, ...] = (run, sessions, review, crews, engines, models, governance,
-                                  mcp, importing, evaluate)
+                                  mcp, importing, evaluate, agents)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,6 +49,9 @@ def settings(args: argparse.Namespace) -> Settings:
 
     result = Settings.from_args(args.home, args.db, args.policies)
     log_to_file(result)
+    from workbench.spec.registry import use_settings
+
+    use_settings(result)  # a crew's `use:` agents are found with these (home, team store)
     return result
 
 

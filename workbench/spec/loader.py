@@ -36,14 +36,21 @@ def _describe(err: dict[str, Any]) -> str:
 
 
 def parse_crew(text: str, file: str, engine: str | None = None,
-               topology: str | None = None, tools: ToolRegistry | None = None) -> CrewSpec:
-    """Parse and fully validate crew YAML text; raises SpecError with file:line."""
+               topology: str | None = None, tools: ToolRegistry | None = None,
+               crews: Any = None) -> CrewSpec:
+    """Parse and fully validate crew YAML text; raises SpecError with file:line.
+
+    `use:` agents are taken from the crews `crews` (a registry.Crews) sees, by default
+    those of the settings registry.use_settings was given."""
     try:
         data, lines = load_with_lines(text)
     except LocatedYAMLError as exc:
         raise SpecError(str(exc), file, exc.line) from None
     if not isinstance(data, dict):
         raise SpecError("a crew file must be a mapping with name, agents, ...", file, 1)
+    from workbench.spec.registry import resolve_uses
+
+    resolve_uses(data, lines, file, crews)
     try:
         spec = CrewSpec.model_validate(data)
     except ValidationError as exc:
