@@ -221,3 +221,25 @@ def test_a_fast_run_never_gets_far_ahead_of_its_record(tmp_path: Path) -> None:
     assert outcome.totals.model_calls == turns
     # a model call's own events come on top of the bound, nothing more
     assert max(lags) <= session_mod.MAX_BACKLOG + 8, max(lags)
+
+
+def test_an_event_that_cannot_become_a_row_is_reported_not_raised_into_the_bus(
+        tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'wb.db'}")
+    store.create_session(id="s1", crew_name="c", engine="autogen", topology="star")
+    errors: list[BaseException] = []
+    writer = EventWriter(store, on_error=errors.append)
+    seen: list[int] = []
+    bus = EventBus("s1")
+    bus.subscribe(writer.put)
+    bus.subscribe(lambda e: seen.append(e.seq))  # a later subscriber still gets every event
+    circular: dict = {}
+    circular["self"] = circular
+    bus.publish(Event("message", "a", "b", "m0"))
+    bus.publish(Event("message", "a", "b", "bad", {"loop": circular}))
+    bus.publish(Event("message", "a", "b", "m2"))
+    assert seen == [1, 2, 3]
+    assert writer.flush() is False  # something was lost: the run must not go on as if not
+    assert len(errors) == 1 and isinstance(errors[0], (RecursionError, ValueError))
+    writer.close()
+    assert [e["content"] for e in store.iter_events("s1")] == ["m0", "m2"]
