@@ -20,11 +20,15 @@ from workbench.gateway.model_config import crew_profiles, with_user_profiles
 from workbench.gateway.pricing import budget_warnings
 from workbench.gateway.profiles import ModelProfiles
 from workbench.gateway.scripted import TERMINATE, ScriptPlayer
+from workbench.governance.brokers import NobodyAnswers
 from workbench.governance.gate import Gate
 from workbench.mesh import events as ev
+from workbench.mesh import tracing
 from workbench.mesh.bus import EventBus, Queued, Subscriber
 from workbench.mesh.context import ApprovalBroker, RunAborted, RunContext
-from workbench.mesh.human import HumanTurns, NobodyAnswers
+from workbench.mesh.replay import ForkSource
+from workbench.mesh.replay import attach as attach_recording
+from workbench.mesh.human import HumanTurns
 from workbench.spec.inputs import apply_inputs
 from workbench.spec.loader import import_custom_tools, load_crew, parse_crew
 from workbench.spec.schema import CrewSpec
@@ -135,6 +139,7 @@ class Session:
         stream: bool = False,
         writers: list[Any] | None = None,
         humans: Any = None,
+        fork: ForkSource | None = None,
     ) -> None:
         spec = prepared.spec
         profiles = with_user_profiles(settings.home, prepared.models)
@@ -162,6 +167,8 @@ class Session:
         for fn in subscribers or []:
             # one that writes a terminal (the CLI's printer) says so: it gets its own thread
             self.bus.subscribe(fn, blocking=bool(getattr(fn, "blocking", False)))
+        # OpenTelemetry export when it is on (env or --otel); off, nothing is imported
+        tracing.attach(self.bus)
         self._progress_at = time.monotonic()
         #: The running totals go to the session's row from a thread of their own: a SQL
         #: UPDATE never runs on the engine's loop or under the bus's lock.
@@ -190,6 +197,15 @@ class Session:
         self.ctx.before_model = self._keep_up
         # human agents' turns and human_input reviews go to a person (`humans`), else skip
         self.ctx.human = HumanTurns.for_crew(spec, humans or NobodyAnswers())
+        #: Every model exchange is recorded (unless settings.record is off); a fork's first
+        #: calls are answered from its source's recording (mesh/replay.py).
+        self.replay: Any = None
+        self.forked_from = attach_recording(self, fork)
+        if spec.topology.allocation == "marketplace" and self.ctx.topology.kind == "star":
+            from workbench.mesh.market import open_market, past_records
+
+            # bids weigh each agent's record: its tasks in this crew's earlier sessions
+            open_market(self.ctx, past_records(store, spec.name, self.session_id))
 
     def cancel(self) -> None:
         """Stop the run now (in-flight model calls are abandoned); it is stored as cancelled.
@@ -225,6 +241,7 @@ class Session:
             workspace=str(self.tool_ctx.workspace),
             shape=self.ctx.topology.to_dict(),
             **({"warnings": self.warnings} if self.warnings else {}),
+            **({"forked_from": self.forked_from} if self.forked_from else {}),
         )
         status, result, error = "completed", "", ""
         try:
