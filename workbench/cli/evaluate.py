@@ -69,6 +69,9 @@ def register(sub: Any) -> None:
     p.add_argument("--limit", type=int, default=50, help="list: at most this many evals")
     p.add_argument("--crew", dest="crew_filter", metavar="NAME",
                    help="list: only evals of this crew")
+    from workbench.cli.run import otel_option
+
+    otel_option(p)  # every case's run is one trace
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -103,6 +106,9 @@ def _run_eval(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise UserInputError(f"--repeat must be at least 1, not {args.repeat}")
     config = settings(args)
+    from workbench.cli.run import use_otel
+
+    use_otel(args)
     path = resolve_crew(args.target, config)
     cases = load_cases(args.cases)
     store = open_store(config)

@@ -38,6 +38,7 @@ def register(sub: Any) -> None:
     run.add_argument("--human-default", metavar="TEXT",
                      help="the answer of a human agent's turn when no person answers (no "
                           "terminal, end of input, or nobody in time); else the turn is skipped")
+    otel_option(run)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -49,6 +50,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from workbench.mesh.session import Session, prepare
 
     config = settings(args)
+    use_otel(args)
     path = resolve_crew(args.crew, config)
     from workbench.spec.inputs import parse_assignments
 
@@ -83,6 +85,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_CANCELLED
     print(f"workbench: run failed: {outcome.error}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def otel_option(parser: Any) -> None:
+    """`--otel [URL]`: export the run's trace to an OTLP/HTTP collector (after CREW)."""
+    from workbench.mesh.tracing import DEFAULT_URL
+
+    parser.add_argument("--otel", nargs="?", const=DEFAULT_URL, metavar="URL",
+                        help="export an OpenTelemetry trace over OTLP/HTTP (default URL "
+                             f"{DEFAULT_URL}; the environment's OTEL_EXPORTER_OTLP_ENDPOINT "
+                             "does the same)")
+
+
+def use_otel(args: argparse.Namespace) -> None:
+    """Trace this process's runs to `--otel`'s URL, when it was given."""
+    if getattr(args, "otel", None):
+        from workbench.mesh.tracing import use_endpoint
+
+        use_endpoint(args.otel)
 
 
 def fill_run_inputs(prepared: Any) -> None:
