@@ -76,6 +76,10 @@ class Settings:
     #: Pending approvals expire as rejected after this many seconds; None: from the
     #: environment (WORKBENCH_APPROVAL_TIMEOUT), else 900.
     approval_timeout: float | None = None
+    #: Record every model exchange (request as sent, answer) with its session; off with
+    #: WORKBENCH_RECORD=0 (or false, no, off).
+    record: bool = field(default_factory=lambda: os.environ.get(
+        "WORKBENCH_RECORD", "1").strip().lower() not in ("0", "false", "no", "off"))
 
     @classmethod
     def from_args(cls, home: str | None = None, db: str | None = None,

@@ -35,6 +35,13 @@ def register(sub: Any) -> None:
     run.add_argument("--json", action="store_true", help="print events as JSON Lines")
     run.add_argument("--input", action="append", metavar="KEY=VALUE",
                      help="a value for one of the crew's inputs, its {placeholders} (repeatable)")
+    run.add_argument("--from", dest="fork", metavar="SESSION[@SEQ]",
+                     help="fork SESSION: model calls before its event SEQ (all of them "
+                          "without @SEQ) are answered from its recording, then the run goes "
+                          "live, with the crew as it is now")
+    run.add_argument("--replay-tools", action="store_true",
+                     help="with --from: reuse the recorded results of tool calls the replay "
+                          "repeats instead of running the tools (the gate still judges them)")
     run.add_argument("--human-default", metavar="TEXT",
                      help="the answer of a human agent's turn when no person answers (no "
                           "terminal, end of input, or nobody in time); else the turn is skipped")
@@ -45,10 +52,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     from functools import partial
 
     from workbench.cli.printer import RunPrinter
+    from workbench.errors import UserInputError
     from workbench.governance.approvals import print_waiting_hint
     from workbench.governance.setup import default_mode, governed
+    from workbench.mesh.replay import ForkSource
     from workbench.mesh.session import Session, prepare
 
+    if args.replay_tools and not args.fork:
+        raise UserInputError("--replay-tools reuses a recording: give --from SESSION[@SEQ]")
+    fork = ForkSource.parse(args.fork, args.replay_tools) if args.fork else None
     config = settings(args)
     use_otel(args)
     path = resolve_crew(args.crew, config)
@@ -72,7 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             governance.humans.on_waiting = partial(human_hint, command=f"workbench{home}")
     printer = RunPrinter(json_lines=args.json)
-    session = Session(prepared, config, store, subscribers=[printer],
+    session = Session(prepared, config, store, subscribers=[printer], fork=fork,
                       **governance.session_kwargs())
     warn(list(session.warnings))
     try:

@@ -1,4 +1,4 @@
-"""`workbench sessions list | show | export`: past sessions from the store."""
+"""`workbench sessions list | show | export | purge`: past sessions from the store."""
 
 from __future__ import annotations
 
@@ -27,6 +27,10 @@ def register(sub: Any) -> None:
     export.add_argument("id", metavar="ID")
     export.add_argument("--format", choices=["md", "json"], default="md")
     export.add_argument("--output", "-o", help="write to this file instead of stdout")
+    purge = sessions.add_parser(
+        "purge", help="delete a session's recorded model exchanges (its events and audit "
+                      "entries stay)")
+    purge.add_argument("id", metavar="ID")
     add_follow_parser(sessions)
     add_compare_parser(sessions)
 
@@ -40,6 +44,8 @@ def _fmt_time(ts: float | None) -> str:
 def cmd_sessions(args: argparse.Namespace) -> int:
     from workbench.mesh.format import format_cost
 
+    if args.action == "purge":
+        return purge_session(args)
     store = store_for(args, read_only=True)
     store.reap_lapsed_sessions()
     if args.action == "follow":
@@ -69,7 +75,13 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     from workbench.store.export import session_json, session_markdown
 
     if args.action == "show":
-        print(session_markdown(store, args.id))
+        text = session_markdown(store, args.id)
+        origin = forked_from(store, args.id)
+        if origin:
+            # after the heading, where the session's other facts are
+            head, sep, rest = text.partition("\n")
+            text = f"{head}\n\n{origin}{sep}{rest}" if sep else f"{text}\n\n{origin}"
+        print(text)
         return EXIT_OK
     if args.format == "json":
         text = json.dumps(session_json(store, args.id), indent=2, default=str)
@@ -80,4 +92,35 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         print(f"exported to {args.output}")
     else:
         print(text)
+    return EXIT_OK
+
+
+def forked_from(store: Any, session_id: str) -> str:
+    """"Forked from SESSION at step SEQ" for a fork (its run.started says), else ""."""
+    sid = store.get_session(session_id)["id"]
+    first = next(iter(store.events_after(sid, 0, limit=1)), None)
+    origin = (first or {}).get("data", {}).get("forked_from") if first else None
+    if not origin:
+        return ""
+    where = f" before step {origin['seq']}" if origin.get("seq") else ""
+    tools = "; recorded tool results reused" if origin.get("replay_tools") else ""
+    return (f"Forked from session {origin['session_id']}: its recording answered the model "
+            f"calls{where}{tools}.")
+
+
+def purge_session(args: argparse.Namespace) -> int:
+    """Delete a session's recorded exchanges; the purge is itself audited."""
+    import getpass
+
+    from workbench.store.recordings import purge
+
+    store = store_for(args)
+    sid = store.get_session(args.id)["id"]
+    try:
+        actor = getpass.getuser()
+    except Exception:  # no user name to be had (a container without one)
+        actor = "workbench"
+    deleted = purge(store, sid, actor)
+    print(f"purged {deleted:,} recorded exchange{'s' if deleted != 1 else ''} of session "
+          f"{sid}; its events and audit entries stay")
     return EXIT_OK

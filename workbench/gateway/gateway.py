@@ -28,6 +28,10 @@ class Gateway:
     of models to try. Cancelling the awaiting task cancels the HTTP request under way.
     """
 
+    #: The layer before any provider (mesh/replay.py): it notes what each call was sent,
+    #: and may answer a fork's calls from its recording.
+    exchanges: Any = None
+
     def __init__(self, player: ScriptPlayer | None = None,
                  profiles: ModelProfiles | None = None) -> None:
         self.scripted = ScriptedModel(player or ScriptPlayer([]))
@@ -49,6 +53,10 @@ class Gateway:
         skipped. When every target is blocked, `AllBlocked` is raised and nothing was sent.
         """
         route = self.route(request)
+        if self.exchanges is not None:
+            answer, prepare = self.exchanges.before(self, request, route, on_delta, prepare)
+            if answer is not None:
+                return answer
         blocked: list[tuple[str, str]] = []
         if route.primary.provider == "scripted":
             # the scripted model never fails, so only a block moves on to its fallbacks

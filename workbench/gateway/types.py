@@ -68,6 +68,8 @@ class ModelResponse:
     retried: tuple[str, ...] = ()
     #: The targets of the chain that governance refused ("label: reason"), skipped unasked.
     blocked: tuple[str, ...] = ()
+    #: Answered from a recording, not by a provider: "SESSION@SEQ" (mesh/replay.py).
+    replayed: str | None = None
 
     @property
     def cost_known(self) -> bool:

@@ -89,6 +89,8 @@ class RunContext:
     #: The run's human turns (mesh/human.py): a person answers for human agents and reviews
     #: answers that ask for it; None when the crew has neither.
     human: Any = None
+    #: Given each answered call once its model.call event is out (mesh/replay.py records it).
+    on_exchange: Callable[[ModelRequest, ModelResponse, ev.Event], None] | None = None
 
     def __init__(
         self,
@@ -434,6 +436,8 @@ class RunContext:
             extra["fallback_from"] = response.fallback_from
         if response.blocked:
             extra["blocked"] = list(response.blocked)
+        if response.replayed:
+            extra["replayed"] = response.replayed  # no provider was asked
         if decisions and (len(decisions) > 1 or decisions[0]["effect"] != "allow"
                           or decisions[0]["rule_ids"]):
             # which target was judged how (primary and fallbacks): the audit shows why this
@@ -441,7 +445,7 @@ class RunContext:
             extra["decisions"] = decisions
         if response.model and response.model != request.model:
             extra["requested"] = request.model
-        self.emit(
+        event = self.emit(
             ev.MODEL_CALL,
             request.agent,
             None,
@@ -456,6 +460,8 @@ class RunContext:
             tool_calls=[c.name for c in response.tool_calls],
             **extra,
         )
+        if self.on_exchange is not None:
+            self.on_exchange(request, response, event)
 
     # -- the tool choke point -------------------------------------------------------------
 

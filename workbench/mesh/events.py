@@ -31,6 +31,8 @@ class Kind(StrEnum):
     HUMAN_REQUESTED = "human.requested"
     HUMAN_ANSWERED = "human.answered"
     HUMAN_SKIPPED = "human.skipped"
+    #: A fork's replay stopped: the recording cannot answer this call (mesh/replay.py).
+    FORK_DIVERGED = "fork.diverged"
     RUN_COMPLETED = "run.completed"
     RUN_FAILED = "run.failed"
 
@@ -49,6 +51,7 @@ TOOL_RESULT = Kind.TOOL_RESULT
 HUMAN_REQUESTED = Kind.HUMAN_REQUESTED
 HUMAN_ANSWERED = Kind.HUMAN_ANSWERED
 HUMAN_SKIPPED = Kind.HUMAN_SKIPPED
+FORK_DIVERGED = Kind.FORK_DIVERGED
 RUN_COMPLETED = Kind.RUN_COMPLETED
 RUN_FAILED = Kind.RUN_FAILED
 
@@ -88,6 +91,8 @@ class RunStarted(TypedDict):
     shape: NotRequired[dict[str, Any]]
     #: Budgets this run cannot keep (a cost budget over models without a price).
     warnings: NotRequired[list[str]]
+    #: A fork: the session (and step) whose recording answers its first model calls.
+    forked_from: NotRequired["ForkedFrom"]
 
 
 class Message(TypedDict):
@@ -136,6 +141,8 @@ class ModelCall(TypedDict):
     decisions: NotRequired[list[TargetDecision]]
     #: The alias asked for, when another model answered.
     requested: NotRequired[str]
+    #: Answered from a recording ("SESSION@SEQ"): no provider was asked.
+    replayed: NotRequired[str]
     #: Only on a failed call: ok is false and `error` says why.
     ok: NotRequired[bool]
     error: NotRequired[str]
@@ -223,6 +230,27 @@ class HumanSkipped(TypedDict):
     how: str | None
 
 
+class ForkedFrom(TypedDict):
+    session_id: str
+    #: Model calls before this event were answered from the recording; None: all of them.
+    seq: int | None
+    #: Recorded tool results were reused instead of running the tools.
+    replay_tools: bool
+
+
+class ForkDiverged(TypedDict):
+    """agent: whose call the recording cannot answer; content: why. Later calls are live."""
+
+    source: str
+    #: The recorded call that did not fit (None: there was none).
+    source_seq: int | None
+    #: The agent's call, counted from 1.
+    call: int
+    purpose: str
+    #: Calls answered from the recording before it.
+    replayed: int
+
+
 class CostShare(TypedDict):
     cost_usd: float
     unknown_calls: int
@@ -262,6 +290,7 @@ PAYLOADS: dict[Kind, type] = {
     Kind.HUMAN_REQUESTED: HumanRequested,
     Kind.HUMAN_ANSWERED: HumanAnswered,
     Kind.HUMAN_SKIPPED: HumanSkipped,
+    Kind.FORK_DIVERGED: ForkDiverged,
     Kind.RUN_COMPLETED: RunEnded,
     Kind.RUN_FAILED: RunEnded,
 }

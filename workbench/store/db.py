@@ -24,7 +24,7 @@ from workbench.store.models import CrewSnapshot, EventRow, SessionRow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The newest migration; a database at another revision is upgraded when opened.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 SESSIONS = SessionRow.__table__
 EVENTS = EventRow.__table__
