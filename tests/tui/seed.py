@@ -188,3 +188,126 @@ def seed(settings: Settings) -> None:
         AuditRecord(S_DONE, "workbench", "run.completed", {"status": "completed"}, NOW - 7195),
     ])
     store.close()
+
+
+# -- the designer's loop: a second version of a run, and two evals of the crew ---------------
+
+S_FORK = "5e55a0d0" + "0" * 23 + "5"
+E_ZERO = "e0a3d9f0" + "0" * 24
+E_FIRST = "e1f1b5a0" + "0" * 24
+E_SECOND = "e2d4c6a0" + "0" * 24
+#: The edit of market-entry that S_FORK and E_SECOND ran (version 2 of the crew).
+EDITED_ROLE = ("    role: Research lead\n", "    role: Cautious research lead\n")
+
+
+def fork_events(start: float) -> list[tuple]:
+    """S_DONE's run with the edited lead: the same first two turns, then a NO-GO (no email)."""
+    events = done_events(start)[:9]
+    events[0] = (*events[0][:4], {**events[0][4], "agents": _agents([
+        ("lead", "Cautious research lead", "research"),
+        ("analyst", "Market analyst", "research"),
+        ("writer", "Business writer", "communications")])})
+    return events + [
+        ("message", "lead", "writer", "Writer, draft a one-page no-go recommendation: the "
+         "margin is too thin.", {"turn": 3}),
+        ("model.call", "writer", None, None, _model_call("writer", 500, 30, 3.0)),
+        ("message", "writer", "lead", "Recommendation written: NO-GO for now.", {"turn": 4}),
+        ("message", "lead", "analyst,writer", "Decision: NO-GO. Revisit next year.",
+         {"turn": 5}),
+        ("run.completed", None, None, "Decision: NO-GO. Revisit next year.",
+         {"status": "completed", "turns": 5, "prompt_tokens": 1630, "completion_tokens": 142,
+          "cost_usd": 0.0, "cost_known": True, "model_calls": 5, "tool_calls": 1,
+          "elapsed_s": 3.6}),
+    ]
+
+
+def _check(idx: int, kind: str, label: str, outcome: str, detail: str,
+           score: float | None = None, reason: str | None = None) -> dict[str, Any]:
+    return {"idx": idx, "kind": kind, "label": label, "outcome": outcome, "detail": detail,
+            "score": score, "reason": reason, "judge_session_id": None, "spec": {kind: label}}
+
+
+def seed_designer(settings: Settings) -> None:
+    """Add to `seed`'s database: S_FORK (market-entry v2, diverging from S_DONE at its third
+    turn) and three evals of market-entry: E_ZERO and E_FIRST on v1, E_SECOND on v2, where
+    the case `nordics` regressed."""
+    from workbench.store.db import Store
+    from workbench.store.evals import EVAL_CASES, EVAL_CHECKS, EVAL_RUNS
+
+    store = Store(settings.database_url)
+    original = (ROOT / "crews" / "market-entry.yaml").read_text(encoding="utf-8")
+    v1 = store.snapshot_crew("market-entry", "crews/market-entry.yaml", original)
+    v2 = store.snapshot_crew("market-entry", "crews/market-entry.yaml",
+                             original.replace(*EDITED_ROLE, 1))
+    start = NOW - 3600
+    store.create_session(
+        id=S_FORK, crew_name="market-entry", crew_snapshot_id=v2, engine="autogen",
+        topology="star", task="Size the Nordic market and recommend go / no-go",
+        started_at=start, ended_at=start + 3.6, status="completed", turns=5,
+        prompt_tokens=1630, completion_tokens=142, cost_usd=0.0, cost_unknown_calls=0,
+        result="Decision: NO-GO. Revisit next year.", policy_hash="4e06ad7a4edaf736")
+    store.insert_events([
+        {"session_id": S_FORK, "seq": i + 1, "ts": start + i * 0.2, "kind": kind,
+         "agent": agent, "to_agent": to, "content": content,
+         "data": json.dumps(data) if data else None}
+        for i, (kind, agent, to, content, data) in enumerate(fork_events(start))])
+    store.update_session(S_DONE, result="Decision: GO. Enter Sweden first.")
+    judge = "judge: Is the recommendation backed by numbers?"
+    cases = {
+        E_ZERO: (v1, NOW - 9000, [
+            ("nordics", None, "error", []),
+            ("denmark", None, "passed", [
+                _check(0, "contains", 'contains "GO"', "passed", "found")]),
+            ("budget", None, "failed", [
+                _check(0, "max_cost_usd", "max_cost_usd 0.05", "failed",
+                       "cost $0.0730 > $0.05")]),
+        ]),
+        E_FIRST: (v1, NOW - 5400, [
+            ("nordics", S_DONE, "passed", [
+                _check(0, "contains", 'contains "GO"', "passed", "found"),
+                _check(1, "tool_called", "tool_called calculator", "passed", "called once"),
+                _check(2, "judge", judge, "passed", "score 0.90 ≥ 0.70", 0.9,
+                       "The sizing (1.2M SMEs x 6% x 348 EUR) backs the GO.")]),
+            ("denmark", None, "passed", [
+                _check(0, "contains", 'contains "GO"', "passed", "found")]),
+            ("budget", None, "failed", [
+                _check(0, "max_cost_usd", "max_cost_usd 0.05", "failed",
+                       "cost $0.0612 > $0.05")]),
+        ]),
+        E_SECOND: (v2, NOW - 1800, [
+            ("nordics", S_FORK, "failed", [
+                _check(0, "contains", 'contains "GO"', "passed", "found"),
+                _check(1, "tool_called", "tool_called calculator", "passed", "called once"),
+                _check(2, "judge", judge, "failed", "score 0.40 < 0.70", 0.4,
+                       "The no-go cites a thin margin but gives no figure for it.")]),
+            ("denmark", None, "passed", [
+                _check(0, "contains", 'contains "GO"', "passed", "found")]),
+            ("budget", None, "passed", [
+                _check(0, "max_cost_usd", "max_cost_usd 0.05", "passed", "cost $0.0310")]),
+        ]),
+    }
+    with store.engine.begin() as conn:
+        for eval_id, (snapshot, started, runs) in cases.items():
+            passed = sum(1 for r in runs if r[2] == "passed")
+            conn.execute(EVAL_RUNS.insert().values(
+                id=eval_id, crew_name="market-entry", crew_snapshot_id=snapshot,
+                cases_path="crews/cases/market-entry.yaml", cases_digest="c0ffee", model=None,
+                repeat=1, concurrency=4, status="completed", started_at=started,
+                ended_at=started + 12.5, cases=len(runs), runs=len(runs), passed=passed,
+                cost_usd=0.0, cost_unknown_calls=0))
+            for position, (case_id, session_id, status, checks) in enumerate(runs):
+                pk = conn.execute(EVAL_CASES.insert().values(
+                    eval_id=eval_id, case_id=case_id, position=position, attempt=1,
+                    session_id=session_id, status=status,
+                    error="provider scripted: no answer (timed out after 30 s)"
+                    if status == "error" else None,
+                    task=f"Should we enter the {case_id} market?",
+                    checks_passed=sum(1 for c in checks if c["outcome"] == "passed"),
+                    checks_total=len(checks), turns=5, tokens=1790, cost_usd=0.0,
+                    cost_unknown_calls=0, elapsed_s=4.2, ended_at=started + 5
+                )).inserted_primary_key[0]
+                if checks:
+                    conn.execute(EVAL_CHECKS.insert(), [
+                        {**c, "eval_case_id": pk, "spec": json.dumps(c["spec"])}
+                        for c in checks])
+    store.close()

@@ -1,4 +1,4 @@
-"""The workbench app: six sections, a pending-approvals badge everywhere, one error handler."""
+"""The workbench app: seven sections, a pending-approvals badge everywhere, one error handler."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("approvals", "Approvals", "4"),
     ("models", "Models", "5"),
     ("policies", "Policies", "6"),
+    ("evals", "Evals", "7"),
 )
 #: How often the approvals queue is polled (it may be fed by other processes).
 POLL_S = 1.0
@@ -60,6 +61,10 @@ def _screen_factory(mode: str) -> Callable[[], Screen[Any]]:
             from workbench.tui.screens.models import ModelsScreen
 
             return ModelsScreen()
+        if mode == "evals":
+            from workbench.tui.screens.evals import EvalsScreen
+
+            return EvalsScreen()
         from workbench.tui.screens.policies import PoliciesScreen
 
         return PoliciesScreen()

@@ -1,5 +1,5 @@
 """Sessions, the home screen: past runs to search, replay (or follow) and export, with the
-crew version each one ran and the files it wrote."""
+crew version each one ran and the files it wrote; two marked sessions open side by side."""
 
 from __future__ import annotations
 
@@ -55,10 +55,11 @@ def status_text(status: str) -> Text:
     return text
 
 
-def crew_cell(row: dict[str, Any]) -> Text:
+def crew_cell(row: dict[str, Any], mark: str = "") -> Text:
     """The crew and the version of its file the session ran: `market-entry v2` (v1 is the
-    first version this database saw; `v` shows the file)."""
-    text = Text(row["crew_name"][:24])
+    first version this database saw; `v` shows the file), after its compare mark (A or B)."""
+    text = Text(f"{mark}", "bold reverse") + Text(" ") if mark else Text()
+    text.append(row["crew_name"][:24])
     if row.get("version"):
         text.append(f" v{row['version']}", "dim")
     return text
@@ -93,6 +94,11 @@ class SessionsScreen(SectionScreen):
                 tooltip="Show the crew file exactly as the selected session ran it"),
         Binding("o", "files", "Files", id="sessions.files",
                 tooltip="Open the files the selected session wrote (workspace and outbox)"),
+        Binding("space", "mark", "Mark", id="sessions.mark",
+                tooltip="Mark the selected session for comparing (A, then B; again unmarks)"),
+        Binding("c", "compare", "Compare", id="sessions.compare",
+                tooltip="Open the two marked sessions side by side (or the marked one and "
+                        "the selected one)"),
         Binding("slash", "search", "Search", id="sessions.search",
                 tooltip="Search sessions by crew, task, status or id"),
         Binding("m", "export('md')", "Export MD", id="sessions.export_md",
@@ -112,6 +118,8 @@ class SessionsScreen(SectionScreen):
         self._rows: list[dict[str, Any]] = []
         self._shown: tuple[Any, ...] | None = None
         self._debounce: Timer | None = None
+        #: Sessions marked for comparing, A first.
+        self.marks: list[str] = []
 
     def compose_body(self) -> ComposeResult:
         yield Input(placeholder="search crew, task, status (e.g. failed) or id  (/)",
@@ -167,7 +175,7 @@ class SessionsScreen(SectionScreen):
         # Rich looking for emoji codes
         table.add_rows(
             [
-                crew_cell(r),
+                crew_cell(r, self._mark_of(r["id"])),
                 status_text(r["status"]),
                 Text(clock.short(r["started_at"])),
                 Text(str(r["turns"]), justify="right"),
@@ -296,6 +304,47 @@ class SessionsScreen(SectionScreen):
             return
         in_thread(self, self.wb.services.export_session, sid, fmt, done=Exported,
                   what="exporting the session", group="sessions-export")
+
+    # -- comparing ----------------------------------------------------------------------
+
+    def _mark_of(self, session_id: str) -> str:
+        return "AB"[self.marks.index(session_id)] if session_id in self.marks else ""
+
+    def action_mark(self) -> None:
+        sid = self._selected_id()
+        if sid is None:
+            self.notify("No session selected", severity="warning")
+            return
+        before = list(self.marks)
+        if sid in self.marks:
+            self.marks.remove(sid)
+        else:
+            self.marks.append(sid)
+            # a third mark replaces the oldest: A and B are always the last two marked
+            self.marks = self.marks[-2:]
+        from textual.coordinate import Coordinate
+
+        table = self.query_one(DataTable)
+        for changed in {*before, *self.marks}:
+            if changed in self._ids:
+                row = next(r for r in self._rows if r["id"] == changed)
+                table.update_cell_at(Coordinate(self._ids.index(changed), 0),
+                                     crew_cell(row, self._mark_of(changed)))
+        if len(self.marks) == 2:
+            self.notify("Two sessions marked: c compares them", title="Compare")
+
+    def action_compare(self) -> None:
+        from workbench.tui.screens.compare import CompareScreen
+
+        pair = list(self.marks)
+        selected = self._selected_id()
+        if len(pair) == 1 and selected is not None and selected != pair[0]:
+            pair.append(selected)
+        if len(pair) != 2:
+            self.notify("Mark two sessions with space (or one, and select the other), then "
+                        "press c", severity="warning")
+            return
+        self.app.push_screen(CompareScreen(pair[0], pair[1]))
 
     def on_exported(self, message: Exported) -> None:
         from workbench.tui.services import display_path
