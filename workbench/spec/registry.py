@@ -282,6 +282,8 @@ class RegistryAgent:
     #: the agent it was taken from (`use:`), if any
     uses: str | None = None
     backstory: str = ""
+    #: the agent's fields as another crew would take them (a copy): see `portable`
+    fields: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def ref(self) -> str:
@@ -337,8 +339,19 @@ def agents_of(spec: CrewSpec, source: CrewSource) -> list[RegistryAgent]:
     # the crew is named as `use:` finds it: by its file's name
     return [RegistryAgent(source.name, a.name, a.role, a.goal, list(a.capabilities),
                           spec.model_for(a), a.domain, list(a.tools), label, source.file,
-                          uses.get(a.name), a.backstory)
+                          uses.get(a.name), a.backstory, portable(spec, a.name))
             for a in spec.agents]
+
+
+def portable(spec: CrewSpec, name: str) -> dict[str, Any]:
+    """Agent `name` of a crew as a self-contained entry for another crew: its own fields,
+    with what it had from its crew (model, api_base, the MCP servers its tools name), as
+    `use:` would take it."""
+    agent = spec.agent(name)
+    fields = agent.model_dump(mode="json", exclude_defaults=True, by_alias=True)
+    crew = spec.model_dump(mode="json", include={"model", "api_base", "mcp_servers"},
+                           exclude_none=True)
+    return _with_crew_defaults(fields, crew)
 
 
 def load_registry(settings: Settings | None = None) -> Registry:

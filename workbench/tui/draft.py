@@ -20,6 +20,8 @@ LIST_FIELDS = frozenset({"tools", "capabilities"})
 REQUIRED = frozenset({"name", "role", "goal"})
 #: What a crew file without an `engine:` runs on (the crew schema's default).
 DEFAULT_ENGINE = "autogen"
+#: An agent entry taken from another crew (spec/registry.py).
+USE = "use"
 
 
 def put(target: dict[str, Any], key: str, value: Any, required: bool = False) -> bool:
@@ -130,9 +132,48 @@ class CrewDraft:
         if name in LIST_FIELDS:
             changed = put(agent, name, [v.strip() for v in value.split(",") if v.strip()])
         else:
+            # a `use:` agent has its role and goal from the agent it takes: blank inherits
+            required = name in REQUIRED and (USE not in agent or name == "name")
             changed = put(agent, name, value.strip() if name != "backstory" else value,
-                          required=name in REQUIRED)
+                          required=required)
         return self._edited(changed)
+
+    def uses(self, index: int) -> str | None:
+        """The agent agent `index` is taken from (`use: crew/agent`), if it is."""
+        agent = self.agent(index)
+        ref = agent.get(USE) if agent is not None else None
+        return ref if isinstance(ref, str) else None
+
+    def free_name(self, wanted: str) -> str:
+        """`wanted`, or `wanted2`, `wanted3`, ... if another agent has it."""
+        taken = set(agent_names(self.data))
+        name, n = wanted, 1
+        while name in taken:
+            n += 1
+            name = f"{wanted}{n}"
+        return name
+
+    def add_use(self, ref: str) -> int:
+        """Take agent `ref` (`crew/agent`) from the registry as `use: ref`: one definition,
+        whose later changes reach this crew. Named explicitly (a free name), so the crew's
+        roles and script can name it. Its index."""
+        name = self.free_name(ref.partition("/")[2] or "agent")
+        return self._append({USE: ref, "name": name})
+
+    def add_copy(self, fields: dict[str, Any]) -> int:
+        """A copy of a registry agent's fields, to edit freely here (later changes to the
+        original do not reach it); renamed if its name is taken. Its index."""
+        agent = copy.deepcopy(fields)
+        agent["name"] = self.free_name(str(agent.get("name") or "agent"))
+        return self._append(agent)
+
+    def _append(self, agent: dict[str, Any]) -> int:
+        agents = self.data.get("agents")
+        if not isinstance(agents, list):
+            agents = self.data["agents"] = []
+        agents.append(agent)
+        self._edited()
+        return len(self.agents()) - 1
 
     def follow_rename(self, index: int, old: str, new: str) -> bool:
         """Roles, edges, tasks and script follow agent `index`'s new name, unless it is blank

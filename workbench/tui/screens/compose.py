@@ -37,6 +37,7 @@ from workbench.tui.draft import (
     REQUIRED,
     CrewDraft,
 )
+from workbench.tui.screens import compose_mcp
 from workbench.tui.screens.base import SectionScreen
 from workbench.tui.topology_art import Shape, agent_colour
 from workbench.tui.widgets.roles import EdgeAdded, EdgeEdited, EdgeRemoved, RoleChanged, RolesEditor
@@ -83,6 +84,8 @@ class Check:
     problem: Any = None
     shape: Shape | None = None
     path: tuple[Any, ...] | None = None
+    #: Each agent's fields as the crew resolves them (a `use:` agent's taken ones too).
+    agents: dict[str, dict[str, Any]] | None = None
 
 
 @dataclass
@@ -177,7 +180,8 @@ def validate(text: str, file: str, engine: str | None, topology: str | None) -> 
         except LocatedYAMLError:
             lines = {}
         return Check(text, exc, None, problem_path(exc.problem, exc.line, lines))
-    return Check(text, None, Shape.of(resolve(spec, topology)))
+    return Check(text, None, Shape.of(resolve(spec, topology)),
+                 agents={a.name: a.model_dump() for a in spec.agents})
 
 
 def prepare_run(source: str, text: str, engine: str | None, topology: str | None,
@@ -218,6 +222,14 @@ class ComposeScreen(SectionScreen):
                 tooltip="Remove the selected agent from the crew"),
         Binding("ctrl+t", "focus_task", "Task", id="compose.task", show=False,
                 tooltip="Type the task the crew works on (saved with the crew)"),
+        # not in the footer, which is full at 80 columns: the keys panel and README list them
+        Binding("ctrl+b", "add_from_registry", "Add from registry", id="compose.registry",
+                show=False,
+                tooltip="Add an agent of another crew (the capability registry): taken by "
+                        "reference (use:) or copied"),
+        Binding("ctrl+f", "discover_mcp", "MCP tools", id="compose.mcp", show=False,
+                tooltip="Start the crew's MCP servers and list their tools, to pick beside "
+                        "the built-in tools (enter in an agent's Tools field)"),
     ]
 
     def __init__(self) -> None:
@@ -240,6 +252,8 @@ class ComposeScreen(SectionScreen):
         self._verdict = ""
         #: The text being written by the last save, to remember as saved once it is.
         self._saving = ""
+        #: MCP tools found by the last discovery (ctrl+f), and servers that failed.
+        self.mcp = compose_mcp.Discovery()
 
     @property
     def data(self) -> dict[str, Any]:
@@ -279,12 +293,14 @@ class ComposeScreen(SectionScreen):
                 yield TopologyView(id="compose-preview")
                 yield Tabs(id="compose-agents")
                 with Vertical(id="agent-form"):
+                    uses = Static("", id="agent-uses")
+                    uses.display = False  # only for an agent taken from another crew
+                    yield uses
                     for name in AGENT_FIELDS:
                         with Horizontal(classes="field"):
                             yield Label(name.capitalize(), classes="field-label")
-                            hint = "comma-separated" if name in LIST_FIELDS else (
-                                "required" if name in REQUIRED else "optional")
-                            yield Input(id=f"agent-{name}", compact=True, placeholder=hint)
+                            yield Input(id=f"agent-{name}", compact=True,
+                                        placeholder=field_hint(name))
                 with Horizontal(classes="field", id="task-field"):
                     yield Label("Task", classes="field-label")
                     yield Input(id="crew-task", compact=True,
@@ -293,8 +309,15 @@ class ComposeScreen(SectionScreen):
             editor.display = False
             yield editor
         yield Static("", id="compose-validation")
+        mcp = Static("", id="compose-mcp")
+        mcp.display = False  # until MCP tools are discovered
+        yield mcp
 
     def on_mount(self) -> None:
+        from workbench.spec.registry import use_settings
+
+        # a crew's `use:` agents are found with this window's home and database
+        use_settings(self.wb.settings)
         self.query_one("#compose-form").border_title = "Crew"
         self.query_one("#compose-validation", Static).update("[dim]Pick a crew on the left.[/]")
         self._list_crews()
@@ -355,6 +378,10 @@ class ComposeScreen(SectionScreen):
         self.agent_index = 0
         self.check = None
         self.draft = CrewDraft.opened(loaded.data, loaded.text)
+        self.mcp = compose_mcp.Discovery()  # another crew: its servers are not known yet
+        servers = compose_mcp.server_names(loaded.data or {}, {})
+        self._show_mcp(f"[dim]MCP servers {', '.join(servers)} · ctrl+f starts them to list "
+                       "their tools[/]" if servers else "")
         if loaded.data is None:
             # YAML that does not parse: the YAML view is the only place to mend it
             self._show_yaml(loaded.text or "")
@@ -431,7 +458,9 @@ class ComposeScreen(SectionScreen):
         self._tab_generation += 1
         agents = self.draft.agents()
         for i, agent in enumerate(agents):
-            name = str(agent.get("name") or f"agent {i + 1}")
+            used = agent.get("use")
+            name = str(agent.get("name") or (isinstance(used, str) and used.partition("/")[2])
+                       or f"agent {i + 1}")
             tab = Tab(name, id=self._tab_id(i))
             tab.styles.color = agent_colour(i)
             tabs.add_tab(tab)
@@ -456,6 +485,31 @@ class ComposeScreen(SectionScreen):
             else:
                 text = "" if value is None else str(value)
             self._set(f"#agent-{name}", text)
+        self._show_uses()
+
+    def _show_uses(self) -> None:
+        """For an agent taken with `use:`, where from; its blank fields show, greyed, what
+        they are taken as (from the last valid check)."""
+        from rich.markup import escape
+
+        ref = self.draft.uses(self.agent_index)
+        label = self.query_one("#agent-uses", Static)
+        label.display = ref is not None
+        agent = self.draft.agent(self.agent_index) or {}
+        resolved = {}
+        if ref is not None and self.check is not None and self.check.agents:
+            resolved = self.check.agents.get(str(agent.get("name") or ""), {})
+        if ref is not None:
+            label.update(f"[b]use: {escape(ref)}[/] [dim]· blank fields are its own; what "
+                         "you type overrides them · ctrl+y shows the YAML[/]")
+        mcp = bool(compose_mcp.server_names(self.data, agent))
+        for name in AGENT_FIELDS:
+            hint = field_hint(name, mcp)
+            if ref is not None and name in resolved:
+                value = resolved[name]
+                shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+                hint = str(shown or "") or hint
+            self.query_one(f"#agent-{name}", Input).placeholder = hint
 
     @on(Tabs.TabActivated, "#compose-agents")
     def _agent_chosen(self, event: Tabs.TabActivated) -> None:
@@ -668,6 +722,8 @@ class ComposeScreen(SectionScreen):
         colours = {n: agent_colour(i) for i, n in enumerate(names)}
         preview = self.query_one("#compose-preview", TopologyView)
         self._mark_problem()
+        if not self.yaml_mode and self.data:
+            self._show_uses()
         if check.problem is None:
             engine, topology = self._choice() if not self.yaml_mode else ("", "")
             what = f" · {engine} · {topology}" if engine else ""
@@ -766,7 +822,7 @@ class ComposeScreen(SectionScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "goto_problem":
             return self.check is not None and self.check.problem is not None
-        if action in ("add_agent", "remove_agent"):
+        if action in ("add_agent", "remove_agent", "add_from_registry"):
             return not self.yaml_mode
         return True
 
@@ -956,6 +1012,105 @@ class ComposeScreen(SectionScreen):
         if self.yaml_mode:
             self._yaml_to_form()
         self.query_one("#crew-task", Input).focus()
+
+    # -- agents from the registry ---------------------------------------------------------
+
+    def action_add_from_registry(self) -> None:
+        if not self.data or self.yaml_mode:
+            return
+        from workbench.spec.registry import load_registry
+
+        in_thread(self, load_registry, self.wb.settings, done=RegistryLoaded,
+                  what="reading the agent registry", group="compose-registry")
+
+    def on_registry_loaded(self, message: RegistryLoaded) -> None:
+        from workbench.tui.screens.compose_modals import AgentPickerModal
+
+        def chosen(choice: tuple[Any, str] | None) -> None:
+            if choice is not None:
+                self.add_registry_agent(*choice)
+
+        crew = self.path.stem if self.path is not None else ""
+        self.app.push_screen(AgentPickerModal(message.registry, crew), chosen)
+
+    def add_registry_agent(self, agent: Any, how: str) -> None:
+        """Append a registry agent: by reference (`use:`) or as a copy of its fields."""
+        if how == "copy":
+            self.agent_index = self.draft.add_copy(agent.fields)
+            what = f"a copy of {agent.ref}"
+        else:
+            self.agent_index = self.draft.add_use(agent.ref)
+            what = f"use: {agent.ref}"
+        name = self.draft.agent(self.agent_index).get("name")  # type: ignore[union-attr]
+        self._fill_tabs()
+        self._fill_agent()
+        self._fill_roles()
+        self._form_edited()
+        self.notify(f"Added {name} as {what}", title="Agent added")
+
+    # -- MCP tools ------------------------------------------------------------------------
+
+    def action_discover_mcp(self) -> None:
+        """Start the crew's MCP servers (off the UI thread), one by one, to list their
+        tools; progress and each server's error show below the validation."""
+        if not self._ready("discover MCP tools"):
+            return
+        in_thread(self, compose_mcp.discover, self, self.current_text(), self._file_name(),
+                  done=compose_mcp.Discovered, what="discovering MCP tools",
+                  group="compose-mcp")
+
+    def on_mcp_progress(self, message: compose_mcp.McpProgress) -> None:
+        self._show_mcp(message.text)
+
+    def on_discovered(self, message: compose_mcp.Discovered) -> None:
+        self.mcp = message.discovery
+        self._show_mcp(self.mcp.summary())
+        if self.mcp.errors:
+            first, why = next(iter(self.mcp.errors.items()))
+            self.notify(f"MCP server {first}: {why}", title="MCP server failed",
+                        severity="error")
+
+    def _show_mcp(self, text: str) -> None:
+        widget = self.query_one("#compose-mcp", Static)
+        widget.display = bool(text)
+        widget.update(text)
+
+    @on(Input.Submitted, "#agent-tools")
+    def _pick_tools(self) -> None:
+        """Enter in an agent's Tools: pick them from the built-in and MCP tools."""
+        agent = self.draft.agent(self.agent_index)
+        if agent is None:
+            return
+        from workbench.tui.screens.compose_modals import ToolsModal
+
+        current = [t.strip() for t in self.query_one("#agent-tools", Input).value.split(",")
+                   if t.strip()]
+        servers = compose_mcp.server_names(self.data, agent)
+
+        def chosen(tools: list[str] | None) -> None:
+            if tools is not None:
+                field = self.query_one("#agent-tools", Input)
+                field.value = ", ".join(tools)  # the edit goes through _edited
+                field.focus()
+
+        self.app.push_screen(ToolsModal(str(agent.get("name") or ""), current,
+                                        compose_mcp.builtin_tools(), servers,
+                                        self.mcp.tools, self.mcp.errors), chosen)
+
+
+@dataclass
+class RegistryLoaded(Message):
+    registry: Any
+
+
+def field_hint(name: str, mcp: bool = False) -> str:
+    """The greyed hint of an agent field on the form (a crew with MCP servers is told how
+    to pick their tools)."""
+    if name == "tools" and mcp:
+        return "comma-separated; enter picks built-in and MCP tools (ctrl+f lists them)"
+    if name in LIST_FIELDS:
+        return "comma-separated"
+    return "required" if name in REQUIRED else "optional"
 
 
 @dataclass
