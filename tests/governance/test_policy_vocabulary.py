@@ -18,21 +18,24 @@ from workbench.store.db import Store
 
 ENGINES = ["autogen", "crewai"]
 
+# a marketplace star: its bids and award are judged too (task_bid, task_award)
 CREW = """\
 name: clerks
 model: scripted/demo
-topology: {kind: network, max_turns: 4}
+topology: {kind: star, hub: clerk, allocation: marketplace, max_turns: 6}
 agents:
   - name: clerk
     role: Records clerk
     goal: Keep the records
     tools: [write_file, send_email]
     domain: Records
-  - {name: reader, role: Reader, goal: Read the records, domain: archive}
+  - {name: reader, role: Reader, goal: Read the records, domain: archive,
+     capabilities: [reading]}
 script:
   - {agent: clerk, call: write_file, args: {path: notes.md, content: "filed"}}
-  - {agent: clerk, say: "Filed the notes."}
-  - {agent: reader, say: "Read them. TERMINATE"}
+  - {agent: clerk, post: {task: "Read the notes", capability: reading}}
+  - {agent: reader, say: "Read them."}
+  - {agent: clerk, say: "Filed and read. TERMINATE"}
 """
 
 

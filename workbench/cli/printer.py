@@ -100,6 +100,29 @@ class RunPrinter:
         mark = self._c("✓", "32") if d.get("ok") else self._c("✗", "31")
         return f"  {mark} {d.get('tool')} → {_short(e.content, 200)}"
 
+    # -- the star's marketplace (mesh/market.py) --
+
+    def _task_posted(self, e: Event, d: dict[str, Any]) -> str:
+        need = f" ({d['capability']})" if d.get("capability") else ""
+        return self._c(f"  ◆ {e.agent} posts {d.get('task_id')}{need}: {_short(e.content, 160)}"
+                       f" · {plural(len(d.get('bidders') or []), 'bidder')}", "1")
+
+    def _task_bid(self, e: Event, d: dict[str, Any]) -> str:
+        facts = (f"{format_cost(d.get('cost_usd'))} · load {d.get('load', 0)} · "
+                 f"record {d.get('record', 0):.0%}")
+        if not d.get("eligible", True):
+            return self._c(f"    bid {e.agent}: {facts} · {d.get('barred') or 'barred'}", "33")
+        return self._c(f"    bid {e.agent}: {facts}", "2")
+
+    def _task_awarded(self, e: Event, d: dict[str, Any]) -> str:
+        if not d.get("winner"):
+            return self._c(f"  ★ {d.get('task_id')} not awarded: {_short(e.content, 200)}",
+                           "33")
+        return self._c(f"  ★ {d.get('task_id')} → {e.agent} ({_short(e.content, 200)})", "1;32")
+
+    def _task_done(self, e: Event, d: dict[str, Any]) -> str:
+        return self._c(f"  ✓ {d.get('task_id')} done: {e.agent} reported to {e.to}", "32")
+
     def _policy_decision(self, e: Event, d: dict[str, Any]) -> str:
         rules = ", ".join(d.get("rule_ids") or []) or "default"
         return self._c(f"  ⚖ {d.get('action')} by {e.agent}: {d.get('effect')} [{rules}] "
@@ -173,6 +196,10 @@ _LINES: dict[str, Callable[[RunPrinter, Event, dict[str, Any]], str | None]] = {
     ev.HANDOFF: RunPrinter._handoff,
     ev.TOOL_REQUESTED: RunPrinter._tool_requested,
     ev.TOOL_RESULT: RunPrinter._tool_result,
+    ev.TASK_POSTED: RunPrinter._task_posted,
+    ev.TASK_BID: RunPrinter._task_bid,
+    ev.TASK_AWARDED: RunPrinter._task_awarded,
+    ev.TASK_DONE: RunPrinter._task_done,
     ev.POLICY_DECISION: RunPrinter._policy_decision,
     ev.APPROVAL_REQUESTED: RunPrinter._approval_requested,
     ev.APPROVAL_DECIDED: RunPrinter._approval_decided,

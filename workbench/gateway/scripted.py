@@ -13,6 +13,8 @@ from workbench.gateway.types import ModelRequest, ModelResponse, ToolCall, Usage
 from workbench.spec.schema import ScriptEntry
 
 TERMINATE = "TERMINATE"
+#: The marketplace's tool (mesh/market.py): a script's `post` entry calls it.
+POST_TOOL = "post_task"
 
 
 def _estimate_tokens(text: str) -> int:
@@ -58,6 +60,12 @@ class ScriptPlayer:
             self._order.remove(entry)
             return entry
 
+    def next_is(self, agent: str, action: str) -> bool:
+        """Whether the script's next entry is `agent`'s and does `action` (posts run on)."""
+        with self._lock:
+            return bool(self._order) and self._order[0].agent == agent and \
+                self._order[0].action == action
+
     def peek_speaker(self, candidates: list[str]) -> str | None:
         """The agent whose entry comes next in the script, among `candidates`."""
         with self._lock:
@@ -96,9 +104,19 @@ class ScriptedModel:
         if request.purpose == "selector":
             content = self._select(request)
             return self._response(request, content)
+        posted = _post_result(request)
+        if posted is not None and not self.player.next_is(request.agent, "post"):
+            # a hub that posted a task waits for the winner's report: its turn ends here
+            return self._response(request, posted)
         entry = self.player.next_for(request.agent)
         if entry is None:
             return self._response(request, self._generic(request))
+        if entry.action == "post" and entry.post is not None:
+            args = {"task": entry.post.task, "capability": entry.post.capability}
+            if not any(t.get("function", {}).get("name") == POST_TOOL for t in request.tools):
+                return self._response(request, f"(no marketplace to post to) {entry.post.task}")
+            return self._response(request, "", tool_calls=[
+                ToolCall(self.player.call_id(), POST_TOOL, args)], finish="tool_calls")
         if entry.action == "call":
             tool_call = ToolCall(self.player.call_id(), _offered_name(request, entry.call or ""),
                                  dict(entry.args))
@@ -169,6 +187,24 @@ class ScriptedModel:
             finish_reason=finish,
             handoff=handoff,
         )
+
+
+def _post_result(request: ModelRequest) -> str | None:
+    """The marketplace's answers, when the messages end with the agent's own `post_task`
+    calls and their results (None otherwise): what the hub says once it has posted."""
+    messages = request.messages
+    if not messages or messages[-1].get("role") != "tool":
+        return None
+    results: list[str] = []
+    for m in reversed(messages):
+        if m.get("role") == "tool":
+            results.append(str(m.get("content") or ""))
+        elif m.get("role") == "assistant" and m.get("tool_calls"):
+            if any((c.get("function") or {}).get("name") != POST_TOOL for c in m["tool_calls"]):
+                return None
+        else:
+            break
+    return "\n".join(reversed(results)) or None
 
 
 def _offered_transfer(request: ModelRequest, target: str) -> str | None:

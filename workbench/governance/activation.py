@@ -54,6 +54,32 @@ class RequestView(TypedDict):
     tools: int
 
 
+class TaskView(TypedDict):
+    """A marketplace task (mesh/market.py); empty outside a task_bid or task_award."""
+
+    title: str
+    capability: str
+
+
+class BidView(TypedDict):
+    """A bid on a task, computed by the mesh from facts (mesh/market.py)."""
+
+    #: Estimated cost of the task on the bidder's model; null when its price is unknown
+    #: (a rule comparing it then cannot be evaluated, and denies).
+    cost_usd: float
+    #: The bidder's open tasks: awarded and not done.
+    load: int
+    #: Share of its past tasks (earlier sessions of the crew) it completed; 0.5 with none.
+    record: float
+    prompt_tokens: int
+
+
+class BidderView(TypedDict):
+    name: str
+    domain: str
+    model: str
+
+
 class Activation(TypedDict):
     """What one policy decision sees. Every name is present on every decision."""
 
@@ -66,6 +92,9 @@ class Activation(TypedDict):
     session: SessionView
     crew: CrewView
     request: RequestView
+    task: TaskView
+    bid: BidView
+    bidder: BidderView
 
 
 def domain_key(domain: str) -> str:
@@ -113,7 +142,8 @@ def message_view(text: str = "", source: str = "", to: str = "",
 def build(agent: AgentView, model: ModelView, session: SessionView, crew: CrewView,
           tool: ToolView | None = None, args: dict[str, Any] | None = None,
           message: MessageView | None = None,
-          request: RequestView | None = None) -> Activation:
+          request: RequestView | None = None, task: TaskView | None = None,
+          bid: BidView | None = None, bidder: BidderView | None = None) -> Activation:
     """One activation with every name present: what is not given gets its empty value."""
     return {
         "agent": agent,
@@ -125,4 +155,8 @@ def build(agent: AgentView, model: ModelView, session: SessionView, crew: CrewVi
         "crew": crew,
         "request": request if request is not None else {"prompt_tokens": 0, "purpose": "",
                                                          "tools": 0},
+        "task": task if task is not None else {"title": "", "capability": ""},
+        "bid": bid if bid is not None else {"cost_usd": 0.0, "load": 0, "record": 0.0,
+                                            "prompt_tokens": 0},
+        "bidder": bidder if bidder is not None else {"name": "", "domain": "", "model": ""},
     }

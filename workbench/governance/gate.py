@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 Effect = Literal["allow", "deny", "require_approval", "redact"]
-Action = Literal["model_call", "tool_call", "message"]
+Action = Literal["model_call", "tool_call", "message", "task_bid", "task_award"]
 
 #: Most restrictive first: the winner among matching effects.
 SEVERITY: dict[str, int] = {"deny": 3, "require_approval": 2, "redact": 1, "allow": 0}

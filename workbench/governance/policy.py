@@ -15,7 +15,8 @@ from workbench.governance.condition import Condition
 from workbench.governance.condition import compile_condition as _compile
 from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, read_yaml_text
 
-ACTIONS = ("model_call", "tool_call", "message")
+#: task_bid: an agent bids on a marketplace task; task_award: the hub awards it to one.
+ACTIONS = ("model_call", "tool_call", "message", "task_bid", "task_award")
 EFFECTS = ("allow", "deny", "require_approval", "redact")
 BUDGET_KEYS = ("cost_usd", "tokens", "turns")
 #: Policy files are YAML; either spelling of the suffix is read.

@@ -86,6 +86,9 @@ class RunContext:
     on which framework runs the crew.
     """
 
+    #: A star's task marketplace (mesh/market.py) when the crew allocates by it, else None:
+    #: a winner's message is its report on its task.
+    market: Any = None
     #: The run's human turns (mesh/human.py): a person answers for human agents and reviews
     #: answers that ask for it; None when the crew has neither.
     human: Any = None
@@ -179,8 +182,11 @@ class RunContext:
         to_text = to if isinstance(to, str) else ",".join(t for t in to if t)
         self.recent_messages.append({"agent": source, "to": to_text, "content": content})
         # the message is the next turn: emitting it counts it
-        return self.emit(ev.MESSAGE, source, to_text or None, content,
-                         turn=self.totals.turns + 1)
+        event = self.emit(ev.MESSAGE, source, to_text or None, content,
+                          turn=self.totals.turns + 1)
+        if self.market is not None:
+            self.market.reported(source, content, event.data.get("turn", 0))
+        return event
 
     # -- lifecycle ------------------------------------------------------------------------
 

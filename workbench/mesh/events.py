@@ -33,6 +33,12 @@ class Kind(StrEnum):
     HUMAN_SKIPPED = "human.skipped"
     #: A fork's replay stopped: the recording cannot answer this call (mesh/replay.py).
     FORK_DIVERGED = "fork.diverged"
+    #: The star's marketplace (mesh/market.py): the hub posts a task, agents bid, one wins
+    #: and reports back.
+    TASK_POSTED = "task.posted"
+    TASK_BID = "task.bid"
+    TASK_AWARDED = "task.awarded"
+    TASK_DONE = "task.done"
     RUN_COMPLETED = "run.completed"
     RUN_FAILED = "run.failed"
 
@@ -52,6 +58,10 @@ HUMAN_REQUESTED = Kind.HUMAN_REQUESTED
 HUMAN_ANSWERED = Kind.HUMAN_ANSWERED
 HUMAN_SKIPPED = Kind.HUMAN_SKIPPED
 FORK_DIVERGED = Kind.FORK_DIVERGED
+TASK_POSTED = Kind.TASK_POSTED
+TASK_BID = Kind.TASK_BID
+TASK_AWARDED = Kind.TASK_AWARDED
+TASK_DONE = Kind.TASK_DONE
 RUN_COMPLETED = Kind.RUN_COMPLETED
 RUN_FAILED = Kind.RUN_FAILED
 
@@ -120,6 +130,18 @@ class TargetDecision(TypedDict):
     rule_ids: list[str]
 
 
+class RouteStep(TypedDict):
+    """A rule of a routed alias that chose what the call used (gateway/routing.py)."""
+
+    alias: str
+    #: 1 for the alias's first rule.
+    index: int
+    #: The rule's condition; "" for the default rule.
+    when: str
+    #: What it chose: an alias (maybe routed in turn: the next step) or a model string.
+    use: str
+
+
 class ModelCall(TypedDict):
     """One answered call (or, with ok false, one that failed for good)."""
 
@@ -143,6 +165,8 @@ class ModelCall(TypedDict):
     requested: NotRequired[str]
     #: Answered from a recording ("SESSION@SEQ"): no provider was asked.
     replayed: NotRequired[str]
+    #: A routed alias's rules that chose the model, outermost first.
+    route: NotRequired[list[RouteStep]]
     #: Only on a failed call: ok is false and `error` says why.
     ok: NotRequired[bool]
     error: NotRequired[str]
@@ -230,6 +254,73 @@ class HumanSkipped(TypedDict):
     how: str | None
 
 
+class TaskPosted(TypedDict):
+    """agent: the hub; content: the task's title."""
+
+    task_id: str
+    capability: str
+    #: The agents whose capabilities match (they bid), in crew order.
+    bidders: list[str]
+
+
+class TaskBid(TypedDict):
+    """agent: the bidder; to: the hub. Computed by the mesh from facts, not by a model."""
+
+    task_id: str
+    model: str
+    #: Estimated cost of the task on the bidder's model; None: the model has no price.
+    cost_usd: float | None
+    prompt_tokens: int
+    completion_tokens: int
+    #: Open tasks: awarded to it and not done.
+    load: int
+    #: Share of its past tasks completed (earlier sessions of the crew); 0.5 with none.
+    record: float
+    #: Its past tasks (awarded) and those it completed.
+    past_tasks: int
+    past_done: int
+    #: False: a policy (task_bid) barred it; `barred` says why.
+    eligible: bool
+    barred: NotRequired[str]
+
+
+class BidRow(TypedDict):
+    """One bid as the award shows it (the detail pane's bid table)."""
+
+    agent: str
+    cost_usd: float | None
+    load: int
+    record: float
+    eligible: bool
+    #: The award rule's place for it (1 = first); None: not in the running.
+    rank: int | None
+    #: Why it is out of the running (barred by a policy, the award's condition, ...).
+    note: NotRequired[str]
+    #: `balanced` only: the weighted score (lower is better).
+    score: NotRequired[float]
+
+
+class TaskAwarded(TypedDict):
+    """agent: the winner (None: nobody may take it); to: the hub; content: why."""
+
+    task_id: str
+    title: str
+    capability: str
+    #: cheapest | best | balanced | the CEL expression.
+    award: str
+    winner: str | None
+    cost_usd: NotRequired[float | None]
+    bids: list[BidRow]
+
+
+class TaskDone(TypedDict):
+    """agent: the winner, who reported back; to: the hub; content: the report's first line."""
+
+    task_id: str
+    title: str
+    turn: int
+
+
 class ForkedFrom(TypedDict):
     session_id: str
     #: Model calls before this event were answered from the recording; None: all of them.
@@ -291,6 +382,10 @@ PAYLOADS: dict[Kind, type] = {
     Kind.HUMAN_ANSWERED: HumanAnswered,
     Kind.HUMAN_SKIPPED: HumanSkipped,
     Kind.FORK_DIVERGED: ForkDiverged,
+    Kind.TASK_POSTED: TaskPosted,
+    Kind.TASK_BID: TaskBid,
+    Kind.TASK_AWARDED: TaskAwarded,
+    Kind.TASK_DONE: TaskDone,
     Kind.RUN_COMPLETED: RunEnded,
     Kind.RUN_FAILED: RunEnded,
 }

@@ -24,6 +24,8 @@ HOST_PORT = (r"^(\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?|[A-Za-z0-9_.-]+(:[0-9]{1,5})?"
              r"|[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*)$")
 #: Crew names become file names (crews/<name>.yaml, exports): no separators, no `..`.
 CREW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: The marketplace's named award rules (mesh/market.py); anything else is a CEL condition.
+AWARD_RULES = ("cheapest", "best", "balanced")
 CREW_NAME_RULE = ("1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit, "
                   "with no '..'")
 
@@ -130,6 +132,32 @@ class TopologySpec(_Strict):
     reviewer: str | None = None
     edges: list[EdgeSpec] = Field(default_factory=list)
     max_turns: int = Field(default=12, ge=1, le=100_000)
+    #: star only: `marketplace` (the hub posts tasks, agents bid, mesh/market.py) or
+    #: `direct` (the hub hands work over by name, the default).
+    allocation: Literal["direct", "marketplace"] = "direct"
+    #: marketplace: cheapest | best | balanced | a CEL condition over task, bid, bidder.
+    award: str = "cheapest"
+
+    @field_validator("award")
+    @classmethod
+    def _award_rule(cls, award: str) -> str:
+        if award in AWARD_RULES:
+            return award
+        from workbench.governance.condition import compile_condition
+
+        try:
+            compile_condition(award)
+        except ValueError as exc:
+            raise ValueError(f"award must be {', '.join(AWARD_RULES)} or a CEL condition over "
+                             f"task, bid and bidder; {award!r}: {exc}") from None
+        return award
+
+    @model_validator(mode="after")
+    def _marketplace_on_a_star(self) -> TopologySpec:
+        if self.allocation == "marketplace" and self.kind != "star":
+            raise ValueError("allocation: marketplace is for a star (the hub posts the "
+                             f"tasks), not a {self.kind} topology")
+        return self
 
     @field_validator("edges")
     @classmethod
@@ -164,18 +192,28 @@ class TaskSpec(_Strict):
         return context
 
 
+class PostSpec(_Strict):
+    """A task the scripted hub posts to the marketplace (the `post_task` tool's arguments)."""
+
+    task: str = Field(min_length=1)
+    capability: str = ""
+
+
 class ScriptEntry(_Strict):
-    """One scripted reply: `say` text, a tool `call` with `args`, or a `handoff` (which may
-    carry `say` as the message that goes with it)."""
+    """One scripted reply: `say` text, a tool `call` with `args`, a `handoff` (which may
+    carry `say` as the message that goes with it), or a marketplace `post`."""
 
     agent: str
     say: str | None = None
     call: str | None = None
     args: dict[str, Any] = Field(default_factory=dict)
     handoff: str | None = None
+    post: PostSpec | None = None
 
     @property
     def action(self) -> str:
+        if self.post:
+            return "post"
         if self.call:
             return "call"
         if self.handoff:
@@ -272,8 +310,11 @@ class CrewSpec(_Strict):
         for entry in script:
             if entry.call and (entry.say or entry.handoff):
                 raise ValueError(f"script entry for {entry.agent!r}: a call stands alone")
-            if not (entry.say or entry.call or entry.handoff):
-                raise ValueError(f"script entry for {entry.agent!r} needs say, call or handoff")
+            if entry.post and (entry.say or entry.handoff or entry.call):
+                raise ValueError(f"script entry for {entry.agent!r}: a post stands alone")
+            if not (entry.say or entry.call or entry.handoff or entry.post):
+                raise ValueError(f"script entry for {entry.agent!r} needs say, call, handoff "
+                                 "or post")
         return script
 
     def agent(self, name: str) -> AgentSpec:

@@ -64,6 +64,29 @@ def _md_approval(e: dict[str, Any], d: dict[str, Any]) -> list[str]:
             f"{d.get('decision', '')} {e['content'] or ''}".rstrip(), ""]
 
 
+def _md_task_posted(e: dict[str, Any], d: dict[str, Any]) -> list[str]:
+    need = f" (capability `{d['capability']}`)" if d.get("capability") else ""
+    return [f"- **{e['agent']}** posts task {d.get('task_id')}{need}: {e['content'] or ''}"]
+
+
+def _md_task_awarded(e: dict[str, Any], d: dict[str, Any]) -> list[str]:
+    """The award with its bid table (bids are shown here, not one line each)."""
+    head = (f"- task {d.get('task_id')} awarded to **{d['winner']}** by `{d.get('award')}`: "
+            if d.get("winner") else f"- task {d.get('task_id')} not awarded: ")
+    lines = [head + (e["content"] or ""), "",
+             "  | rank | agent | cost | load | record | note |",
+             "  |---|---|---|---|---|---|"]
+    for b in d.get("bids") or []:
+        lines.append(f"  | {b.get('rank') or '-'} | {b.get('agent')} | "
+                     f"{format_cost(b.get('cost_usd'))} | {b.get('load', 0)} | "
+                     f"{b.get('record', 0):.0%} | {b.get('note', '')} |")
+    return [*lines, ""]
+
+
+def _md_task_done(e: dict[str, Any], d: dict[str, Any]) -> list[str]:
+    return [f"- task {d.get('task_id')} done: {e['agent']} reported back to {e['to']}", ""]
+
+
 #: How each kind reads in the transcript; the kinds not here are left out of it.
 TRANSCRIPT: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[str]]] = {
     Kind.MESSAGE: _md_message,
@@ -73,6 +96,9 @@ TRANSCRIPT: dict[str, Callable[[dict[str, Any], dict[str, Any]], list[str]]] = {
     Kind.POLICY_DECISION: _md_policy_decision,
     Kind.APPROVAL_REQUESTED: _md_approval,
     Kind.APPROVAL_DECIDED: _md_approval,
+    Kind.TASK_POSTED: _md_task_posted,
+    Kind.TASK_AWARDED: _md_task_awarded,
+    Kind.TASK_DONE: _md_task_done,
 }
 
 

@@ -12,6 +12,7 @@ from autogen_agentchat.messages import (
     BaseAgentEvent,
     BaseChatMessage,
     HandoffMessage,
+    TextMessage,
     ToolCallSummaryMessage,
 )
 from autogen_agentchat.teams import (
@@ -45,7 +46,12 @@ def system_prompt(ctx: RunContext, name: str) -> str:
         registry = "; ".join(f"{n}: {', '.join(c) or 'general'}"
                              for n, c in spec.capability_registry().items() if n != name)
         lines.append(f"Capabilities of your team, for routing work: {registry}.")
-    if topo.kind == "star" and name == topo.hub:
+    if topo.kind == "star" and name == topo.hub and ctx.market is not None:
+        lines.append("Post each piece of work with the post_task tool (the task and the "
+                     "capability it needs): the team bids, the best bid wins and reports back "
+                     f"to you. When the work is done, give the final answer and end it with "
+                     f"{TERMINATE}.")
+    elif topo.kind == "star" and name == topo.hub:
         lines.append("Hand work to a specialist with the matching transfer tool; when the "
                      f"work is done, give the final answer and end it with {TERMINATE}.")
     else:
@@ -70,6 +76,11 @@ class GovernedAgent(AssistantAgent):
     async def on_messages_stream(
         self, messages: Sequence[BaseChatMessage], cancellation_token: CancellationToken
     ) -> AsyncGenerator[BaseAgentEvent | BaseChatMessage | Response, None]:
+        market = self._ctx.market
+        task = market.assignment(self.name) if market is not None else None
+        if task is not None:
+            # the winner of a marketplace task is told its task by the hub
+            messages = [*messages, TextMessage(source=task.hub, content=market.brief(task))]
         async for item in super().on_messages_stream(messages, cancellation_token):
             if isinstance(item, Response):
                 item = Response(chat_message=self._govern(item.chat_message),
@@ -100,7 +111,9 @@ def build_agents(ctx: RunContext) -> dict[str, AssistantAgent]:
     topo = ctx.topology
     agents: dict[str, AssistantAgent] = {}
     for spec in ctx.spec.agents:
-        handoffs = list(topo.spokes) if topo.kind == "star" and spec.name == topo.hub else []
+        # a marketplace hub allocates by posting tasks, not by handing over by name
+        handoffs = (list(topo.spokes) if topo.kind == "star" and spec.name == topo.hub
+                    and ctx.market is None else [])
         agents[spec.name] = GovernedAgent(
             ctx,
             spec.name,
@@ -142,6 +155,10 @@ def build_team(ctx: RunContext, agents: dict[str, AssistantAgent]):
             last = next((m for m in reversed(messages) if isinstance(m, BaseChatMessage)), None)
             if last is None or last.source == "user":
                 return hub
+            # marketplace: the winners of open tasks work them in the order they were awarded
+            worker = ctx.market.next_worker() if ctx.market is not None else None
+            if worker in agents:
+                return worker
             if isinstance(last, HandoffMessage) and last.target in agents:
                 return last.target
             if last.source != hub:

@@ -128,7 +128,8 @@ def build_agents(ctx: RunContext, floor: Floor) -> dict[str, Agent]:
             backstory += f"\nYour team and their capabilities: {registry}."
         tools: list[BaseTool] = [GovernedTool.wrap(ctx, spec.name, t)
                                  for t in ctx.agent_tools(spec.name)]
-        if topo.kind == "star" and spec.name == topo.hub:
+        if topo.kind == "star" and spec.name == topo.hub and ctx.market is None:
+            # (a marketplace hub allocates by posting tasks, not by handing over by name)
             tools += [TransferTool.to(ctx, floor, spec.name, s) for s in topo.spokes]
         agents[spec.name] = Agent(
             role=spec.role,
@@ -211,6 +212,10 @@ class Conductor:
             order = topo.agents
             return order[(order.index(speaker) + 1) % len(order)]
         hub = topo.hub or topo.agents[0]
+        # marketplace: the winners of open tasks work them in the order they were awarded
+        worker = self.ctx.market.next_worker() if self.ctx.market is not None else None
+        if worker in self.agents:
+            return worker  # type: ignore[return-value]
         if handoff is not None and handoff in self.agents:
             return handoff
         if speaker != hub:
@@ -250,6 +255,11 @@ class Conductor:
         description, expected, human_input = self._assignment(name, count)
         hub_rules = (f"Hand work to a specialist with the matching transfer tool; when the "
                      f"work is done, give the final answer and end it with {TERMINATE}.")
+        if ctx.market is not None:
+            hub_rules = ("Post each piece of work with the post_task tool (the task and the "
+                         "capability it needs): the team bids, the best bid wins and reports "
+                         "back to you. When the work is done, give the final answer and end "
+                         f"it with {TERMINATE}.")
         rules = (hub_rules if self.topo.kind == "star" and name == self.topo.hub else
                  f"When the team's work is complete, end your final message with {TERMINATE}.")
         history = "\n".join(f"[{who}] {text}" for who, text in self.floor.transcript)
@@ -270,6 +280,9 @@ class Conductor:
         """The agent's task for its `turn`-th turn: its own tasks from the crew file in order
         (the last one again once they run out), else its goal applied to the run's task."""
         ctx = self.ctx
+        task = ctx.market.assignment(name) if ctx.market is not None else None
+        if task is not None:  # the winner of a marketplace task does that task
+            return ctx.market.brief(task), f"Your report to {task.hub}", False
         own = [t for t in ctx.spec.tasks
                if t.agent == name or (t.agent is None and name == self.topo.entry())]
         if own:
