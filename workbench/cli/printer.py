@@ -158,6 +158,10 @@ class RunPrinter:
             how = f"failed after {plural(d.get('attempts', 1), 'attempt')}"
         return self._c(f"  ↻ {e.agent} on {used}: {how}", "2")
 
+    def _fork_diverged(self, e: Event, d: dict[str, Any]) -> str:
+        return self._c(f"  ⑂ replay stopped after {plural(d.get('replayed', 0), 'call')} "
+                       f"from the recording; live from here: {_short(e.content, 200)}", "1;35")
+
     def _ended(self, e: Event, d: dict[str, Any]) -> str:
         return self.summary(e)
 
@@ -206,6 +210,7 @@ _LINES: dict[str, Callable[[RunPrinter, Event, dict[str, Any]], str | None]] = {
     ev.HUMAN_ANSWERED: RunPrinter._human_answered,
     ev.HUMAN_SKIPPED: RunPrinter._human_skipped,
     ev.MODEL_CALL: RunPrinter._model_call,
+    ev.FORK_DIVERGED: RunPrinter._fork_diverged,
     ev.RUN_COMPLETED: RunPrinter._ended,
     ev.RUN_FAILED: RunPrinter._ended,
 }

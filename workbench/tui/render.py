@@ -203,6 +203,13 @@ def _line_run_ended(line: Text, entry: Entry, model: RunModel) -> None:
         line.append(one_line(entry.text, 200))
 
 
+def _line_fork_diverged(line: Text, entry: Entry, model: RunModel) -> None:
+    """A fork's replay stopped: from here on the run is live."""
+    line.append("⑂ live from here ", "bold magenta")
+    line.append(f"after {plural(entry.data.get('replayed', 0), 'recorded call')}: ", DIM)
+    line.append(one_line(entry.text, 200))
+
+
 def _line_other(line: Text, entry: Entry, model: RunModel) -> None:
     line.append(f"{entry.kind} ", DIM)
     line.append(one_line(entry.text, 200))
@@ -223,6 +230,7 @@ LINES: dict[str, LineWriter] = {
     ev.RUN_STARTED: _line_run_started,
     ev.RUN_COMPLETED: _line_run_ended,
     ev.RUN_FAILED: _line_run_ended,
+    ev.FORK_DIVERGED: _line_fork_diverged,
 }
 
 

@@ -1,0 +1,177 @@
+"""Recording every model exchange, forks and deterministic re-runs (`run --from`), purge.
+
+Real runs through the command line, real SQLite (and PostgreSQL where the store is the
+point), and the loopback provider (tests/fakeprovider.py) for the provider path.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from tests.fakeprovider import FakeProvider, Reply
+from workbench.cli.app import main
+from workbench.store.db import Store
+from workbench.store.recordings import iter_exchanges
+
+CREW = """\
+name: forky
+model: openai/fake-model
+api_base: {api_base}
+topology: {{kind: network, max_turns: 6}}
+agents:
+  - {{name: a, role: {role_a}, goal: Size the market}}
+  - {{name: b, role: {role_b}, goal: Doubt the sizing}}
+"""
+
+
+def _numbered() -> Any:
+    """A responder whose every answer differs (answer 1, answer 2, ...)."""
+    n = itertools.count(1)
+    return lambda payload: Reply(content=f"answer {next(n)}")
+
+
+def _write(path: Path, api_base: str, role_a: str = "Analyst", role_b: str = "Critic") -> Path:
+    path.write_text(CREW.format(api_base=api_base, role_a=role_a, role_b=role_b),
+                    encoding="utf-8")
+    return path
+
+
+def _run(home: Path, *args: str) -> int:
+    return main(["--home", str(home), "run", *args, "--approvals", "deny"])
+
+
+def _db(home: Path) -> sqlite3.Connection:
+    return sqlite3.connect(home / "workbench.db")
+
+
+def _last_session(home: Path) -> str:
+    return _db(home).execute("select id from session order by started_at desc limit 1"
+                             ).fetchone()[0]
+
+
+def _events(home: Path, sid: str, kind: str | None = None) -> list[dict[str, Any]]:
+    rows = _db(home).execute(
+        "select seq, kind, agent, to_agent, content, data from event where session_id = ? "
+        "order by seq", (sid,)).fetchall()
+    out = [{"seq": r[0], "kind": r[1], "agent": r[2], "to": r[3], "content": r[4],
+            "data": json.loads(r[5]) if r[5] else {}} for r in rows]
+    return [e for e in out if kind is None or e["kind"] == kind]
+
+
+def _transcript(home: Path, sid: str, before: int | None = None) -> list[tuple[Any, ...]]:
+    return [(e["agent"], e["to"], e["content"]) for e in _events(home, sid, "message")
+            if before is None or e["seq"] < before]
+
+
+def test_a_fork_of_an_unchanged_crew_reproduces_the_run_with_no_provider_request(
+        home: Path, tmp_path: Path, capsys) -> None:
+    with FakeProvider(responder=_numbered()) as fp:
+        crew = _write(tmp_path / "forky.yaml", fp.api_base)
+        assert _run(home, str(crew)) == 0
+        asked = len(fp.requests)
+    source = _last_session(home)
+    assert asked >= 4
+    # every call was recorded, with the seq of its model.call event
+    calls = _events(home, source, "model.call")
+    with _store(home) as store:
+        recorded = list(iter_exchanges(store, source))
+    assert [x["seq"] for x in recorded] == [c["seq"] for c in calls]
+    # the request as the provider got it: the messages, whole again from their deltas
+    assert [x["request"]["messages"] for x in recorded] == [r["messages"] for r in fp.requests]
+    assert [x["response"]["content"] for x in recorded] == [f"answer {i}"
+                                                            for i in range(1, asked + 1)]
+    assert {x["provider"] for x in recorded} == {"openai"}
+
+    # the provider is stopped: a single request would fail the run
+    capsys.readouterr()
+    assert _run(home, str(crew), "--from", source[:10]) == 0, capsys.readouterr().err
+    fork = _last_session(home)
+    assert fork != source
+    assert _transcript(home, fork) == _transcript(home, source)
+    fork_calls = _events(home, fork, "model.call")
+    assert len(fork_calls) == asked
+    assert [c["data"]["replayed"] for c in fork_calls] == [f"{source}@{c['seq']}"
+                                                           for c in calls]
+    assert not _events(home, fork, "fork.diverged")
+    started = _events(home, fork, "run.started")[0]["data"]
+    assert started["forked_from"] == {"session_id": source, "seq": None,
+                                      "replay_tools": False}
+    # the fork is recorded in turn (a fork of a fork works), marked as replayed
+    with _store(home) as store:
+        assert [x["replayed"] for x in iter_exchanges(store, fork)] == [
+            f"{source}@{c['seq']}" for c in calls]
+    capsys.readouterr()
+    assert main(["--home", str(home), "sessions", "show", fork[:10]]) == 0
+    assert f"Forked from session {source}" in capsys.readouterr().out
+
+
+def test_a_fork_at_a_middle_step_with_an_edited_role_asks_only_after_the_step(
+        home: Path, tmp_path: Path) -> None:
+    with FakeProvider(responder=_numbered()) as fp:
+        crew = _write(tmp_path / "forky.yaml", fp.api_base)
+        assert _run(home, str(crew)) == 0
+        total = len(fp.requests)
+    source = _last_session(home)
+    calls = _events(home, source, "model.call")
+    step = calls[2]["seq"] + 1  # the first three calls come from the recording
+    with FakeProvider(responder=lambda p: Reply(content="live answer")) as fp2:
+        _write(crew, fp2.api_base, role_b="Devil's advocate")
+        assert _run(home, str(crew), "--from", f"{source}@{step}") == 0
+        live = fp2.requests
+    fork = _last_session(home)
+    assert len(live) == total - 3
+    # the edited role is in what is sent after the step
+    assert any("Devil's advocate" in json.dumps(r["messages"]) for r in live)
+    assert not any("answer" == m.get("content") for r in live for m in r["messages"])
+    diverged = _events(home, fork, "fork.diverged")
+    assert len(diverged) == 1
+    d = diverged[0]["data"]
+    assert d["replayed"] == 3 and d["source"] == source and d["source_seq"] == calls[3]["seq"]
+    assert f"step {step}" in diverged[0]["content"]
+    # the first three answers are the recording's; the others, the live provider's
+    said = [m[2] for m in _transcript(home, fork)]
+    assert said[:3] == [m[2] for m in _transcript(home, source)][:3] == [
+        "answer 1", "answer 2", "answer 3"]
+    assert said[3:] == ["live answer"] * (total - 3)
+    fork_calls = _events(home, fork, "model.call")
+    assert [bool(c["data"].get("replayed")) for c in fork_calls] == [True] * 3 + [False] * (
+        total - 3)
+
+
+def test_a_replayed_call_still_passes_the_gate(home: Path, tmp_path: Path) -> None:
+    with FakeProvider(responder=_numbered()) as fp:
+        crew = _write(tmp_path / "forky.yaml", fp.api_base)
+        assert _run(home, str(crew)) == 0
+    source = _last_session(home)
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "central.yaml").write_text(
+        "version: 1\ndefault: allow\nrules:\n  - id: no-b\n    on: model_call\n"
+        "    when: 'agent.name == \"b\"'\n    effect: deny\n    reason: b is benched\n")
+    code = main(["--home", str(home), "--policies", str(policies), "run", str(crew),
+                 "--from", source, "--approvals", "deny"])
+    assert code == 0
+    fork = _last_session(home)
+    b_said = [m[2] for m in _transcript(home, fork) if m[0] == "b"]
+    assert b_said and all("blocked by policy" in text for text in b_said)
+    assert any(e["data"].get("rule_ids") == ["no-b"]
+               for e in _events(home, fork, "policy.decision"))
+    assert all(c["agent"] != "b" for c in _events(home, fork, "model.call"))
+
+
+def _store(home: Path) -> Any:
+    import contextlib
+
+    @contextlib.contextmanager
+    def opened() -> Any:
+        store = Store(f"sqlite:///{home / 'workbench.db'}")
+        try:
+            yield store
+        finally:
+            store.close()
+
+    return opened()
