@@ -111,6 +111,9 @@ def provider_for(url: str) -> TracerProvider:
         provider = _providers.get(url)
         if provider is None:
             provider = TracerProvider(resource=_resource())
+            # The SDK reads OTEL_SDK_DISABLED, which the workbench sets for CrewAI's own
+            # telemetry (engines/crewai/env.py): this provider is switched by the endpoint.
+            provider._disabled = False
             provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url)))
             _providers[url] = provider
         return provider

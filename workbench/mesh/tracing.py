@@ -48,14 +48,13 @@ def traces_endpoint(env: Mapping[str, str] | None = None) -> str | None:
     """The URL a run's spans are POSTed to, or None: tracing is off.
 
     As OpenTelemetry's own exporters read it: the traces endpoint is used as given, the
-    general endpoint gets `/v1/traces`; OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none
-    turn it off. `--otel` wins over all of them.
+    general endpoint gets `/v1/traces`; OTEL_TRACES_EXPORTER=none turns it off. `--otel`
+    wins over all of them. OTEL_SDK_DISABLED is not read: the workbench sets it itself, to
+    keep CrewAI's own telemetry off (engines/crewai/env.py), so it says nothing of the user.
     """
     if _override:
         return _traces_url(_override)
     env = os.environ if env is None else env
-    if _true(env.get("OTEL_SDK_DISABLED")):
-        return None
     if (env.get("OTEL_TRACES_EXPORTER") or "").strip().lower() == "none":
         return None
     url = (env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or "").strip()
