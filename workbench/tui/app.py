@@ -204,15 +204,15 @@ class WorkbenchApp(App[int]):
 
         self.push_screen(RunScreen(replay=session_id))
 
-    async def start_run(self, prepared: Any) -> None:
-        """Run a prepared crew live in the Run section."""
+    async def start_run(self, prepared: Any, fork: Any = None) -> None:
+        """Run a prepared crew live in the Run section (forking a session, given `fork`)."""
         from workbench.tui.screens.run import RunScreen
 
         if self.current_mode != "run":
             await self.switch_mode("run")
         screen = self.screen
         if isinstance(screen, RunScreen):
-            screen.start_live(prepared)
+            screen.start_live(prepared, fork)
 
     async def action_quit(self) -> None:
         """Quit; a live run of this window is stopped first, after asking (like ctrl+x).

@@ -254,6 +254,8 @@ class ComposeScreen(SectionScreen):
         self._saving = ""
         #: MCP tools found by the last discovery (ctrl+f), and servers that failed.
         self.mcp = compose_mcp.Discovery()
+        #: Set when the crew was opened from a session's step: a run forks that session.
+        self.fork: Any = None
 
     @property
     def data(self) -> dict[str, Any]:
@@ -368,6 +370,7 @@ class ComposeScreen(SectionScreen):
                                           "the other crew?", "Discard"), answer)
 
     def _open(self, index: int | None) -> None:
+        self.fork = None  # another crew: a run of it forks nothing
         path = None if index is None else Path(self._crews[index].path)
         in_thread(self, load_crew_data, path, done=CrewLoaded, what="opening the crew",
                   group="compose-load")
@@ -859,6 +862,8 @@ class ComposeScreen(SectionScreen):
     def _title(self) -> None:
         edited = " · [b]edited[/]" if self._dirty() else ""
         where = self.path.name if self.path else "new"
+        if self.fork is not None:
+            where = f"forking from {self.fork.label}"
         self.query_one("#compose-form").border_title = f"Crew · {where}{edited}"
         self.query_one(YamlEditor).border_title = f"YAML · {where}{edited}"
 
@@ -968,18 +973,33 @@ class ComposeScreen(SectionScreen):
 
     async def on_prepared(self, message: Prepared) -> None:
         prepared = message.prepared
+        # a crew opened from a session's step forks that session when run (run --from)
+        fork = self.fork.fork if self.fork is not None else None
         if prepared.missing_inputs:
             # the crew's {placeholders} without a value are asked for, as a terminal would
             from workbench.tui.screens.inputs import InputsModal, fill_inputs
 
             async def given(values: dict[str, str] | None) -> None:
                 if values is not None:
-                    await self.wb.start_run(fill_inputs(prepared, values))
+                    await self.wb.start_run(fill_inputs(prepared, values), fork)
 
             self.app.push_screen(InputsModal(prepared.spec.name, prepared.missing_inputs),
                                  given)
             return
-        await self.wb.start_run(prepared)
+        await self.wb.start_run(prepared, fork)
+
+    def open_fork(self, opened: Any) -> None:
+        """Open the crew a session ran (its stored copy) to fork that session at a step
+        (workbench.tui.fork.ForkOpened): a run from here replays the steps before it."""
+        # a crew still being opened from the list must not replace this one
+        self.workers.cancel_group(self, "compose-load")
+        self.on_crew_loaded(CrewLoaded(opened.loaded))
+        self.fork = opened
+        if opened.task and not self.yaml_mode:
+            self._set("#crew-task", opened.task)
+        self._title()
+        self.notify(f"Forking from {opened.label}: ctrl+r runs {opened.crew} as it is here, "
+                    "with the steps before answered from the recording", title="Fork")
 
     # -- agents ---------------------------------------------------------------------------
 

@@ -164,8 +164,9 @@ def _agent(name: str, index: int) -> Any:
 
 
 def execute_live(services: Any, settings: Any, prepared: Any, feed: Feed,
-                 handle: LiveHandle) -> Any:
-    """Run a prepared crew under governance in this (worker) thread; returns its outcome."""
+                 handle: LiveHandle, fork: Any = None) -> Any:
+    """Run a prepared crew under governance in this (worker) thread; returns its outcome.
+    With `fork` (a mesh.replay.ForkSource) the run forks that session at its step."""
     store = services.store
     from workbench.engines import load_engine
     from workbench.governance.setup import governed
@@ -175,7 +176,7 @@ def execute_live(services: Any, settings: Any, prepared: Any, feed: Feed,
     load_engine(prepared.engine)  # the framework import (seconds) happens here, not on the UI
     freeze_heap()
     session = Session(prepared, settings, store, subscribers=[feed.put, *handle.watchers],
-                      stream=True, **governance.session_kwargs())
+                      stream=True, fork=fork, **governance.session_kwargs())
     handle.session = session
     if handle.stop_requested:
         session.cancel()
@@ -199,6 +200,10 @@ class RunScreen(SectionScreen):
                 tooltip="Open the approvals queue"),
         Binding("escape", "back", "Back", id="run.back",
                 tooltip="Back to where the replay was opened from"),
+        Binding("F", "fork", "Fork", id="run.fork",
+                tooltip="Fork this session at the selected step: Compose opens with the "
+                        "crew it ran, and its run replays the steps before and goes live "
+                        "there"),
     ]
 
     def __init__(self, replay: str | None = None) -> None:
@@ -261,7 +266,7 @@ class RunScreen(SectionScreen):
         """Events are arriving: a run of this process, or one followed from the database."""
         return self.running or self.following
 
-    def start_live(self, prepared: Any) -> None:
+    def start_live(self, prepared: Any, fork: Any = None) -> None:
         if self.running:
             self.notify("A run is in progress here; stop it (ctrl+x) before starting another",
                         severity="warning")
@@ -281,7 +286,8 @@ class RunScreen(SectionScreen):
             self.mount(desk)
         handle.watchers.append(watcher(desk))
         in_thread(self, execute_live, self.wb.services, self.wb.settings, prepared, self.feed,
-                  handle, done=RunFinished, what=f"running {spec.name}", group="live-run")
+                  handle, fork, done=RunFinished, what=f"running {spec.name}",
+                  group="live-run")
 
     def attach(self, model: RunModel, shape: Shape | None, feed: Feed) -> LiveHandle:
         """Show a live run: whatever `feed` receives (from any thread) is drawn at ~30 Hz."""
@@ -334,13 +340,23 @@ class RunScreen(SectionScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "stop":
             return self.replay_id is None
-        if action == "back":
+        if action in ("back", "fork"):
             return self.replay_id is not None
         return True
 
     def action_back(self) -> None:
         if self.replay_id is not None:
             self.dismiss()
+
+    def action_fork(self) -> None:
+        """Fork the replayed session at the selected step, in Compose."""
+        from workbench.tui.fork import fork_point, fork_to_compose
+
+        entry = self.query_one(StreamView).selected
+        if self.model is None or entry is None or not self.model.session_id:
+            self.notify("Select a step of the session to fork at", severity="warning")
+            return
+        fork_to_compose(self.app, self.model.session_id, fork_point(self.model, entry))
 
     def action_approvals(self) -> None:
         """To the queue: back to it when this view was opened from it (the review window
