@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from tests.fakeprovider import FakeProvider, Reply
+from tests.fakeprovider import FakeProvider, Reply, tool_call
 from workbench.cli.app import main
 from workbench.store.db import Store
 from workbench.store.recordings import iter_exchanges
@@ -175,3 +175,159 @@ def _store(home: Path) -> Any:
             store.close()
 
     return opened()
+
+
+def _tool_results(home: Path, sid: str) -> list[tuple[Any, ...]]:
+    return [(e["data"]["tool"], e["data"]["ok"], e["content"])
+            for e in _events(home, sid, "tool.result")]
+
+
+def test_replay_tools_reuses_recorded_results_and_the_tool_does_not_run(home: Path,
+                                                                         tmp_path: Path) -> None:
+    # market-entry: scripted; its analyst writes sizing.md, its writer a file and an email
+    assert _run(home, "market-entry") == 0
+    source = _last_session(home)
+    source_ws = home / "sessions" / source / "workspace"
+    assert (source_ws / "sizing.md").is_file()
+
+    assert _run(home, "market-entry", "--from", source, "--replay-tools") == 0
+    reused = _last_session(home)
+    assert _tool_results(home, reused) == _tool_results(home, source)
+    assert _transcript(home, reused) == _transcript(home, source)
+    # nothing ran: no file written, no email queued
+    assert not (home / "sessions" / reused / "workspace" / "sizing.md").exists()
+    assert not list((home / "sessions" / reused).glob("outbox/*"))
+    assert _events(home, reused, "run.started")[0]["data"]["forked_from"]["replay_tools"]
+
+    # without --replay-tools the tools run again, through the gate
+    assert _run(home, "market-entry", "--from", source) == 0
+    rerun = _last_session(home)
+    assert (home / "sessions" / rerun / "workspace" / "sizing.md").is_file()
+    assert _transcript(home, rerun) == _transcript(home, source)
+
+
+def test_a_reused_tool_result_is_still_judged_by_the_gate(home: Path, tmp_path: Path) -> None:
+    assert _run(home, "market-entry") == 0
+    source = _last_session(home)
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "central.yaml").write_text(
+        "version: 1\ndefault: allow\nrules:\n  - id: no-files\n    on: tool_call\n"
+        "    when: 'tool.name == \"write_file\"'\n    effect: deny\n    reason: read-only day\n")
+    assert main(["--home", str(home), "--policies", str(policies), "run", "market-entry",
+                 "--from", source, "--replay-tools", "--approvals", "deny"]) == 0
+    fork = _last_session(home)
+    writes = [r for r in _tool_results(home, fork) if r[0] == "write_file"]
+    assert writes and all(not ok and "denied by policy" in text for _, ok, text in writes)
+    # the email (allowed) was reused as recorded
+    emails = [r for r in _tool_results(home, fork) if r[0] == "send_email"]
+    assert emails == [r for r in _tool_results(home, source) if r[0] == "send_email"]
+
+
+def test_purge_deletes_the_recording_and_the_audit_chain_still_verifies(home: Path,
+                                                                        capsys) -> None:
+    assert _run(home, "market-entry") == 0
+    sid = _last_session(home)
+    con = _db(home)
+    assert con.execute("select count(*) from exchange where session_id = ?", (sid,)
+                       ).fetchone()[0] == 9
+    messages = con.execute("select count(*) from event where session_id = ?", (sid,)
+                           ).fetchone()[0]
+    capsys.readouterr()
+    assert main(["--home", str(home), "sessions", "purge", sid[:8]]) == 0
+    assert "purged 9 recorded exchanges" in capsys.readouterr().out
+    con = _db(home)
+    assert con.execute("select count(*) from exchange where session_id = ?", (sid,)
+                       ).fetchone()[0] == 0
+    assert con.execute("select count(*) from event where session_id = ?", (sid,)
+                       ).fetchone()[0] == messages
+    kinds = [r[0] for r in con.execute(
+        "select kind from audit_entry where session_id = ? order by seq", (sid,))]
+    assert kinds[-1] == "recording.purged"
+    assert main(["--home", str(home), "audit", "verify"]) == 0
+    # nothing is left to fork from
+    capsys.readouterr()
+    assert _run(home, "market-entry", "--from", sid) == 2
+    err = capsys.readouterr().err
+    assert "no recorded exchanges" in err and "Traceback" not in err
+
+
+def test_recording_off_records_nothing(home: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("WORKBENCH_RECORD", "0")
+    assert _run(home, "market-entry") == 0
+    sid = _last_session(home)
+    assert _db(home).execute("select count(*) from exchange").fetchone()[0] == 0
+    monkeypatch.setenv("WORKBENCH_RECORD", "1")
+    capsys.readouterr()
+    assert _run(home, "market-entry", "--from", sid) == 2
+    assert "recording was off" in capsys.readouterr().err
+
+
+def test_a_fork_from_an_unknown_session_or_a_bad_step_is_bad_input(home: Path,
+                                                                   capsys) -> None:
+    assert _run(home, "market-entry", "--from", "feedface") == 2
+    err = capsys.readouterr().err
+    assert "--from: no session 'feedface'" in err and "Traceback" not in err
+    assert _run(home, "market-entry", "--from", "feedface@x") == 2
+    assert "whole number" in capsys.readouterr().err
+    assert _run(home, "market-entry", "--replay-tools") == 2
+    assert "--from" in capsys.readouterr().err
+    assert not (home / "sessions").exists() or not list((home / "sessions").iterdir())
+
+
+def test_no_key_reaches_the_recording(home: Path, tmp_path: Path, monkeypatch) -> None:
+    key = "sk-planted-0123456789abcdefSECRET"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    crew = tmp_path / "keyed.yaml"
+    with FakeProvider(replies=[tool_call("calculator", expression="2+2"),
+                               Reply(content="4. TERMINATE")]) as fp:
+        crew.write_text(
+            "name: keyed\nmodel: openai/fake-model\n"
+            f"api_base: {fp.api_base}\n"
+            "topology: {kind: network, max_turns: 2}\n"
+            "agents:\n  - {name: a, role: Analyst, goal: Add, tools: [calculator]}\n")
+        assert _run(home, str(crew)) == 0
+        # the key was in play: the provider got it
+        assert any(key in h.get("authorization", "") for h in fp.headers)
+    sid = _last_session(home)
+    with _store(home) as store:
+        recorded = list(iter_exchanges(store, sid))
+    assert recorded and recorded[0]["request"]["tools"][0]["function"]["name"] == "calculator"
+    for path in home.rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), path
+
+
+def test_a_recording_that_cannot_be_written_stops_the_run(home: Path, capsys) -> None:
+    Store(f"sqlite:///{home / 'workbench.db'}").close()
+    con = _db(home)
+    con.execute("CREATE TRIGGER no_exchanges BEFORE INSERT ON exchange "
+                "BEGIN SELECT RAISE(ABORT, 'the disk says no'); END")
+    con.commit()
+    assert _run(home, "market-entry") == 1
+    err = capsys.readouterr().err
+    assert "model exchanges could not be stored" in err and "the disk says no" in err
+    status = _db(home).execute("select status from session").fetchone()[0]
+    assert status == "failed"
+
+
+def test_recording_and_a_fork_on_each_database(backend, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "h"))
+    base = ["--db", backend.url]
+    assert main([*base, "run", "market-entry", "--approvals", "deny"]) == 0
+    store = Store(backend.url)
+    try:
+        sid = store.list_sessions(limit=1)[0]["id"]
+        recorded = list(iter_exchanges(store, sid))
+        assert len(recorded) == 9
+        assert all(x["request"]["messages"] for x in recorded)
+        assert main([*base, "run", "market-entry", "--from", sid, "--approvals", "deny"]) == 0
+        fork = store.list_sessions(limit=1)[0]["id"]
+        assert fork != sid
+        said = [e["content"] for e in store.iter_events(fork) if e["kind"] == "message"]
+        assert said == [e["content"] for e in store.iter_events(sid) if e["kind"] == "message"]
+        assert main([*base, "sessions", "purge", sid]) == 0
+        assert not list(iter_exchanges(store, sid))
+        assert main([*base, "audit", "verify"]) == 0
+    finally:
+        store.close()
