@@ -224,12 +224,16 @@ class Reviewer:
         self.answers = list(answers)
         self.requests: list[tuple[dict, list[str]]] = []
 
-    async def request(self, ctx, agent, tool, args, decision):
-        from workbench.mesh.context import ApprovalOutcome
+    async def post(self, request) -> float:
+        return 0.0
 
-        self.requests.append((dict(args), list(decision.rule_ids)))
+    async def ask(self, request):
+        from workbench.governance.brokers import ApprovalOutcome, Verdict
+
+        self.requests.append((dict(request.args), list(request.rule_ids)))
         approved, edited = self.answers.pop(0)
-        return ApprovalOutcome(approved, "rita", "" if approved else "no", edited)
+        return ApprovalOutcome(Verdict.APPROVED if approved else Verdict.REJECTED, "rita",
+                               "" if approved else "no", edited)
 
     def close(self, session_id: str, status: str) -> None:
         pass

@@ -56,13 +56,6 @@ def _ingest(url: str, session_id: str, n: int, go: str) -> None:
     print(json.dumps({"done": time.time(), "cpu": time.process_time() - cpu}), flush=True)
 
 
-class _Ctx:
-    """What a waiting approval needs of a run: whether it still runs."""
-
-    def check_running(self) -> None:
-        return None
-
-
 def _waiter(url: str, session_id: str, count: int) -> None:
     """A run that asks for `count` approvals in turn, printing when each decision reached it."""
     from workbench.governance.approvals import DatabaseApprovals, create
@@ -78,7 +71,7 @@ def _waiter(url: str, session_id: str, count: int) -> None:
         for _ in range(count):
             a = create(store, session_id, "liaison", "send_email", {"to": "x@acme.example.com"},
                        Decision("require_approval", "tool_call", ["bench"], ["bench"]), [], 120)
-            decided = await approvals.wait(_Ctx(), a)
+            decided = await approvals.wait(a)
             print(json.dumps({"id": decided.id, "resumed": time.time()}), flush=True)
 
     asyncio.run(ask())

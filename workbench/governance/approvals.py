@@ -8,7 +8,6 @@ import json
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -16,14 +15,18 @@ from typing import Any, TextIO
 from sqlalchemy import text
 
 from workbench.errors import UserInputError
+from workbench.governance.brokers import (
+    ApprovalOutcome,
+    ApprovalRequest,
+    DenyAllApprovals,
+    Verdict,
+    new_request_id,
+)
 from workbench.governance.gate import Decision
 from workbench.governance.reviewer import default_reviewer
-from workbench.mesh import events as ev
-from workbench.mesh.context import ApprovalOutcome, RunContext
 from workbench.store import notify
 from workbench.store.audit import AuditChain, AuditRecord
 from workbench.store.db import Store
-from workbench.tools.base import Tool
 
 POLL_S = 0.25
 
@@ -62,26 +65,41 @@ class Approval:
         )
 
 
+class AlreadyDecided(UserInputError):
+    """The approval was decided (or expired) before this decision came: nothing is left."""
+
+
 def create(store: Store, session_id: str, agent: str, tool: str, args: dict[str, Any],
            decision: Decision, context: list[dict[str, Any]], timeout_s: float,
            reviewers: dict[str, Any] | None = None) -> Approval:
     """Store a pending request; `reviewers` ({"groups", "names"}) limits who may approve."""
+    return store_request(store, ApprovalRequest(
+        new_request_id(), session_id, agent, tool, args, decision.rule_ids, decision.reason,
+        context=context, reviewers=reviewers), timeout_s)
+
+
+def store_request(store: Store, request: ApprovalRequest, timeout_s: float) -> Approval:
+    """Store `request` as pending, for `timeout_s` seconds, under its own id."""
     now = time.time()
-    approval = Approval(uuid.uuid4().hex[:12], session_id, agent, tool, args,
-                        decision.rule_ids, decision.reason, context, "pending", None, None,
-                        None, False, now, None, now + timeout_s, reviewers)
+    approval = Approval(request.id, request.session_id, request.agent, request.tool,
+                        request.args, request.rule_ids, request.reason, request.context,
+                        "pending", None, None, None, False, now, None, now + timeout_s,
+                        request.reviewers)
     with store.engine.begin() as conn:
         conn.execute(text(
             "INSERT INTO approval (id, session_id, agent, tool, args, rule_ids, reason, context,"
             " status, always, created_at, expires_at, reviewers) VALUES (:id, :sid, :agent,"
             " :tool, :args, :rules, :reason, :context, 'pending', :always, :created, :expires,"
             " :reviewers)"),
-            dict(id=approval.id, sid=session_id, agent=agent, tool=tool, always=False,
-                 reviewers=json.dumps(reviewers) if reviewers is not None else None,
-                 args=json.dumps(args, default=str), rules=json.dumps(decision.rule_ids),
-                 reason=decision.reason, context=json.dumps(context, default=str),
+            dict(id=approval.id, sid=approval.session_id, agent=approval.agent,
+                 tool=approval.tool, always=False,
+                 reviewers=json.dumps(approval.reviewers)
+                 if approval.reviewers is not None else None,
+                 args=json.dumps(approval.args, default=str),
+                 rules=json.dumps(approval.rule_ids), reason=approval.reason,
+                 context=json.dumps(approval.context, default=str),
                  created=now, expires=approval.expires_at))
-        notify.send(conn, notify.APPROVALS, f"{approval.id} pending {session_id}")
+        notify.send(conn, notify.APPROVALS, f"{approval.id} pending {approval.session_id}")
     return approval
 
 
@@ -148,7 +166,7 @@ def decide(store: Store, approval_id: str, decision: str, reviewer: str,
     if not changed:  # another reviewer won the race: say what they decided, not "pending"
         won = get(store, current.id)
         by = f" by {won.reviewer}" if won.reviewer else ""
-        raise UserInputError(f"approval {current.id} was already {won.status}{by}")
+        raise AlreadyDecided(f"approval {current.id} was already {won.status}{by}")
     payload = {"approval_id": current.id, "decision": decision, "tool": current.tool,
                "reason": reason, "always": always,
                "edited_args": args if args is not None else None}
@@ -182,8 +200,9 @@ def _refuse_if_run_gone(store: Store, a: Approval) -> None:
         return
     by = f" by {by}" if by and state in ("approved", "rejected") else ""
     why = "cannot be decided:" if state == "pending" else f"was already {state}{by}, and"
-    raise UserInputError(f"approval {a.id} {why} its run (session {a.session_id[:12]}) is "
-                         f"{run or 'gone'}, so nothing waits for a decision")
+    error = UserInputError if state == "pending" else AlreadyDecided
+    raise error(f"approval {a.id} {why} its run (session {a.session_id[:12]}) is "
+                f"{run or 'gone'}, so nothing waits for a decision")
 
 
 def check_args(tool_name: str, args: dict[str, Any]) -> None:
@@ -228,7 +247,8 @@ class DatabaseApprovals:
     """Stores the request and waits for a decision from any process on the same database
     (`--approvals wait`, the TUI, `workbench approvals approve`). On PostgreSQL the decision
     is pushed (LISTEN/NOTIFY) and reaches the run in milliseconds; on SQLite a cheap indexed
-    query runs a few times a second: picked up well within a second, the CPU stays idle."""
+    query runs a few times a second: picked up well within a second, the CPU stays idle.
+    Waiting ends with the decision or the expiry; a stopped run cancels it."""
 
     def __init__(self, store: Store, timeout_s: float, poll_s: float = POLL_S) -> None:
         self.store = store
@@ -236,36 +256,37 @@ class DatabaseApprovals:
         self.poll_s = poll_s
         #: Told about each request that starts waiting (the CLI prints how to decide it).
         self.on_waiting: Callable[[Approval], None] | None = None
+        #: Requests posted and not yet asked about, by id.
+        self._posted: dict[str, Approval] = {}
 
-    async def request(self, ctx: RunContext, agent: str, tool: Tool, args: dict[str, Any],
-                      decision: Decision) -> ApprovalOutcome:
-        policy = getattr(ctx.gate, "policy", None)  # the run's policy says who may approve
-        reviewers = policy.approvers(decision.rule_ids) if policy is not None else None
-        approval = await asyncio.to_thread(
-            create, self.store, ctx.session_id, agent, tool.name, args, decision,
-            _recent_messages(ctx), self.timeout_s, reviewers)
-        ctx.emit(ev.APPROVAL_REQUESTED, agent, None, decision.reason, approval_id=approval.id,
-                 tool=tool.name, args=args, rule_ids=decision.rule_ids,
-                 expires_at=approval.expires_at, tags=sorted(tool.tags))
+    async def post(self, request: ApprovalRequest) -> float:
+        approval = await asyncio.to_thread(store_request, self.store, request, self.timeout_s)
+        self._posted[request.id] = approval
+        return approval.expires_at
+
+    async def ask(self, request: ApprovalRequest) -> ApprovalOutcome:
+        approval = self._posted.pop(request.id, None) \
+            or await asyncio.to_thread(get, self.store, request.id)
         if self.on_waiting is not None:
             self.on_waiting(approval)
-        decided = await self.wait(ctx, approval)
-        return self._outcome(ctx, decided)
+        return outcome(await self._decided(request, approval))
 
-    async def wait(self, ctx: RunContext, approval: Approval) -> Approval:
+    async def _decided(self, request: ApprovalRequest, approval: Approval) -> Approval:
+        return await self.wait(approval)
+
+    async def wait(self, approval: Approval) -> Approval:
+        """The approval once decided (or expired)."""
         # listening before the first look: a decision made in between is not missed
         listener = await asyncio.to_thread(self.store.listen, notify.APPROVALS,
                                            poll_s=self.poll_s)
         try:
-            return await self._wait(ctx, approval, listener)
+            return await self._wait(approval, listener)
         finally:
             await asyncio.to_thread(listener.close)
 
-    async def _wait(self, ctx: RunContext, approval: Approval,
-                    listener: notify.Listener) -> Approval:
+    async def _wait(self, approval: Approval, listener: notify.Listener) -> Approval:
         look, last_look = True, 0.0
         while True:
-            ctx.check_running()
             if look or time.monotonic() - last_look >= listener.recheck_s \
                     or time.time() >= approval.expires_at:
                 current = await asyncio.to_thread(get, self.store, approval.id)
@@ -279,7 +300,7 @@ class DatabaseApprovals:
                             "no reviewer decided in time")
                     except UserInputError:
                         continue
-            # short waits: a cancelled run and the expiry are noticed as before
+            # short waits: the expiry is noticed as before
             notices = await listener.wait_async(
                 min(self.poll_s, max(0.0, approval.expires_at - time.time())))
             look = not listener.pushed or any(
@@ -288,24 +309,11 @@ class DatabaseApprovals:
     def close(self, session_id: str, status: str) -> None:
         close_session(self.store, session_id, status)
 
-    def _outcome(self, ctx: RunContext, a: Approval) -> ApprovalOutcome:
-        approved = a.status == "approved"
-        ctx.emit(ev.APPROVAL_DECIDED, a.agent, None, a.decision_reason or "",
-                 approval_id=a.id, decision=a.status, reviewer=a.reviewer, tool=a.tool,
-                 args=a.edited_args, always=a.always)
-        if approved and a.always:
-            ctx.approve_always(a.agent, a.tool)
-        return ApprovalOutcome(approved, a.reviewer or "?", a.decision_reason or "",
-                               a.edited_args)
 
-
-class DenyAllApprovals(DatabaseApprovals):
-    """`--approvals deny`: every request is recorded and rejected at once (scripts, CI)."""
-
-    async def wait(self, ctx: RunContext, approval: Approval) -> Approval:
-        return await asyncio.to_thread(decide, self.store, approval.id, "rejected",
-                                       "workbench (--approvals deny)",
-                                       "approvals are set to deny for this run")
+def outcome(a: Approval) -> ApprovalOutcome:
+    """A stored decision as the run is told it."""
+    return ApprovalOutcome(Verdict(a.status), a.reviewer or "?", a.decision_reason or "",
+                           a.edited_args, a.always)
 
 
 class PromptApprovals(DatabaseApprovals):
@@ -318,9 +326,9 @@ class PromptApprovals(DatabaseApprovals):
         super().__init__(store, timeout_s)
         self.reviewer = reviewer or default_reviewer()
 
-    async def wait(self, ctx: RunContext, approval: Approval) -> Approval:
-        threading.Thread(target=self._ask, args=(approval, ctx.bus.flush), daemon=True).start()
-        return await super().wait(ctx, approval)
+    async def _decided(self, request: ApprovalRequest, approval: Approval) -> Approval:
+        threading.Thread(target=self._ask, args=(approval, request.shown), daemon=True).start()
+        return await self.wait(approval)
 
     def _ask(self, a: Approval, printed: Callable[[float], bool] | None = None) -> None:
         if printed is not None:  # the run's lines so far come before the question
@@ -365,10 +373,11 @@ class PromptApprovals(DatabaseApprovals):
                         decide(self.store, a.id, "rejected", self.reviewer, why)
                     else:
                         continue
+                except AlreadyDecided as exc:  # decided elsewhere first: nothing to ask
+                    out.write(f"  {exc}\n")
+                    return
                 except (UserInputError, ValueError) as exc:
                     out.write(f"  {exc}\n")
-                    if "already" in str(exc):
-                        return
                     continue
                 return
 
@@ -407,5 +416,12 @@ def print_waiting_hint(a: Approval, command: str = "workbench",
     out.flush()
 
 
-def _recent_messages(ctx: RunContext, n: int = 5) -> list[dict[str, Any]]:
-    return list(ctx.recent_messages)[-n:]
+
+def broker_for(mode: str, store: Store, timeout_s: float,
+               reviewer: str | None = None) -> DatabaseApprovals | DenyAllApprovals:
+    """Who decides a run's approvals, by `--approvals` mode: deny, prompt, else wait."""
+    if mode == "deny":
+        return DenyAllApprovals(store, timeout_s, "workbench (--approvals deny)")
+    if mode == "prompt":
+        return PromptApprovals(store, timeout_s, reviewer)
+    return DatabaseApprovals(store, timeout_s)

@@ -22,15 +22,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from workbench.errors import UserInputError
-from workbench.governance.reviewer import default_reviewer
-from workbench.mesh.context import RunContext
-from workbench.mesh.human import (
+from workbench.governance.brokers import (
     DefaultAnswers,
     HumanAnswer,
     HumanQuestion,
     HumanResponder,
     NobodyAnswers,
 )
+from workbench.governance.reviewer import default_reviewer
 from workbench.store.db import Store
 
 POLL_S = 0.25
@@ -194,14 +193,14 @@ class DatabaseHumans:
         #: Told about each question that starts waiting (the CLI prints how to answer it).
         self.on_waiting: Callable[[Question], None] | None = None
 
-    async def post(self, ctx: RunContext, question: HumanQuestion) -> None:
+    async def post(self, question: HumanQuestion) -> None:
         stored = await asyncio.to_thread(create, self.store, question, self.timeout_s)
         if self.on_waiting is not None:
             self.on_waiting(stored)
 
-    async def ask(self, ctx: RunContext, question: HumanQuestion) -> HumanAnswer:
+    async def ask(self, question: HumanQuestion) -> HumanAnswer:
+        """The answer, or why there is none; a stopped run cancels the wait."""
         while True:
-            ctx.check_running()
             current = await asyncio.to_thread(get, self.store, question.id)
             if current.status == "answered":
                 return HumanAnswer(current.answer or "", current.answered_by or "?",
@@ -232,10 +231,10 @@ class PromptHumans(DatabaseHumans):
         super().__init__(store, timeout_s, default)
         self.person = reviewer or default_reviewer()
 
-    async def ask(self, ctx: RunContext, question: HumanQuestion) -> HumanAnswer:
-        threading.Thread(target=self._ask, args=(question, ctx.bus.flush), daemon=True,
+    async def ask(self, question: HumanQuestion) -> HumanAnswer:
+        threading.Thread(target=self._ask, args=(question, question.shown), daemon=True,
                          name="human-prompt").start()
-        return await super().ask(ctx, question)
+        return await super().ask(question)
 
     def _ask(self, q: HumanQuestion, printed: Callable[[float], bool] | None = None) -> None:
         from workbench.governance.approvals import PromptApprovals

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.config import Settings
-from workbench.governance.approvals import DatabaseApprovals, DenyAllApprovals, PromptApprovals
+from workbench.governance.approvals import broker_for
 from workbench.governance.policy import PolicySet, load_policies
 from workbench.governance.policy_gate import PolicyGate
 from workbench.governance.redact import redact
@@ -68,13 +68,6 @@ def governed(settings: Settings, store: Store, mode: str | None = None,
 
     policy = load_policies(settings.policy_dir())
     humans = responder(store, settings.approval_timeout_s, mode, reviewer, human_default)
-    mode = mode or default_mode()
-    timeout = settings.approval_timeout_s
-    if mode == "deny":
-        approvals: Any = DenyAllApprovals(store, timeout)
-    elif mode == "prompt":
-        approvals = PromptApprovals(store, timeout, reviewer)
-    else:
-        approvals = DatabaseApprovals(store, timeout)
+    approvals = broker_for(mode or default_mode(), store, settings.approval_timeout_s, reviewer)
     return Governance(policy, PolicyGate(policy), approvals,
                       writers=[AuditWriter(store, redact)], humans=humans)

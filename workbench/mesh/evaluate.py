@@ -230,23 +230,14 @@ class Evaluator:
             return run
 
     def _governance(self) -> Any:
-        from workbench.governance.approvals import (
-            DatabaseApprovals,
-            DenyAllApprovals,
-            PromptApprovals,
-        )
+        from workbench.governance.approvals import broker_for
         from workbench.governance.human import responder
         from workbench.governance.redact import redact
         from workbench.governance.setup import Governance
         from workbench.store.audit import AuditWriter
 
         timeout = self.settings.approval_timeout_s
-        if self.approvals == "deny":
-            approvals: Any = DenyAllApprovals(self.store, timeout)
-        elif self.approvals == "prompt":
-            approvals = PromptApprovals(self.store, timeout, self.reviewer)
-        else:
-            approvals = DatabaseApprovals(self.store, timeout)
+        approvals = broker_for(self.approvals or "wait", self.store, timeout, self.reviewer)
         humans = responder(self.store, timeout, self.approvals, self.reviewer,
                            self.human_default)
         return Governance(self.policy, self.gate, approvals,

@@ -6,19 +6,25 @@ its "model call" is answered by a person: the run context hands such a request t
 A task with `human_input: true` (CrewAI's) asks a person for feedback on its agent's answer;
 feedback makes the agent revise, an empty answer accepts it.
 
-Who answers is a `HumanResponder`: a terminal, a reviewer through the database, the TUI,
-`--human-default`, or nobody (the turn is skipped, and an event says so).
+Who answers is a `HumanResponder` (governance/brokers.py): a terminal, a reviewer through
+the database, the TUI, `--human-default`, or nobody (the turn is skipped, and an event says
+so). It only stores, waits and answers: the events are emitted here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import uuid
 from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from workbench.gateway.types import ModelRequest, ModelResponse
+from workbench.governance.brokers import (
+    HumanAnswer,
+    HumanQuestion,
+    HumanResponder,
+    new_request_id,
+)
 from workbench.mesh import events as ev
 
 if TYPE_CHECKING:
@@ -37,97 +43,8 @@ HUMAN_MODEL = "human"
 _INSIDE: ContextVar[bool] = ContextVar("workbench_human_inside", default=False)
 
 
-@dataclass(slots=True)
-class HumanQuestion:
-    """What a person is asked: to take `agent`'s turn, or to review its answer (`feedback`)."""
-
-    id: str
-    session_id: str
-    agent: str
-    kind: str  # "turn" | "feedback"
-    #: The last message to the human agent, or the answer to review.
-    text: str
-    #: The last messages of the run, as the approvals show them.
-    context: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def prompt(self) -> str:
-        """One line saying what is asked."""
-        if self.kind == "feedback":
-            return (f"{self.agent} answered; give feedback to make it revise, or an empty "
-                    "answer to accept it")
-        return f"{self.agent}'s turn: a person answers for this agent"
-
-
-@dataclass(slots=True)
-class HumanAnswer:
-    """A person's answer (`text`), or why there is none (`text` None)."""
-
-    text: str | None
-    #: Who answered: a person's name, `--human-default`, or `workbench` (nobody did).
-    by: str
-    #: How: terminal, reviewer, tui, default, skipped, expired.
-    how: str
-    reason: str = ""
-
-
-class HumanResponder(Protocol):
-    """Gets a person's answer to a question; never waits for ever."""
-
-    async def post(self, ctx: RunContext, question: HumanQuestion) -> None:
-        """Put the question where a person can find it (before the run says it asks)."""
-
-    async def ask(self, ctx: RunContext, question: HumanQuestion) -> HumanAnswer: ...
-
-    def close(self, session_id: str, status: str) -> None:
-        """The run ended with `status`: questions still waiting are void."""
-
-
-class NobodyAnswers:
-    """No person can be asked (no terminal, no reviewer waited for): turns are skipped."""
-
-    def __init__(self, reason: str = "no person to ask (no terminal; give --human-default "
-                                     "TEXT to answer for them)") -> None:
-        self.reason = reason
-
-    async def post(self, ctx: RunContext, question: HumanQuestion) -> None:
-        pass  # nobody looks for it
-
-    async def ask(self, ctx: RunContext, question: HumanQuestion) -> HumanAnswer:
-        return HumanAnswer(None, "workbench", "skipped", self.reason)
-
-    def close(self, session_id: str, status: str) -> None:
-        pass  # nothing ever waits
-
-
-class DefaultAnswers:
-    """`--human-default TEXT` with no person to ask: every human turn is answered with TEXT,
-    and an answer asking for feedback stands (a fixed text is no review)."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    async def post(self, ctx: RunContext, question: HumanQuestion) -> None:
-        pass  # answered at once
-
-    async def ask(self, ctx: RunContext, question: HumanQuestion) -> HumanAnswer:
-        return self.answer_for(question)
-
-    def answer_for(self, question: HumanQuestion) -> HumanAnswer:
-        if question.kind == "feedback":
-            return HumanAnswer("", "--human-default", "default")
-        return HumanAnswer(self.text, "--human-default", "default")
-
-    def close(self, session_id: str, status: str) -> None:
-        pass
-
-
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def new_question_id() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 def _last_text(messages: list[dict[str, Any]]) -> str:
@@ -244,15 +161,16 @@ class HumanTurns:
     # -- asking ---------------------------------------------------------------------------
 
     def _question(self, ctx: RunContext, agent: str, kind: str, text: str) -> HumanQuestion:
-        return HumanQuestion(new_question_id(), ctx.session_id, agent, kind, text,
-                             list(ctx.recent_messages)[-5:])
+        return HumanQuestion(new_request_id(), ctx.session_id, agent, kind, text,
+                             list(ctx.recent_messages)[-5:], ctx.bus.flush)
 
     async def _ask(self, ctx: RunContext, question: HumanQuestion) -> HumanAnswer:
-        await self.responder.post(ctx, question)
+        """Post the question, say so, and wait for the answer (a stopped run stops waiting)."""
+        await ctx._abortable(self.responder.post(question))
         # what was said just before, so a viewer of the events can show the person
         said = [{"agent": m.get("agent"), "to": m.get("to"),
                  "content": str(m.get("content") or "")[:500]} for m in question.context[-3:]]
         ctx.emit(ev.HUMAN_REQUESTED, question.agent, None, question.text,
                  question_id=question.id, ask=question.kind, prompt=question.prompt,
                  context=said)
-        return await self.responder.ask(ctx, question)
+        return await ctx._abortable(self.responder.ask(question))
