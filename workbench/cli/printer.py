@@ -50,6 +50,8 @@ class RunPrinter:
         self.json_lines = json_lines
         self.color = self.out.isatty() if color is None else color
         self._agent_colors: dict[str, str] = {}
+        #: The model each agent's routed alias chose last: a route is shown when it changes.
+        self._routed: dict[tuple[str | None, str], str] = {}
 
     def _c(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
@@ -147,16 +149,31 @@ class RunPrinter:
     def _human_skipped(self, e: Event, d: dict[str, Any]) -> str:
         return self._c(f"  👤 {e.agent}: no person answered: {_short(e.content, 200)}", "33")
 
+    def _route(self, e: Event, steps: list[dict[str, Any]]) -> str | None:
+        """`⤳ lead on smart: careful (route 2: agent.domain == "legal")`, when it changes."""
+        chosen = steps[-1].get("use", "")
+        key = (e.agent, steps[0].get("alias", ""))
+        if self._routed.get(key) == chosen:
+            return None
+        self._routed[key] = chosen
+        hops = " → ".join(
+            f"{s.get('use')} (route {s.get('index')}"
+            f"{': ' + _short(s.get('when'), 80) if s.get('when') else ', the default'})"
+            for s in steps)
+        return self._c(f"  ⤳ {e.agent} on {key[1]}: {hops}", "2")
+
     def _model_call(self, e: Event, d: dict[str, Any]) -> str | None:
+        routed = self._route(e, d["route"]) if d.get("route") else None
         if not (d.get("fallback_from") or d.get("attempts", 1) > 1):
-            return None  # an ordinary call shows in the summary's counts only
+            return routed  # an ordinary call shows in the summary's counts only
         used = d.get("requested") or d.get("model")
         how = f"answered by {d.get('model')} after {plural(d.get('attempts', 1), 'attempt')}"
         if d.get("fallback_from"):
             how += f" (fell back from {d['fallback_from']})"
         if d.get("ok") is False:
             how = f"failed after {plural(d.get('attempts', 1), 'attempt')}"
-        return self._c(f"  ↻ {e.agent} on {used}: {how}", "2")
+        line = self._c(f"  ↻ {e.agent} on {used}: {how}", "2")
+        return f"{routed}\n{line}" if routed else line
 
     def _fork_diverged(self, e: Event, d: dict[str, Any]) -> str:
         return self._c(f"  ⑂ replay stopped after {plural(d.get('replayed', 0), 'call')} "

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from workbench.gateway.profiles import ModelProfiles, Route
+from workbench.gateway.routing import Facts, bare_facts
 from workbench.gateway.scripted import ScriptedModel, ScriptPlayer
 from workbench.gateway.types import (
     AllBlocked,
@@ -38,21 +39,32 @@ class Gateway:
         self.profiles = profiles
         self._litellm: Any = None
 
-    def route(self, request: ModelRequest) -> Route:
-        """The models a request will try, in order (its alias resolved, fallbacks included)."""
-        return (self.profiles or _NO_PROFILES).resolve(request.model, request.api_base)
+    def route(self, request: ModelRequest, facts: Facts | None = None) -> Route:
+        """The models a request will try, in order (its alias resolved, fallbacks included).
+
+        A routed alias picks its rule by `facts()` (what policies see, with `request`), or by
+        the request alone without them; `routing.NoRoute` when no rule holds.
+        """
+        profiles = self.profiles or _NO_PROFILES
+        if facts is None and profiles.routed(request.model):
+            return profiles.choose(request.model, request.api_base,
+                                   lambda: bare_facts(request))
+        if facts is None:
+            return profiles.resolve(request.model, request.api_base)
+        return profiles.choose(request.model, request.api_base, facts)
 
     async def complete(
         self, request: ModelRequest, on_delta: DeltaSink | None = None,
-        prepare: Prepare | None = None,
+        prepare: Prepare | None = None, route: Route | None = None,
     ) -> ModelResponse:
         """Answer `request` from the first target of its route that is allowed and answers.
 
         `prepare(target)` is asked before every attempt on every target (fallbacks too): it
         gives the messages that target may see, or raises `Blocked` and the target is
         skipped. When every target is blocked, `AllBlocked` is raised and nothing was sent.
+        `route` is the chain `self.route` chose for this call (chosen here when not given).
         """
-        route = self.route(request)
+        route = route or self.route(request)
         if self.exchanges is not None:
             answer, prepare = self.exchanges.before(self, request, route, on_delta, prepare)
             if answer is not None:

@@ -1,8 +1,10 @@
 """Model profiles from files: `<home>/models.yaml` and a crew's `models:`, checked with file:line.
 
 `gateway/profiles.py` is what they become (aliases, targets, routes); this module reads and
-validates them and lays a crew's over the user's. A run parses its crew's `models:` once
-(`mesh.session.prepare`) and the session adds the user's file (`with_user_profiles`).
+validates them and lays a crew's over the user's. A routed profile (`route:`) has its rules'
+conditions compiled and checked here, once per run (gateway/routing.py). A run parses its
+crew's `models:` once (`mesh.session.prepare`) and the session adds the user's file
+(`with_user_profiles`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from workbench.errors import SpecError
 from workbench.gateway.profiles import ModelProfile, ModelProfiles, Target
+from workbench.gateway.routing import RouteRule, compile_rule
 from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, read_yaml_text
 
 USER_CONFIG = "models.yaml"
@@ -31,7 +34,9 @@ _NUMBERS: dict[str, tuple[type, float, float]] = {
     "max_backoff": (float, 0.0, 3600.0),
     "max_retry_after": (float, 0.0, 3600.0),
 }
-PROFILE_KEYS = frozenset({"model", "api_base", "credential", "fallbacks", "params", *_NUMBERS})
+PROFILE_KEYS = frozenset({"model", "api_base", "credential", "fallbacks", "params", "route",
+                          *_NUMBERS})
+_ROUTE_KEYS = ("when", "use")
 #: Keys that are LiteLLM call parameters of their own (they join `params`).
 _CALL_PARAMS = ("temperature", "max_tokens")
 
@@ -84,6 +89,11 @@ def parse_profiles(
             body = {"model": body}
         if not isinstance(body, dict):
             raise fail(f"{where}.{name}: must be a mapping with at least `model`", alias)
+        line = line_of(lines, (*prefix, alias))
+        if "route" in body:
+            out[name] = _routed_profile(name, body, file, lines, (*prefix, alias), source,
+                                        f"{file}:{line}" if line else file)
+            continue
         values: dict[str, Any] = {}
         for key, value in body.items():
             key_s = str(key)
@@ -109,7 +119,6 @@ def parse_profiles(
             if key in values:
                 params[key] = values.pop(key)
         fallbacks = tuple(values.pop("fallbacks", ()))
-        line = line_of(lines, (*prefix, alias))
         out[name] = ModelProfile(
             alias=name,
             target=Target(label=name, params=MappingProxyType(params), **values),
@@ -118,6 +127,51 @@ def parse_profiles(
             where=f"{file}:{line}" if line else file,
         )
     return out
+
+
+def _routed_profile(name: str, body: dict[Any, Any], file: str, lines: dict,
+                    path: tuple[str | int, ...], source: str, where: str) -> ModelProfile:
+    """A profile that routes: only `route:`, a list of {when: CEL, use: alias or model}."""
+    dotted = ".".join(str(p) for p in path)
+
+    def fail(message: str, *sub: str | int) -> SpecError:
+        return SpecError(message, file, line_of(lines, (*path, *sub)))
+
+    others = [str(k) for k in body if k != "route"]
+    if others:
+        raise fail(f"{dotted}: a routed profile has only `route` (its rules' models carry "
+                   f"their own settings and fallbacks), not {', '.join(others)}", others[0])
+    raw = body["route"]
+    if not isinstance(raw, list) or not raw:
+        raise fail(f"{dotted}.route: must be a list of {{when: CEL, use: alias or model}}",
+                   "route")
+    rules: list[RouteRule] = []
+    for i, entry in enumerate(raw):
+        here = f"{dotted}.route[{i + 1}]"
+        if not isinstance(entry, dict):
+            raise fail(f"{here}: must be a mapping {{when: CEL, use: alias or model}}",
+                       "route", i)
+        for key in entry:
+            if key not in _ROUTE_KEYS:
+                raise fail(f"{here}: unknown key {str(key)!r}; a route has when, use",
+                           "route", i, key)
+        use = entry.get("use")
+        if not isinstance(use, str) or not use.strip():
+            raise fail(f"{here}.use: must name an alias or a provider/model string",
+                       "route", i, "use" if "use" in entry else "")
+        when = entry.get("when")
+        if "when" not in entry:
+            if i != len(raw) - 1:
+                raise fail(f"{here}: only the last route may leave out `when` (the routes "
+                           "after it could never be chosen)", "route", i)
+        line = line_of(lines, (*path, "route", i))
+        rule_where = f"{file}:{line}" if line else file
+        try:
+            rules.append(compile_rule(i + 1, use.strip(), when, rule_where))
+        except ValueError as exc:
+            raise fail(f"{here}.when: {exc}", "route", i, "when") from None
+    return ModelProfile(alias=name, target=Target(label=name, model=""), source=source,
+                        where=where, routes=tuple(rules))
 
 
 def _check_value(key: str, value: Any, where: str, fail: Any) -> Any:
@@ -152,9 +206,24 @@ def _check_value(key: str, value: Any, where: str, fail: Any) -> Any:
 
 
 def check_references(profiles: ModelProfiles) -> None:
-    """Fallbacks and domain defaults must name an alias or a `provider/model` string."""
+    """Fallbacks, routes and domain defaults must name an alias or a `provider/model` string;
+    a fallback may not be a routed alias, and routes may not lead back to themselves."""
     for profile in profiles.profiles.values():
+        for rule in profile.routes:
+            if rule.use not in profiles and "/" not in rule.use:
+                raise _located(
+                    f"models.{profile.alias}.route[{rule.index}].use: {rule.use!r} is neither "
+                    f"an alias nor a provider/model string; aliases are {profiles.known()}",
+                    rule.where,
+                )
+        if profile.routes:
+            _check_cycle(profiles, profile.alias, [profile.alias])
         for fallback in profile.fallbacks:
+            if profiles.routed(fallback):
+                raise _located(
+                    f"models.{profile.alias}.fallbacks: {fallback!r} routes by rule and cannot "
+                    "be a fallback; name one of its models instead", profile.where,
+                )
             if fallback not in profiles and "/" not in fallback:
                 raise _located(
                     f"models.{profile.alias}.fallbacks: {fallback!r} is neither an alias "
@@ -167,6 +236,17 @@ def check_references(profiles: ModelProfiles) -> None:
                 f"domains.{domain}: {name!r} is neither an alias nor a provider/model "
                 f"string; aliases are {profiles.known()}"
             )
+
+
+def _check_cycle(profiles: ModelProfiles, alias: str, path: list[str]) -> None:
+    profile = profiles.get(alias)
+    for rule in profile.routes if profile else ():
+        if rule.use == path[0] or rule.use in path:
+            loop = " -> ".join([*path, rule.use])
+            raise _located(f"models.{alias}.route[{rule.index}].use: the routes loop ({loop})",
+                           rule.where)
+        if profiles.routed(rule.use):
+            _check_cycle(profiles, rule.use, [*path, rule.use])
 
 
 def parse_user_config(text: str, file: str) -> ModelProfiles:

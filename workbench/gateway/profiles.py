@@ -8,6 +8,10 @@ user's `<home>/models.yaml`, a crew's `models:`) and how they are checked is
 
 Resolution order for an agent: `agent.model` > the user's default for the agent's domain >
 the crew's `model`. A crew file's aliases override the user's aliases of the same name.
+
+A routed alias (`route:`, gateway/routing.py) names no model of its own: each call picks one
+of its rules' models (`choose`). `resolve` of it gives every target any rule may reach, for
+what must hold of all of them before a run (keys, prices).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from workbench.gateway.routing import ROUTED_PROVIDER, Facts, NoRoute, RouteRule, pick
 from workbench.gateway.types import split_model
 
 #: Defaults for a model with no profile, and for profile keys left out.
@@ -65,6 +70,7 @@ class ModelProfile:
     """One alias: the target it calls first (labelled with the alias), and its fallbacks.
 
     `source` is where it was defined (user or crew) and `where` its file:line, for messages.
+    A routed alias has `routes` instead, and a target with no model.
     """
 
     alias: str
@@ -72,6 +78,7 @@ class ModelProfile:
     fallbacks: tuple[str, ...] = ()
     source: str = "crew"
     where: str = ""
+    routes: tuple[RouteRule, ...] = ()
 
     @property
     def model(self) -> str:
@@ -96,6 +103,8 @@ class Route:
 
     name: str
     targets: tuple[Target, ...]
+    #: The rules that chose `name` for this call, outermost first (`RouteRule.step`).
+    chosen_by: tuple[dict[str, Any], ...] = ()
 
     @property
     def primary(self) -> Target:
@@ -111,6 +120,7 @@ class ModelProfiles:
         self.domains: dict[str, str] = dict(domains or {})
         self._routes: dict[tuple[str, str | None], Route] = {}
         self._names: dict[str, tuple[str, str]] = {}
+        self._chosen: dict[tuple[Any, ...], Route] = {}
 
     def __contains__(self, name: object) -> bool:
         return name in self.profiles
@@ -138,11 +148,68 @@ class ModelProfiles:
         profile = self.profiles.get(name)
         if profile is None:
             route = Route(name, (Target(label=name, model=name, api_base=api_base),))
+        elif profile.routes:
+            route = Route(name, self._reachable(profile, api_base, {name}))
         else:
             targets: list[Target] = []
             self._chain(profile, api_base, targets, set())
             route = Route(name, tuple(targets))
         self._routes[cache_key] = route
+        return route
+
+    def _reachable(self, profile: ModelProfile, api_base: str | None,
+                   seen: set[str]) -> tuple[Target, ...]:
+        """Every target any rule of a routed alias may call, each once, in rule order."""
+        out: dict[tuple[str, str, str | None], Target] = {}
+        for rule in profile.routes:
+            other = self.profiles.get(rule.use)
+            if rule.use in seen:
+                continue  # a cycle (refused when the profiles are read)
+            if other is not None and other.routes:
+                targets = self._reachable(other, api_base, seen | {rule.use})
+            else:
+                targets = self.resolve(rule.use, api_base).targets
+            for target in targets:
+                out.setdefault((target.label, target.model, target.api_base), target)
+        return tuple(out.values())
+
+    def routed(self, name: str) -> bool:
+        """Whether `name` is an alias that chooses its model per call."""
+        profile = self.profiles.get(name)
+        return profile is not None and bool(profile.routes)
+
+    def choose(self, name: str, api_base: str | None, facts: Facts) -> Route:
+        """The chain one call of `name` tries: for a routed alias, that of the first rule
+        that holds for `facts()` (followed through aliases that route in turn), with the
+        rules that chose it; otherwise `resolve`. Raises `NoRoute` when no rule holds.
+
+        `facts` is called only for a routed alias, so other calls pay nothing for it.
+        """
+        profile = self.profiles.get(name)
+        if profile is None or not profile.routes:
+            return self.resolve(name, api_base)
+        data = facts()
+        rules: list[RouteRule] = []
+        seen = {name}
+        while True:
+            rule = pick(profile.alias, profile.routes, data)
+            rules.append(rule)
+            nxt = self.profiles.get(rule.use)
+            if nxt is None or not nxt.routes:
+                break
+            if rule.use in seen:  # refused when the profiles are read; never loop here
+                raise NoRoute(name, f"routes loop back to {rule.use!r}")
+            seen.add(rule.use)
+            profile = nxt
+        key = (name, api_base, *(id(r) for r in rules))
+        route = self._chosen.get(key)
+        if route is None:
+            chain = self.resolve(rules[-1].use, api_base)
+            steps, alias = [], name
+            for rule in rules:
+                steps.append(rule.step(alias))
+                alias = rule.use
+            route = self._chosen[key] = Route(chain.name, chain.targets, tuple(steps))
         return route
 
     def _chain(self, profile: ModelProfile, api_base: str | None, out: list[Target],
@@ -164,11 +231,18 @@ class ModelProfiles:
                                                api_base=None, credential=None))
 
     def provider_and_name(self, name: str) -> tuple[str, str]:
-        """The real (provider, model name) behind `name`, as governance must see it."""
+        """The real (provider, model name) behind `name`, as governance must see it.
+
+        A routed alias has no one model outside a call: ("routed", the alias). A model call
+        is judged on each target the route chose, never on this.
+        """
         found = self._names.get(name)
         if found is None:
             profile = self.profiles.get(name)
-            found = split_model(profile.model if profile else name)
+            if profile is not None and profile.routes:
+                found = (ROUTED_PROVIDER, name)
+            else:
+                found = split_model(profile.model if profile else name)
             self._names[name] = found
         return found
 

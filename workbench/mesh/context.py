@@ -10,22 +10,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from workbench.errors import ProviderError
 from workbench.gateway.gateway import Gateway
 from workbench.gateway.profiles import Target
+from workbench.gateway.routing import request_view
 from workbench.gateway.types import AllBlocked, Blocked, ModelRequest, ModelResponse, split_model
 from workbench.governance.activation import Activation, domain_key
 from workbench.governance.activation import build as build_activation
 from workbench.governance.argcheck import schema_problems
-from workbench.governance.brokers import (
-    ApprovalBroker,
-    ApprovalOutcome,
-    ApprovalRequest,
-    DenyAllApprovals,
-    new_request_id,
-)
 from workbench.governance.gate import Decision, Gate, OpenGate
 from workbench.mesh import events as ev
 from workbench.mesh.bus import EventBus
@@ -51,6 +45,35 @@ class ToolOutcome:
     output: str
     #: The arguments the tool really ran with (a reviewer may have edited them).
     args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ApprovalOutcome:
+    approved: bool
+    reviewer: str
+    reason: str = ""
+    args: dict[str, Any] | None = None
+
+
+class ApprovalBroker(Protocol):
+    """Turns a `require_approval` decision into a reviewer's answer (the agent waits)."""
+
+    async def request(
+        self, ctx: RunContext, agent: str, tool: Tool, args: dict[str, Any], decision: Decision
+    ) -> ApprovalOutcome: ...
+
+    def close(self, session_id: str, status: str) -> None:
+        """The run ended with `status`: whatever is still waiting for a reviewer is void."""
+
+
+class DenyApprovals:
+    """Rejects every approval request: for scripts and CI (`--approvals deny`)."""
+
+    async def request(self, ctx, agent, tool, args, decision) -> ApprovalOutcome:
+        return ApprovalOutcome(False, "workbench", "approvals are set to deny for this run")
+
+    def close(self, session_id: str, status: str) -> None:
+        pass  # nothing is ever left waiting
 
 
 def _identity_redactor(text: str) -> tuple[str, list[str]]:
@@ -95,7 +118,7 @@ class RunContext:
         self.tool_ctx = tool_ctx
         self.tools = tools or ToolRegistry()
         self.gate: Gate = gate or OpenGate()
-        self.approvals: ApprovalBroker = approvals or DenyAllApprovals()
+        self.approvals: ApprovalBroker = approvals or DenyApprovals()
         # the history is sent again on every call: each text is redacted once
         self.redactor = redactor if redactor is _identity_redactor else MemoRedactor(redactor)
         self.stream = stream
@@ -289,11 +312,13 @@ class RunContext:
         original = request.messages
         decisions: list[dict[str, Any]] = []
         sent: list[list[dict[str, Any]]] = [original]
+        # `request.*` for routes and model_call policies: the call's size, purpose, tools
+        facts = request_view(request)
 
         def prepare(target: Target) -> list[dict[str, Any]]:
             provider, name = split_model(target.model)
             decision = self._decide("model_call", request.agent, self.activation(
-                request.agent, model={"provider": provider, "name": name}))
+                request.agent, model={"provider": provider, "name": name}, request=facts))
             decisions.append({"target": target.label, "model": target.model,
                               "effect": decision.effect, "rule_ids": decision.rule_ids})
             if decision.stop_run:
@@ -317,7 +342,11 @@ class RunContext:
                 else:
                     self.emit(ev.MESSAGE_DELTA, _agent, None, text)
         try:
-            response = await self._abortable(self.gateway.complete(request, on_delta, prepare))
+            # a routed alias picks its rule here; the gate then judges the chosen models
+            route = self.gateway.route(
+                request, lambda: self.activation(request.agent, request=facts))
+            response = await self._abortable(
+                self.gateway.complete(request, on_delta, prepare, route))
         except AllBlocked as exc:
             self.blocked_calls += 1
             self.blocked_reason = exc.reason
@@ -334,7 +363,7 @@ class RunContext:
         request.messages = sent[0]
         if request.purpose != "selector":
             self.answered_calls += 1
-        self._account(request, response, decisions)
+        self._account(request, response, decisions, route.chosen_by)
         if response.content and request.purpose == "agent":
             response.content = self._gate_message(request.agent, response.content)
         self.check_running()
@@ -402,7 +431,8 @@ class RunContext:
         self.fail(str(exc))
 
     def _account(self, request: ModelRequest, response: ModelResponse,
-                 decisions: list[dict[str, Any]] | None = None) -> None:
+                 decisions: list[dict[str, Any]] | None = None,
+                 chosen_by: tuple[dict[str, Any], ...] = ()) -> None:
         # the totals count the call as the model.call event below is emitted
         extra: dict[str, Any] = {
             # Digests, not text: the audit proves what was sent without keeping it.
@@ -429,6 +459,8 @@ class RunContext:
             extra["decisions"] = decisions
         if response.model and response.model != request.model:
             extra["requested"] = request.model
+        if chosen_by:
+            extra["route"] = list(chosen_by)  # which rule of a routed alias chose the model
         event = self.emit(
             ev.MODEL_CALL,
             request.agent,
@@ -473,7 +505,7 @@ class RunContext:
             args = {k: self.redactor(v)[0] if isinstance(v, str) else v for k, v in args.items()}
         review = decision.effect == "require_approval" and (agent, tool.name) not in self._always
         while review:
-            outcome = await self._review(agent, tool, args, decision)
+            outcome = await self.approvals.request(self, agent, tool, args, decision)
             if not outcome.approved:
                 why = outcome.reason or "no reason given"
                 return self._tool_result(
@@ -515,29 +547,6 @@ class RunContext:
         except ToolError as exc:
             return self._tool_result(agent, name, call_id, False, str(exc), args, ran=True)
         return self._tool_result(agent, name, call_id, True, output, args, ran=True)
-
-    async def _review(self, agent: str, tool: Tool, args: dict[str, Any],
-                      decision: Decision) -> ApprovalOutcome:
-        """A held tool call, put to the run's reviewers: the request is posted where they
-        find it, the run says so, waits for the decision (a stopped run stops waiting) and
-        says what was decided."""
-        policy = getattr(self.gate, "policy", None)  # the run's policy says who may approve
-        request = ApprovalRequest(
-            new_request_id(), self.session_id, agent, tool.name, args, decision.rule_ids,
-            decision.reason, sorted(tool.tags), list(self.recent_messages)[-5:],
-            policy.approvers(decision.rule_ids) if policy is not None else None,
-            self.bus.flush)
-        expires_at = await self._abortable(self.approvals.post(request))
-        self.emit(ev.APPROVAL_REQUESTED, agent, None, decision.reason, approval_id=request.id,
-                  tool=tool.name, args=args, rule_ids=decision.rule_ids, expires_at=expires_at,
-                  tags=request.tags)
-        outcome = await self._abortable(self.approvals.ask(request))
-        self.emit(ev.APPROVAL_DECIDED, agent, None, outcome.reason, approval_id=request.id,
-                  decision=outcome.verdict.value, reviewer=outcome.reviewer, tool=tool.name,
-                  args=outcome.args, always=outcome.always)
-        if outcome.approved and outcome.always:
-            self.approve_always(agent, tool.name)
-        return outcome
 
     def approve_always(self, agent: str, tool: str) -> None:
         """Later calls of `tool` by `agent` in this session skip the approval."""

@@ -1,0 +1,175 @@
+"""Model routes: an alias that picks its model per call, by CEL rules over the call's facts.
+
+A profile with `route:` is a list of `{when: CEL, use: ALIAS-or-model}`; the first rule whose
+condition holds (a rule without `when` always holds) names what the call uses. Conditions
+see the names policies see (governance/activation.py) with `request` filled for the call,
+and are compiled once, when the profile is read. Nothing here imports LiteLLM or a UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from workbench.errors import ProviderError
+from workbench.governance.activation import RequestView, sample
+
+#: Names a route's condition may not use: the route chooses the model, and a model call has
+#: no tool or arguments (they would always be empty).
+UNROUTABLE_NAMES = {
+    "model": "a route chooses the model, so its condition cannot depend on it",
+    "tool": "a model call has no tool",
+    "args": "a model call has no tool arguments",
+}
+
+#: How the provider of a routed alias reads where no single model stands behind it (a
+#: policy on a tool call of an agent whose model is routed): `model.provider == "routed"`.
+ROUTED_PROVIDER = "routed"
+
+
+class NoRoute(ProviderError):
+    """No rule of a routed alias holds for this call, or one could not be evaluated: the call
+    is not sent anywhere (never to a model another rule would have refused)."""
+
+    def __init__(self, alias: str, message: str) -> None:
+        self.provider = ROUTED_PROVIDER
+        self.hint = ""
+        self.model = alias
+        Exception.__init__(self, f"model {alias}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    """One rule of a routed alias: `use` when `when` holds (None: always)."""
+
+    #: 1 for the first rule of the list.
+    index: int
+    use: str
+    when: str | None = None
+    #: file:line of the rule, for messages.
+    where: str = ""
+    #: The compiled condition (a `governance.condition.Condition`), None without `when`.
+    condition: Any = None
+    #: (name, fields or None) the condition reads: only these are handed to CEL.
+    needs: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
+
+    def holds(self, facts: Mapping[str, Any], context: Any) -> bool:
+        """Whether this rule applies to a call with `facts`; raises if its condition fails
+        or gives anything but true or false (the caller refuses the call)."""
+        if self.condition is None:
+            return True
+        from workbench.governance.condition import FUNCTIONS
+
+        data = {name: facts[name] if fields is None
+                else {f: facts[name][f] for f in fields if f in facts[name]}
+                for name, fields in self.needs}
+        result = self.condition.program.execute(
+            context(data, FUNCTIONS if self.condition.uses_functions else None))
+        if result is True or result is False:
+            return result
+        raise TypeError(f"gave {type(result).__name__}, not true or false")
+
+    def step(self, alias: str) -> dict[str, Any]:
+        """The record of this rule choosing, as the `model.call` event keeps it."""
+        return {"alias": alias, "index": self.index, "when": self.when or "", "use": self.use}
+
+
+def compile_rule(index: int, use: str, when: str | None, where: str) -> RouteRule:
+    """A rule with its condition compiled and checked like a policy's; ValueError says what
+    is wrong with the condition."""
+    if when is None:
+        return RouteRule(index, use, None, where)
+    from workbench.governance.condition import compile_condition
+
+    condition = compile_condition(when)
+    for name in condition.variables:
+        if name in UNROUTABLE_NAMES:
+            raise ValueError(f"{name!r} cannot be used in a route: {UNROUTABLE_NAMES[name]}")
+    needs = tuple((name, None if fields is None else tuple(sorted(fields)))
+                  for name, fields in condition.needs.items())
+    return RouteRule(index, use, when, where, condition, needs)
+
+
+def pick(alias: str, rules: tuple[RouteRule, ...], facts: Mapping[str, Any]) -> RouteRule:
+    """The first rule of `alias` that holds for `facts`; `NoRoute` if none does or one fails
+    (fail closed: a rule that cannot be judged does not let a later one choose instead)."""
+    import cel
+
+    for rule in rules:
+        try:
+            if rule.holds(facts, cel.Context):
+                return rule
+        except Exception as exc:
+            raise NoRoute(alias, f"route {rule.index} ({rule.when}) could not be evaluated: "
+                                 f"{type(exc).__name__}: {exc}") from None
+    request = facts.get("request", {})
+    raise NoRoute(alias, f"no route holds for agent {facts.get('agent', {}).get('name', '?')!r} "
+                         f"({request.get('prompt_tokens', 0)} prompt tokens, purpose "
+                         f"{request.get('purpose', '')!r}); end the routes with one without "
+                         "`when` as the default")
+
+
+def explain(rules: tuple[RouteRule, ...], facts: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each rule with its condition's value for `facts` (True, False, or an error's text),
+    and which one is chosen (the first that holds, if none before it failed)."""
+    import cel
+
+    out: list[dict[str, Any]] = []
+    chosen = False
+    for rule in rules:
+        try:
+            value: Any = rule.holds(facts, cel.Context)
+        except Exception as exc:
+            value = f"error: {type(exc).__name__}: {exc}"
+        row = {"index": rule.index, "when": rule.when or "", "use": rule.use,
+               "value": value, "chosen": False, "where": rule.where}
+        if not chosen and value is not False:
+            # a failing rule stops the choice (the call would be refused), as `pick` does
+            row["chosen"] = value is True
+            chosen = True
+        out.append(row)
+    return out
+
+
+# -- the facts of one call --------------------------------------------------------------------
+
+
+def estimate_tokens(messages: list[dict[str, Any]]) -> int:
+    """The prompt's tokens as the scripted model estimates them: its text (contents and text
+    parts, joined by newlines, and tool calls' arguments) / 4."""
+    chars = parts = 0
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, str):
+            chars += len(content)
+            parts += 1
+        elif isinstance(content, list):
+            for p in content:
+                if isinstance(p, dict):
+                    chars += len(str(p.get("text", "")))
+                    parts += 1
+        calls = m.get("tool_calls")
+        if calls:
+            for call in calls:
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict):
+                    chars += len(str(function.get("arguments") or ""))
+    return (chars + max(parts - 1, 0)) // 4
+
+
+def request_view(request: Any) -> RequestView:
+    """`request.*` for a `ModelRequest`: estimated prompt tokens, purpose, tools offered."""
+    return {"prompt_tokens": estimate_tokens(request.messages),
+            "purpose": str(request.purpose), "tools": len(request.tools)}
+
+
+def bare_facts(request: Any) -> dict[str, Any]:
+    """Facts for a call made outside a run (no agent, no totals): `request` and zeros."""
+    facts: dict[str, Any] = dict(sample())
+    facts["agent"] = dict(facts["agent"], name=request.agent)
+    facts["request"] = request_view(request)
+    return facts
+
+
+Facts = Callable[[], Mapping[str, Any]]
