@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from workbench.errors import ProviderError
 from workbench.gateway.gateway import Gateway
@@ -20,6 +20,13 @@ from workbench.gateway.types import AllBlocked, Blocked, ModelRequest, ModelResp
 from workbench.governance.activation import Activation, domain_key
 from workbench.governance.activation import build as build_activation
 from workbench.governance.argcheck import schema_problems
+from workbench.governance.brokers import (
+    ApprovalBroker,
+    ApprovalOutcome,
+    ApprovalRequest,
+    DenyAllApprovals,
+    new_request_id,
+)
 from workbench.governance.gate import Decision, Gate, OpenGate
 from workbench.mesh import events as ev
 from workbench.mesh.bus import EventBus
@@ -45,35 +52,6 @@ class ToolOutcome:
     output: str
     #: The arguments the tool really ran with (a reviewer may have edited them).
     args: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class ApprovalOutcome:
-    approved: bool
-    reviewer: str
-    reason: str = ""
-    args: dict[str, Any] | None = None
-
-
-class ApprovalBroker(Protocol):
-    """Turns a `require_approval` decision into a reviewer's answer (the agent waits)."""
-
-    async def request(
-        self, ctx: RunContext, agent: str, tool: Tool, args: dict[str, Any], decision: Decision
-    ) -> ApprovalOutcome: ...
-
-    def close(self, session_id: str, status: str) -> None:
-        """The run ended with `status`: whatever is still waiting for a reviewer is void."""
-
-
-class DenyApprovals:
-    """Rejects every approval request: for scripts and CI (`--approvals deny`)."""
-
-    async def request(self, ctx, agent, tool, args, decision) -> ApprovalOutcome:
-        return ApprovalOutcome(False, "workbench", "approvals are set to deny for this run")
-
-    def close(self, session_id: str, status: str) -> None:
-        pass  # nothing is ever left waiting
 
 
 def _identity_redactor(text: str) -> tuple[str, list[str]]:
@@ -118,7 +96,7 @@ class RunContext:
         self.tool_ctx = tool_ctx
         self.tools = tools or ToolRegistry()
         self.gate: Gate = gate or OpenGate()
-        self.approvals: ApprovalBroker = approvals or DenyApprovals()
+        self.approvals: ApprovalBroker = approvals or DenyAllApprovals()
         # the history is sent again on every call: each text is redacted once
         self.redactor = redactor if redactor is _identity_redactor else MemoRedactor(redactor)
         self.stream = stream
@@ -505,7 +483,7 @@ class RunContext:
             args = {k: self.redactor(v)[0] if isinstance(v, str) else v for k, v in args.items()}
         review = decision.effect == "require_approval" and (agent, tool.name) not in self._always
         while review:
-            outcome = await self.approvals.request(self, agent, tool, args, decision)
+            outcome = await self._review(agent, tool, args, decision)
             if not outcome.approved:
                 why = outcome.reason or "no reason given"
                 return self._tool_result(
@@ -547,6 +525,29 @@ class RunContext:
         except ToolError as exc:
             return self._tool_result(agent, name, call_id, False, str(exc), args, ran=True)
         return self._tool_result(agent, name, call_id, True, output, args, ran=True)
+
+    async def _review(self, agent: str, tool: Tool, args: dict[str, Any],
+                      decision: Decision) -> ApprovalOutcome:
+        """A held tool call, put to the run's reviewers: the request is posted where they
+        find it, the run says so, waits for the decision (a stopped run stops waiting) and
+        says what was decided."""
+        policy = getattr(self.gate, "policy", None)  # the run's policy says who may approve
+        request = ApprovalRequest(
+            new_request_id(), self.session_id, agent, tool.name, args, decision.rule_ids,
+            decision.reason, sorted(tool.tags), list(self.recent_messages)[-5:],
+            policy.approvers(decision.rule_ids) if policy is not None else None,
+            self.bus.flush)
+        expires_at = await self._abortable(self.approvals.post(request))
+        self.emit(ev.APPROVAL_REQUESTED, agent, None, decision.reason, approval_id=request.id,
+                  tool=tool.name, args=args, rule_ids=decision.rule_ids, expires_at=expires_at,
+                  tags=request.tags)
+        outcome = await self._abortable(self.approvals.ask(request))
+        self.emit(ev.APPROVAL_DECIDED, agent, None, outcome.reason, approval_id=request.id,
+                  decision=outcome.verdict.value, reviewer=outcome.reviewer, tool=tool.name,
+                  args=outcome.args, always=outcome.always)
+        if outcome.approved and outcome.always:
+            self.approve_always(agent, tool.name)
+        return outcome
 
     def approve_always(self, agent: str, tool: str) -> None:
         """Later calls of `tool` by `agent` in this session skip the approval."""
