@@ -31,6 +31,11 @@ def display_path(path: str | Path) -> str:
         return str(p)
 
 
+#: A listener for pushed changes wakes this often to see whether it should stop.
+WATCH_WAIT_S = 0.5
+#: After a lost listening connection, how long before listening again.
+RELISTEN_S = 5.0
+
 #: A session file larger than this is shown cut (the modal is for reading, not for data).
 FILE_SHOWN_BYTES = 200_000
 
@@ -381,6 +386,44 @@ class Services:
         """Mark runs whose process is gone `interrupted` (a followed run that was killed
         ends instead of running for ever)."""
         self.store.reap_lapsed_sessions()
+
+    def listen(self, *channels: str, poll_s: float | None = None) -> Any:
+        """A listener for changes to the store (channels: "approvals", "events", "sessions"):
+        pushed by PostgreSQL as they commit, a poll of `poll_s` on SQLite. Open it before
+        reading what is waited on; see workbench.store.notify."""
+        from workbench.store import notify
+
+        names = {"approvals": notify.APPROVALS, "events": notify.EVENTS,
+                 "sessions": notify.SESSIONS}
+        return self.store.listen(*(names[c] for c in channels),
+                                 poll_s=notify.POLL_S if poll_s is None else poll_s)
+
+    def pushes(self) -> bool:
+        """Does the database push changes (PostgreSQL), or must screens poll (SQLite)?"""
+        from workbench.store import notify
+
+        return notify.pushes(self.store.engine)
+
+    def watch_approvals(self, changed: Callable[[], None], stop: threading.Event) -> bool:
+        """Call `changed()` each time an approval is requested, decided or expires anywhere
+        on this database, until `stop` is set; blocking (run it in a worker thread).
+
+        Returns False at once when the database cannot push (SQLite): the screen's own poll
+        is then all there is. A dropped connection is listened on again after a pause (the
+        poll covers the gap).
+        """
+        if not self.pushes():
+            return False
+        while not stop.is_set():
+            with self.listen("approvals") as listener:
+                if listener.pushed:
+                    changed()  # whatever landed before listening began
+                while listener.pushed and not stop.is_set():
+                    # short waits: `stop` is seen within one of them
+                    if listener.wait(WATCH_WAIT_S):
+                        changed()
+            stop.wait(RELISTEN_S)
+        return True
 
     def _pending_by_session(self) -> dict[str, int]:
         from sqlalchemy import text

@@ -4,6 +4,8 @@ under the reviewer's name; decided requests stay in the history."""
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,13 +24,20 @@ from workbench.tui.clock import duration
 from workbench.tui.screens.base import SectionScreen
 from workbench.tui.screens.modals import Dialog
 
-#: While shown, the queue is re-read this often (requests come from any process).
+log = logging.getLogger("workbench.tui")
+
+#: While shown, the queue is re-read this often (requests come from any process; on
+#: PostgreSQL each change is also pushed, and the queue is re-read the moment it lands).
 REFRESH_S = 1.0
 
 
 @dataclass
 class ApprovalsLoaded(Message):
     items: list[Any]
+
+
+class QueueChanged(Message):
+    """The database pushed a change to the approvals (a request, a decision, an expiry)."""
 
 
 @dataclass
@@ -164,6 +173,9 @@ class ApprovalsScreen(SectionScreen):
         self.history = False
         self._shown: tuple[Any, ...] | None = None
         self._columns: tuple[str, ...] = ()
+        self._watch_stop = threading.Event()
+        #: Changes the database pushed (the first one says listening has begun).
+        self.pushed = 0
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="approvals-body"):
@@ -184,6 +196,32 @@ class ApprovalsScreen(SectionScreen):
         self.set_interval(REFRESH_S, self._refresh_if_shown)
         self.watch(self.app, "pending", lambda _count: self.action_refresh(), init=False)
         self.action_refresh()
+        self._watch_pushed()
+
+    def on_unmount(self) -> None:
+        self._watch_stop.set()
+
+    def _watch_pushed(self) -> None:
+        """On PostgreSQL, listen for approval changes in a thread and re-read the queue the
+        moment one lands; on SQLite the thread ends at once and the poll above remains."""
+        services, stop = self.wb.services, self._watch_stop
+
+        def body() -> None:
+            try:
+                services.watch_approvals(lambda: self.post_message(QueueChanged()), stop)
+            except Exception:  # reading the queue reports a database that cannot be used
+                log.warning("listening for approval changes failed; polling", exc_info=True)
+
+        # the live-run group: it works as long as the screen lives, and whoever waits for
+        # the UI to be idle does not wait for it
+        self.run_worker(body, name="listening for approval changes", group="live-run",
+                        exclusive=False, thread=True, exit_on_error=False)
+
+    def on_queue_changed(self, message: QueueChanged) -> None:
+        self.pushed += 1
+        self.wb.poll_pending()  # the badge, on every screen
+        if self.is_current:
+            self.action_refresh()
 
     def on_screen_resume(self) -> None:
         self.action_refresh()

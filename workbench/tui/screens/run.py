@@ -4,7 +4,8 @@ A live run executes in a thread with its own event loop; the bus subscriber only
 to a deque, and a 30 Hz timer folds what arrived into the model and repaints once. A replay
 builds the same model from the store in a worker and shows it in the same view; a stored
 session that is still running (in another process) is then followed: a worker polls the
-database for its new events and feeds them to the same deque, until the run ends.
+database for its new events (pushed by PostgreSQL, polled on SQLite) and feeds them to
+the same deque, until the run ends.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ PER_TICK = 5000
 DETAIL_EVERY_S = 0.25
 #: Following a run in another process: how often the database is asked for new events.
 FOLLOW_POLL_S = 0.3
+#: Following on PostgreSQL: the longest wait for a pushed change before looking at `stop`.
+FOLLOW_WAIT_S = 0.5
 #: Most events read per poll (a run that is far ahead is caught up in several reads).
 FOLLOW_BATCH = 2000
 #: How often a follower checks that the run's process is still there (a killed run ends).
@@ -131,30 +134,51 @@ def follow_session(services: Any, session_id: str, seq: int, feed: Feed,
     """Feed a running session's new events from the database to `feed` as they land, until
     its status is no longer `running` (or `stop` is set); returns the status it ended with.
 
-    The run's writer stores its last events before it updates the status, so the read that
-    follows the status change has them all.
+    On PostgreSQL each batch the run stores is pushed (LISTEN/NOTIFY) and read the moment it
+    lands; on SQLite the database is looked at every FOLLOW_POLL_S. The run's writer stores
+    its last events before it updates the status, so the read that follows the status
+    change has them all.
     """
     reaped_at = time.monotonic()
-    while not stop.is_set():
-        rows = services.events_after(session_id, seq, FOLLOW_BATCH)
-        for row in rows:
-            feed.put(row)
-        if rows:
-            seq = rows[-1]["seq"]
-            if len(rows) == FOLLOW_BATCH:
-                continue  # far behind: read on at once
-        status = services.session(session_id)["status"]
-        if status != "running":
-            while rows := services.events_after(session_id, seq, FOLLOW_BATCH):
-                for row in rows:
-                    feed.put(row)
+    # listening before the first read: nothing stored in between is missed
+    with services.listen("events", "sessions", poll_s=FOLLOW_POLL_S) as listener:
+        while not stop.is_set():
+            rows = services.events_after(session_id, seq, FOLLOW_BATCH)
+            for row in rows:
+                feed.put(row)
+            if rows:
                 seq = rows[-1]["seq"]
-            return status
-        if time.monotonic() - reaped_at >= REAP_S:
-            services.reap_lapsed()
-            reaped_at = time.monotonic()
-        stop.wait(FOLLOW_POLL_S)
+                if len(rows) == FOLLOW_BATCH:
+                    continue  # far behind: read on at once
+            status = services.session(session_id)["status"]
+            if status != "running":
+                while rows := services.events_after(session_id, seq, FOLLOW_BATCH):
+                    for row in rows:
+                        feed.put(row)
+                    seq = rows[-1]["seq"]
+                return status
+            if time.monotonic() - reaped_at >= REAP_S:
+                services.reap_lapsed()
+                reaped_at = time.monotonic()
+            _await_change(listener, session_id, stop, reaped_at + REAP_S)
     return "running"
+
+
+def _await_change(listener: Any, session_id: str, stop: threading.Event,
+                  until: float) -> None:
+    """Return when this session changes (pushed), at `until` (time to check for a killed
+    run), or on `stop`; without pushes, after one poll interval."""
+    if not listener.pushed:
+        stop.wait(listener.poll_s)
+        return
+    while not stop.is_set() and listener.pushed:
+        left = until - time.monotonic()
+        if left <= 0:
+            return
+        # short waits, so `stop` is seen soon; other sessions' notices wake no read
+        notices = listener.wait(min(left, FOLLOW_WAIT_S))
+        if any(n.payload.split(" ", 1)[0] == session_id for n in notices):
+            return
 
 
 def _agent(name: str, index: int) -> Any:
