@@ -249,6 +249,7 @@ class Market:
         self.tasks: list[Task] = []
         #: Awarded and not done, oldest first: the winners take the floor in this order.
         self.open: list[Task] = []
+        self._bases: dict[str, dict[str, Any]] = {}
         self._lock = threading.RLock()
 
     def price(self, model: str) -> tuple[float | None, float | None]:
@@ -268,6 +269,7 @@ class Market:
         title = " ".join(str(title).split())
         capability = str(capability or "").strip()
         with self._lock:
+            self._bases = {}
             task = Task(f"T{len(self.tasks) + 1}", title, capability, hub)
             self.tasks.append(task)
             matching = [b for b in self.bidders if b.can(capability)]
@@ -349,11 +351,17 @@ class Market:
 
     def _activation(self, agent: str, task: Task, bid: Bid,
                     bidder: Bid | None = None) -> dict[str, Any]:
+        # An agent's other names (its own, the session's) do not change while one task is
+        # bid on: they are built once per agent and post, and only the market's are set.
+        base = self._bases.get(agent)
+        if base is None:
+            base = self._bases[agent] = self._activate(agent)
         who = bidder or bid
-        return self._activate(
-            agent, task={"title": task.title, "capability": task.capability},
-            bid=bid.view(), bidder={"name": who.agent, "domain": who.domain,
-                                    "model": who.model})
+        data = dict(base)
+        data["task"] = {"title": task.title, "capability": task.capability}
+        data["bid"] = bid.view()
+        data["bidder"] = {"name": who.agent, "domain": who.domain, "model": who.model}
+        return data
 
     # -- the winners' turns ---------------------------------------------------------------
 
