@@ -11,20 +11,23 @@ when capture is on, and then through the redactor, so a secret never leaves in a
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
+import random
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Event as SpanEvent
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from workbench.governance.redact import redact
 from workbench.mesh import events as ev
@@ -67,12 +70,21 @@ def _clean(attrs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+
+
 @dataclass
 class _Open:
-    """A span not yet ended, with what its end will add."""
+    """A span not yet ended: what it will be made of, and what its end will add."""
 
-    span: Span
-    ctx: Any
+    name: str
+    context: SpanContext
+    parent: SpanContext | None
+    kind: SpanKind
+    start_ns: int
+    attrs: dict[str, Any]
+    events: list[SpanEvent] = field(default_factory=list)
+    status: Status | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
@@ -84,9 +96,47 @@ class _Open:
     tools: dict[str, _Open] = field(default_factory=dict)
     error_type: str | None = None
 
+    def error(self, kind: str, description: str | None = None) -> None:
+        self.attrs["error.type"] = kind
+        self.status = Status(StatusCode.ERROR, description or kind)
 
-_providers: dict[str, TracerProvider] = {}
-_providers_lock = threading.Lock()
+
+@dataclass
+class Pipeline:
+    """Where finished spans go for one endpoint: the SDK's batch processor (a queue and a
+    thread of its own) in front of the OTLP/HTTP exporter."""
+
+    processor: BatchSpanProcessor
+    resource: Resource
+    scope: InstrumentationScope
+
+
+_pipelines: dict[str, Pipeline] = {}
+_pipelines_lock = threading.Lock()
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("workbench")
+    except Exception:  # a source tree without its metadata still traces
+        return ""
+
+
+class _Resource(Resource):
+    """A resource that hashes once: the OTLP encoder groups every span by its resource,
+    and Resource hashes by JSON-encoding its attributes each time."""
+
+    _hash: int | None = None
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = super().__hash__()
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return self is other or super().__eq__(other)
 
 
 def _resource() -> Resource:
@@ -95,40 +145,34 @@ def _resource() -> Resource:
     if os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
             "OTEL_RESOURCE_ATTRIBUTES", ""):
         attrs = {}
-    try:
-        from importlib.metadata import version
-
-        attrs["service.version"] = version("workbench")
-    except Exception:  # a source tree without its metadata still traces
-        pass
-    return Resource.create(attrs)
+    if _version():
+        attrs["service.version"] = _version()
+    made = Resource.create(attrs)
+    return _Resource(made.attributes, made.schema_url)
 
 
-def provider_for(url: str) -> TracerProvider:
-    """One provider per endpoint per process (the TUI and eval run many sessions), its own:
-    CrewAI and AutoGen use the global one, and their spans stay out of ours."""
-    with _providers_lock:
-        provider = _providers.get(url)
-        if provider is None:
-            provider = TracerProvider(resource=_resource())
-            # The SDK reads OTEL_SDK_DISABLED, which the workbench sets for CrewAI's own
-            # telemetry (engines/crewai/env.py): this provider is switched by the endpoint.
-            provider._disabled = False
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url)))
-            _providers[url] = provider
-        return provider
+def pipeline_for(url: str) -> Pipeline:
+    """One pipeline per endpoint per process (the TUI and eval run many sessions). Not the
+    global tracer provider: CrewAI and AutoGen use that one, and their spans stay out."""
+    with _pipelines_lock:
+        pipeline = _pipelines.get(url)
+        if pipeline is None:
+            processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=url))
+            atexit.register(processor.shutdown)  # what is still queued goes at exit
+            pipeline = Pipeline(processor, _resource(), InstrumentationScope(SCOPE, _version()))
+            _pipelines[url] = pipeline
+        return pipeline
 
 
 class RunTracer:
     """Turns one run's events into spans; fed by the bus on a thread of its own (never
     concurrently), so it keeps its open spans without a lock."""
 
-    def __init__(self, tracer: Tracer, capture: bool = False,
-                 flush: Callable[[], bool] | None = None, url: str = "") -> None:
-        self.tracer = tracer
+    def __init__(self, pipeline: Pipeline, capture: bool = False, url: str = "") -> None:
+        self.pipeline = pipeline
         self.capture = capture
-        self._flush = flush
         self.url = url
+        self.trace_id = 0
         self.root: _Open | None = None
         self.session_id = ""
         self.agents: dict[str, dict[str, Any]] = {}
@@ -154,9 +198,7 @@ class RunTracer:
 
     @classmethod
     def for_endpoint(cls, url: str, capture: bool = False) -> RunTracer:
-        provider = provider_for(url)
-        return cls(provider.get_tracer(SCOPE), capture,
-                   flush=lambda: provider.force_flush(FLUSH_TIMEOUT_MS), url=url)
+        return cls(pipeline_for(url), capture, url=url)
 
     # -- dispatch -------------------------------------------------------------------------
 
@@ -189,17 +231,30 @@ class RunTracer:
 
     # -- spans ----------------------------------------------------------------------------
 
-    def _root_ctx(self, ts: float) -> Any:
+    def _root_span(self, ts: float) -> _Open:
         if self.root is None:  # events before run.started (never, but not lost)
             self._run_started(Event(ev.RUN_STARTED, ts=ts, data={"crew": "run"}))
         assert self.root is not None
-        return self.root.ctx
+        return self.root
 
-    def _start(self, name: str, ts: float, parent: Any, kind: SpanKind = SpanKind.INTERNAL,
-               **attrs: Any) -> _Open:
-        span = self.tracer.start_span(name, context=parent, kind=kind,
-                                      attributes=_clean(attrs), start_time=_ns(ts))
-        return _Open(span, trace.set_span_in_context(span))
+    def _start(self, name: str, ts: float, parent: _Open | None,
+               kind: SpanKind = SpanKind.INTERNAL, **attrs: Any) -> _Open:
+        """A span from `ts`. Spans are built here and handed over finished (`_end`): the
+        times come from the events, and the SDK's live-span machinery (a sampler, locks,
+        checks on every attribute) would cost a turn more than the 0.2 ms it may."""
+        if parent is None:
+            self.trace_id = random.getrandbits(128) or 1
+        context = SpanContext(self.trace_id, random.getrandbits(64) or 1, False, _SAMPLED)
+        return _Open(name, context, parent.context if parent is not None else None, kind,
+                     _ns(ts), _clean(attrs))
+
+    def _end(self, span: _Open, ts: float) -> None:
+        p = self.pipeline
+        p.processor.on_end(ReadableSpan(
+            span.name, span.context, span.parent, p.resource, span.attrs, span.events,
+            kind=span.kind, status=span.status or Status(StatusCode.UNSET),
+            start_time=span.start_ns, end_time=max(_ns(ts), span.start_ns),
+            instrumentation_scope=p.scope))
 
     def _run_started(self, e: Event) -> None:
         d = e.data
@@ -216,8 +271,7 @@ class RunTracer:
                "workbench.agents": [a.get("name") for a in d.get("agents", [])],
                "gen_ai.input.messages": self._messages("user", e.content)})
         for warning in d.get("warnings", []):
-            self.root.span.add_event("workbench.warning", {"message": str(warning)},
-                                     timestamp=_ns(e.ts))
+            self._event(self.root, "workbench.warning", e.ts, {"message": str(warning)})
 
     def _turn(self, agent: str | None, ts: float, open_one: bool = True,
               work: bool = False) -> _Open | None:
@@ -235,7 +289,7 @@ class RunTracer:
             model = info.get("model") or ""
             provider = model.split("/", 1)[0] if "/" in model else None
             turn = self._start(
-                f"invoke_agent {agent}", ts, self._root_ctx(ts),
+                f"invoke_agent {agent}", ts, self._root_span(ts),
                 **{"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent,
                    "gen_ai.agent.description": info.get("role"),
                    "gen_ai.conversation.id": self.session_id,
@@ -252,22 +306,14 @@ class RunTracer:
             return
         for call_id in list(turn.tools):
             self._end_tool(turn, call_id, ts, ok=False, error_type="unfinished")
-        span = turn.span
         if turn.calls:
-            span.set_attributes({"gen_ai.usage.input_tokens": turn.input_tokens,
-                                 "gen_ai.usage.output_tokens": turn.output_tokens,
-                                 "workbench.model_calls": turn.calls})
+            turn.attrs.update({"gen_ai.usage.input_tokens": turn.input_tokens,
+                               "gen_ai.usage.output_tokens": turn.output_tokens})
             if turn.cost_known:
-                span.set_attribute("workbench.cost_usd", round(turn.cost_usd, 8))
+                turn.attrs["workbench.cost_usd"] = round(turn.cost_usd, 8)
         if error:
-            span.set_status(Status(StatusCode.ERROR, error))
-            span.set_attribute("error.type", error)
-        span.end(end_time=_ns(max(ts, self._start_ts(span))))
-
-    @staticmethod
-    def _start_ts(span: Span) -> float:
-        start = getattr(span, "start_time", None)
-        return start / 1e9 if start else 0.0
+            turn.error(error)
+        self._end(turn, ts)
 
     def _model_call(self, e: Event) -> None:
         d = e.data
@@ -276,7 +322,7 @@ class RunTracer:
         # a turn is the agent's own work; the hub's model choosing a speaker is not
         turn = self._turn(e.agent, start, open_one=d.get("purpose", "agent") == "agent",
                           work=True)
-        parent = turn.ctx if turn is not None else self._root_ctx(e.ts)
+        parent = turn if turn is not None else self._root_span(e.ts)
         model = d.get("model") or ""
         provider = d.get("provider") or (model.split("/", 1)[0] if "/" in model else "")
         ok = d.get("ok", True)
@@ -292,9 +338,10 @@ class RunTracer:
             "gen_ai.usage.input_tokens": d.get("prompt_tokens"),
             "gen_ai.usage.output_tokens": d.get("completion_tokens"),
             "gen_ai.response.finish_reasons": [finish],
-            "gen_ai.agent.name": e.agent,
             "gen_ai.conversation.id": self.session_id,
-            "workbench.purpose": d.get("purpose"),
+            # the agent is its parent span's; a call that is no agent's turn says what it is
+            "workbench.purpose": None if turn is not None else d.get("purpose"),
+            "gen_ai.agent.name": None if turn is not None else e.agent,
             "workbench.cost_usd": cost,
             "workbench.tool_calls": tool_calls or None,
             "workbench.attempts": d.get("attempts"),
@@ -304,11 +351,10 @@ class RunTracer:
             "workbench.route": [f"{r.get('alias')}#{r.get('index')}->{r.get('use')}"
                                 for r in d.get("route") or []] or None,
         }
-        span = self._start(f"chat {model}", start, parent, SpanKind.CLIENT, **attrs).span
+        chat = self._start(f"chat {model}", start, parent, SpanKind.CLIENT, **attrs)
         if not ok:
-            span.set_attribute("error.type", "provider_error")
-            span.set_status(Status(StatusCode.ERROR, redact(str(d.get("error", "")))[0][:500]))
-        span.end(end_time=_ns(e.ts))
+            chat.error("provider_error", redact(str(d.get("error", "")))[0][:500])
+        self._end(chat, e.ts)
         if turn is not None and ok:
             turn.calls += 1
             turn.input_tokens += int(d.get("prompt_tokens") or 0)
@@ -321,7 +367,7 @@ class RunTracer:
     def _tool_requested(self, e: Event) -> None:
         d = e.data
         turn = self._turn(e.agent, e.ts, work=True)
-        parent = turn.ctx if turn is not None else self._root_ctx(e.ts)
+        parent = turn if turn is not None else self._root_span(e.ts)
         tool = d.get("tool", "")
         call_id = d.get("call_id") or f"seq{e.seq}"
         opened = self._start(
@@ -333,7 +379,7 @@ class RunTracer:
         if turn is not None:
             turn.tools[call_id] = opened
         else:
-            opened.span.end(end_time=_ns(e.ts))  # nothing to close it later: an instant
+            self._end(opened, e.ts)  # nothing to close it later: an instant
 
     def _find_tool(self, agent: str | None, call_id: str | None = None,
                    tool: str | None = None) -> _Open | None:
@@ -344,7 +390,7 @@ class RunTracer:
         if call_id and call_id in turn.tools:
             return turn.tools[call_id]
         for opened in reversed(turn.tools.values()):
-            if tool is None or opened.span.name == f"execute_tool {tool}":
+            if tool is None or opened.name == f"execute_tool {tool}":
                 return opened
         return None
 
@@ -354,14 +400,11 @@ class RunTracer:
         opened = turn.tools.pop(call_id, None)
         if opened is None:
             return
-        span = opened.span
-        span.set_attributes(_clean({"gen_ai.tool.call.result": self._text(result),
+        opened.attrs.update(_clean({"gen_ai.tool.call.result": self._text(result),
                                     **(attrs or {})}))
         if not ok:
-            kind = opened.error_type or error_type or "tool_error"
-            span.set_attribute("error.type", kind)
-            span.set_status(Status(StatusCode.ERROR, kind))
-        span.end(end_time=_ns(max(ts, self._start_ts(span))))
+            opened.error(opened.error_type or error_type or "tool_error")
+        self._end(opened, ts)
 
     def _tool_result(self, e: Event) -> None:
         d = e.data
@@ -421,7 +464,7 @@ class RunTracer:
         if turn is None:  # a message with no speaker: on the session
             self._event(self.root, "message", e.ts, _clean({"workbench.message.to": e.to}))
             return
-        turn.span.set_attributes(_clean({
+        turn.attrs.update(_clean({
             "workbench.turn": e.data.get("turn"),
             "workbench.message.to": e.to,
             "gen_ai.output.messages": self._messages("assistant", e.content),
@@ -466,26 +509,21 @@ class RunTracer:
                 attrs[f"workbench.{key}"] = value
         if e.content is not None and self.capture:
             attrs["workbench.content"] = self._text(e.content)
-        target = self.turns.get(e.agent or "") or self.root
-        if target is None:
-            self._root_ctx(e.ts)
-            target = self.root
+        target = self.turns.get(e.agent or "") or self._root_span(e.ts)
         self._event(target, str(e.kind), e.ts, attrs)
 
     @staticmethod
     def _event(target: _Open | None, name: str, ts: float, attrs: dict[str, Any]) -> None:
         if target is not None:
-            target.span.add_event(name, attrs, timestamp=_ns(ts))
+            target.events.append(SpanEvent(name, attrs, _ns(ts)))
 
     def _run_ended(self, e: Event) -> None:
         d = e.data
         failed = e.kind == ev.RUN_FAILED
-        self._root_ctx(e.ts)
+        root = self._root_span(e.ts)
         for agent in list(self.turns):
             self._end_turn(agent, e.ts, error="unfinished" if failed else None)
-        assert self.root is not None
-        span = self.root.span
-        span.set_attributes(_clean({
+        root.attrs.update(_clean({
             "workbench.status": d.get("status"),
             "workbench.turns": d.get("turns"),
             "gen_ai.usage.input_tokens": d.get("prompt_tokens"),
@@ -500,12 +538,12 @@ class RunTracer:
         }))
         if failed:
             kind = "cancelled" if d.get("cancelled") else "run_failed"
-            span.set_attribute("error.type", kind)
             # why a run failed is the workbench's or a provider's words: redacted anyway
-            span.set_status(Status(StatusCode.ERROR, redact(e.content or kind)[0][:500]))
-        span.end(end_time=_ns(e.ts))
+            root.error(kind, redact(e.content or kind)[0][:500])
+        self._end(root, e.ts)
         self.root = None
-        if self._flush is not None and not self._flush():
+        # the run's spans are out before it ends (a CLI process exits right after)
+        if not self.pipeline.processor.force_flush(FLUSH_TIMEOUT_MS):
             log.warning("the run's trace could not be sent to %s in %d s", self.url,
                         FLUSH_TIMEOUT_MS // 1000)
 
