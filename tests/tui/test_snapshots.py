@@ -149,3 +149,60 @@ def test_reject_dialog(seeded, make_app, snap_compare, size) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_edit_arguments_dialog(seeded, make_app, snap_compare, size) -> None:
     assert snap_compare(make_app(), terminal_size=size, run_before=keys("4", "e"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compose_registry_picker(seeded, make_app, snap_compare, size) -> None:
+    """ctrl+b in Compose: the registry's agents with a capability, Use or Copy."""
+    async def run_before(pilot: Pilot) -> None:
+        await keys("2", "ctrl+b")(pilot)
+        for key in "cap:communication":
+            await pilot.press(key)
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compose_mcp_tools_picker(seeded, make_app, snap_compare, size) -> None:
+    """ctrl+f started the crew's MCP server (the real mcp-server-time); enter in the Tools
+    field offers its tools beside the built-ins."""
+    from tests.tui.conftest import wait_for
+    from tests.tui.test_compose_registry import _clock_crew
+
+    _clock_crew(seeded)
+
+    async def run_before(pilot: Pilot) -> None:
+        await keys("2")(pilot)
+        screen = pilot.app.screen
+        await wait_for(pilot, lambda: screen.path is not None and screen.path.stem == "clock",
+                       what="the clock crew")
+        await checked(pilot)
+        await pilot.press("ctrl+f")
+        await wait_for(pilot, lambda: bool(screen.mcp.tools), timeout=90, what="discovery")
+        screen.query_one("#agent-tools").focus()
+        await keys("enter")(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_run_screen_marketplace_bid_table(seeded, make_app, snap_compare, size) -> None:
+    """A replayed marketplace session with its first award selected: the bids on the
+    topology (one barred by policy) and the bid table in the detail pane."""
+    from tests.tui.market_seed import seed_market
+
+    session_id = seed_market(seeded)
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        pilot.app.open_replay(session_id)
+        await settle(pilot)
+        screen = pilot.app.screen
+        award = next(e for e in screen.model.entries if e.kind == "task.awarded")
+        stream = screen.query_one("#run-stream")
+        for _ in range(stream.cursor - screen.model.visible.index(award.index)):
+            await pilot.press("up")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)

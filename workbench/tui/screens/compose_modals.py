@@ -71,10 +71,8 @@ class NameModal(Dialog):
 # -- an agent from the registry -------------------------------------------------------------
 
 #: Why one would take an agent by reference or copy it, shown in the picker.
-USE_OR_COPY = ("[b]Use[/] adds [i]use: CREW/AGENT[/]: one definition, so later changes to "
-               "that agent reach this crew (fields you set here override it). "
-               "[b]Copy[/] puts its fields here, to change freely; the original no longer "
-               "reaches it.")
+USE_OR_COPY = ("[b]Use[/] adds [i]use: CREW/AGENT[/]: one definition, whose later changes "
+               "reach this crew. [b]Copy[/] puts its fields here, to change freely.")
 
 
 def split_filter(text: str) -> tuple[list[str], str]:
@@ -93,9 +91,10 @@ class AgentPickerModal(Dialog):
     capability); Use or Copy the highlighted one. Dismisses with (agent, "use" | "copy")."""
 
     DEFAULT_CSS = """
-    AgentPickerModal #registry-agents { height: 1fr; min-height: 5; }
-    AgentPickerModal #registry-detail { height: auto; max-height: 6; color: $text-muted; }
-    AgentPickerModal #registry-why { height: auto; margin-top: 1; }
+    AgentPickerModal #registry-agents { height: 1fr; min-height: 4; }
+    AgentPickerModal #registry-detail { height: 2; }
+    AgentPickerModal #registry-why { height: auto; color: $text-muted; }
+    AgentPickerModal .dialog-title { margin-bottom: 0; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+u", "choose('use')", "Use", id="registry.use", priority=True),
@@ -114,15 +113,16 @@ class AgentPickerModal(Dialog):
     def compose_dialog(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Label("Add an agent from the registry", classes="dialog-title")
-            yield Input(placeholder="filter: words, or cap:CAPABILITY", id="registry-filter")
+            yield Input(placeholder="filter: words, or cap:CAPABILITY", id="registry-filter",
+                        compact=True)
             yield OptionList(id="registry-agents")
             yield Static("", id="registry-detail")
             yield Static(USE_OR_COPY, id="registry-why")
             yield Static("", id="problem", classes="dialog-problem")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Use", variant="primary", id="use")
-                yield Button("Copy", id="copy")
-                yield Button("Cancel", id="cancel")
+                yield Button("Use", variant="primary", id="use", compact=True)
+                yield Button("Copy", id="copy", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -142,9 +142,8 @@ class AgentPickerModal(Dialog):
         for i, agent in enumerate(self.shown):
             caps_text = ", ".join(agent.capabilities) or "no capabilities"
             options.add_option(Option(
-                f"[b]{escape(agent.ref)}[/]  {escape(agent.role)}\n"
-                f"[dim]{escape(caps_text)} · {escape(agent.model)} · {escape(agent.domain)}"
-                f" · {escape(agent.source)}[/]", id=str(i)))
+                f"[b]{escape(agent.ref)}[/]  {escape(agent.role)} [dim]· {escape(caps_text)}[/]",
+                id=str(i)))
         if self.shown:
             options.highlighted = 0
         else:
@@ -161,10 +160,11 @@ class AgentPickerModal(Dialog):
         agent = self._current()
         if agent is None:
             return
-        tools = ", ".join(agent.tools) or "none"
+        tools = ", ".join(agent.tools) or "no tools"
         uses = f" · takes {agent.uses}" if agent.uses else ""
         self.query_one("#registry-detail", Static).update(
-            f"{escape(agent.goal)}\n[dim]tools: {escape(tools)}{escape(uses)}[/]")
+            f"{escape(agent.goal)}\n[dim]{escape(agent.model)} · {escape(agent.domain)} · "
+            f"{escape(tools)} · {escape(agent.source)}{escape(uses)}[/]")
 
     def _current(self) -> Any:
         index = self.query_one("#registry-agents", OptionList).highlighted
@@ -198,6 +198,7 @@ class ToolsModal(Dialog):
 
     DEFAULT_CSS = """
     ToolsModal #tool-choices { height: 1fr; min-height: 6; }
+    ToolsModal .dialog-title { margin-bottom: 0; }
     ToolsModal #tools-note { height: auto; color: $text-muted; }
     """
 
@@ -239,8 +240,8 @@ class ToolsModal(Dialog):
                 id="tool-choices")
             yield Static(self._note(), id="tools-note")
             with Horizontal(classes="dialog-buttons"):
-                yield Button("OK", variant="primary", id="ok")
-                yield Button("Cancel", id="cancel")
+                yield Button("OK", variant="primary", id="ok", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def _note(self) -> str:
         from rich.markup import escape
