@@ -54,7 +54,8 @@ def test_kinds_are_the_stored_strings() -> None:
     assert [str(k) for k in Kind] == [
         "run.started", "message", "message.delta", "handoff", "model.call", "tool.requested",
         "policy.decision", "approval.requested", "approval.decided", "tool.result",
-        "human.requested", "human.answered", "human.skipped", "run.completed", "run.failed"]
+        "human.requested", "human.answered", "human.skipped", "fork.diverged",
+        "run.completed", "run.failed"]
     assert ev.MESSAGE is Kind.MESSAGE and Kind.MESSAGE == "message"
     # a kind read back from the store is a plain string: it finds the same handlers
     assert {Kind.TOOL_RESULT: 1}["tool.result"] == 1 and Kind("model.call") is ev.MODEL_CALL
