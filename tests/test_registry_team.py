@@ -9,6 +9,15 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import main
+from workbench.spec.registry import use_settings
+
+
+@pytest.fixture(autouse=True)
+def _forget_settings():
+    """The command line leaves its settings for `use:` lookups; no test inherits them."""
+    yield
+    use_settings(None)
+
 
 CREW = """\
 name: tax-desk

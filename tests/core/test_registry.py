@@ -13,7 +13,15 @@ import yaml
 from workbench.cli import main
 from workbench.config import Settings
 from workbench.spec.loader import load_crew
-from workbench.spec.registry import Crews, load_registry
+from workbench.spec.registry import Crews, load_registry, use_settings
+
+
+@pytest.fixture(autouse=True)
+def _forget_settings():
+    """The command line leaves its settings for `use:` lookups; no test inherits them."""
+    yield
+    use_settings(None)
+
 
 ANALYST = "market-entry/analyst"
 
@@ -200,3 +208,16 @@ def test_the_crews_seen_follow_the_settings_given(tmp_path: Path, home: Path) ->
     assert "solo" not in Crews(Settings(home=home)).names()
     registry = load_registry(Settings(home=other))
     assert "solo/s" in {a.ref for a in registry.agents}
+
+
+def test_an_imported_crew_is_in_the_registry_and_its_agents_can_be_used(home: Path,
+                                                                        capsys) -> None:
+    corpus = Path(__file__).resolve().parents[1] / "corpus" / "crewai" / "debate"
+    assert main(["--home", str(home), "import", str(corpus)]) == 0
+    capsys.readouterr()
+    [imported] = sorted((home / "crews").glob("*.yaml"))
+    rows = [r for r in _agents(home, capsys) if r["crew"] == imported.stem]
+    assert rows and all(r["source"] == "yours" for r in rows)
+    first = rows[0]
+    mine = _write(home, "reuse", f"name: reuse\nagents:\n  - use: {first['ref']}\n")
+    assert load_crew(mine).agents[0].role == first["role"]
