@@ -331,3 +331,36 @@ def test_recording_and_a_fork_on_each_database(backend, tmp_path: Path, monkeypa
         assert main([*base, "audit", "verify"]) == 0
     finally:
         store.close()
+
+
+def test_a_session_forks_through_the_api_the_tui_uses(home: Path, tmp_path: Path) -> None:
+    import asyncio
+
+    import pytest
+
+    from workbench.config import Settings
+    from workbench.errors import UserInputError
+    from workbench.mesh.replay import ForkSource
+    from workbench.mesh.session import Session, prepare
+
+    assert _run(home, "market-entry") == 0
+    source = _last_session(home)
+    step = _events(home, source, "model.call")[4]["seq"]
+    settings = Settings(home=home)
+    with _store(home) as store:
+        with pytest.raises(UserInputError, match="no session 'nothere'"):
+            Session(prepare(_crew_path(home)),
+                    settings, store, fork=ForkSource("nothere"))
+        session = Session(prepare(_crew_path(home)), settings, store,
+                          fork=ForkSource(source[:12], step))
+        outcome = asyncio.run(session.execute())
+        assert outcome.status == "completed", outcome.error
+        assert session.replay.replayed == 4 and session.replay.diverged
+    assert ForkSource.parse(f"{source[:8]}@{step}") == ForkSource(source[:8], step, False)
+
+
+def _crew_path(home: Path) -> Path:
+    from workbench.config import Settings
+    from workbench.crews import find_crew
+
+    return find_crew("market-entry", Settings(home=home))

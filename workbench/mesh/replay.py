@@ -319,6 +319,15 @@ def attach(session: Any, fork: ForkSource | None) -> dict[str, Any] | None:
     """Set up a session's recording (unless the settings turn it off) and, for a fork, its
     replay; returns what `run.started` says of the fork (None: not a fork)."""
     store, ctx = session.store, session.ctx
+    if fork is not None:
+        try:
+            fork = resolve(store, fork)
+        except UserInputError:
+            # the session never runs: its writers' threads end here, not with the process
+            for writer in (session.writer, *session.writers):
+                writer.close()
+            session._progress_writer.close()
+            raise
     recorder = None
     if getattr(session.settings, "record", True):
         recorder = Recorder(store, session.session_id)
@@ -326,7 +335,6 @@ def attach(session: Any, fork: ForkSource | None) -> dict[str, Any] | None:
         session.writers.append(recorder)  # flushed before tools act, closed at the end
     replay = None
     if fork is not None:
-        fork = resolve(store, fork)
         replay = Replay(fork, load_answers(store, fork.session_id), ctx.emit)
         if fork.replay_tools:
             results = recorded_tool_results(store, fork.session_id, fork.seq)
