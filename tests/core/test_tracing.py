@@ -318,3 +318,48 @@ def test_tracing_off_imports_no_exporter_and_sends_nothing(switch: str,
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ""
     assert receiver.bodies == []
+
+
+def test_the_wire_encoding_is_what_the_sdk_encoder_writes() -> None:
+    """otlp_wire writes the request the exporter's own encoder would (decoded, compared)."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import Event as SpanEvent
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+    from workbench.mesh.otlp_wire import Encoder
+
+    resource = Resource.create({"service.name": "workbench", "service.version": "0.1"})
+    scope = InstrumentationScope("workbench", "0.1")
+    flags = TraceFlags(TraceFlags.SAMPLED)
+    root = SpanContext(0xABC << 100, 0x1234, False, flags)
+    spans = [
+        ReadableSpan("invoke_workflow crew", root, None, resource,
+                     {"gen_ai.operation.name": "invoke_workflow", "workbench.turns": 3},
+                     kind=SpanKind.INTERNAL, start_time=1, end_time=10**18,
+                     instrumentation_scope=scope),
+        ReadableSpan("chat m", SpanContext(root.trace_id, 0xFFFFFFFFFFFFFFFF, False, flags),
+                     root, resource,
+                     {"gen_ai.response.finish_reasons": ["stop", "length"], "n": -5,
+                      "cost": 0.25, "ok": False, "yes": True, "text": "naïve ✓ 日本",
+                      "big": 2**62},
+                     [SpanEvent("policy.decision", {"rule_ids": ["a", "b"], "e": "deny"}, 5),
+                      SpanEvent("empty", None, 6)],
+                     kind=SpanKind.CLIENT, status=Status(StatusCode.ERROR, "denied"),
+                     start_time=2, end_time=3, instrumentation_scope=scope),
+    ]
+    ours, theirs = ExportTraceServiceRequest(), ExportTraceServiceRequest()
+    encoder = Encoder()
+    encoder.encode(spans)  # a second pass reads the cached attributes
+    ours.ParseFromString(encoder.encode(spans))
+    theirs.ParseFromString(encode_spans(spans).SerializeToString())
+    assert ours == theirs
+    # and the exporter takes these bytes: this SDK keeps its HTTP client where it looks
+    from workbench.mesh.otel import _Exporter
+
+    assert callable(getattr(_Exporter("http://127.0.0.1:9/v1/traces")._client, "export", None))

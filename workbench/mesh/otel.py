@@ -25,13 +25,14 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event as SpanEvent
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from workbench.governance.redact import redact
 from workbench.mesh import events as ev
 from workbench.mesh.events import Event
+from workbench.mesh.otlp_wire import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +152,37 @@ def _resource() -> Resource:
     return _Resource(made.attributes, made.schema_url)
 
 
+class _Exporter(OTLPSpanExporter):
+    """The OTLP/HTTP exporter (endpoint, headers, TLS, compression, retries as configured
+    by the standard variables), its spans encoded by otlp_wire: the SDK's encoder is most
+    of what tracing costs a turn. Should a later SDK keep its HTTP client elsewhere, its
+    own export is used."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(endpoint=endpoint)
+        self._encoder = Encoder()
+
+    def export(self, spans: Any) -> SpanExportResult:
+        client = getattr(self, "_client", None)
+        if self._shutdown or not callable(getattr(client, "export", None)):
+            return super().export(spans)
+        try:
+            data = self._encoder.encode(spans)
+        except Exception:  # the SDK's own encoder still gets the spans out
+            log.warning("could not encode spans; using the exporter's encoder", exc_info=True)
+            return super().export(spans)
+        result = client.export(data)  # type: ignore[union-attr]
+        ok = getattr(result, "success", False)
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+
 def pipeline_for(url: str) -> Pipeline:
     """One pipeline per endpoint per process (the TUI and eval run many sessions). Not the
     global tracer provider: CrewAI and AutoGen use that one, and their spans stay out."""
     with _pipelines_lock:
         pipeline = _pipelines.get(url)
         if pipeline is None:
-            processor = BatchSpanProcessor(OTLPSpanExporter(endpoint=url))
+            processor = BatchSpanProcessor(_Exporter(url))
             atexit.register(processor.shutdown)  # what is still queued goes at exit
             pipeline = Pipeline(processor, _resource(), InstrumentationScope(SCOPE, _version()))
             _pipelines[url] = pipeline
