@@ -10,8 +10,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 
 from workbench.mesh import events as ev
@@ -210,6 +212,40 @@ def _line_fork_diverged(line: Text, entry: Entry, model: RunModel) -> None:
     line.append(one_line(entry.text, 200))
 
 
+def _line_task(line: Text, entry: Entry, model: RunModel) -> None:
+    """The marketplace: a task posted, a bid on it, its award, its report."""
+    d = entry.data
+    task = str(d.get("task_id") or "?")
+    if entry.kind == ev.TASK_POSTED:
+        line.append("◆ ", "bold")
+        line.append(entry.agent or "?", agent_style(model, entry.agent))
+        line.append(f" posts {task}", "bold")
+        if d.get("capability"):
+            line.append(f" [{d['capability']}]", "cyan")
+        line.append(f" {one_line(entry.text, 160)}")
+        line.append(f" · {plural(len(d.get('bidders') or []), 'bidder')}", DIM)
+    elif entry.kind == ev.TASK_BID:
+        line.append("  bid ", DIM)
+        line.append(entry.agent or "?", agent_style(model, entry.agent, bold=False))
+        line.append(f" on {task}: {format_cost(d.get('cost_usd'))} · load {d.get('load', 0)}"
+                    f" · record {float(d.get('record') or 0):.0%}", DIM)
+        if not d.get("eligible", True):
+            line.append(f"  {d.get('barred') or 'barred'}", "red")
+    elif entry.kind == ev.TASK_AWARDED:
+        if d.get("winner"):
+            line.append("★ ", "bold yellow")
+            line.append(f"{task} → ", "bold")
+            line.append(entry.agent or "?", agent_style(model, entry.agent))
+        else:
+            line.append(f"★ {task} not awarded", "bold red")
+        line.append(f"  {one_line(entry.text, 200)}", DIM)
+    else:
+        line.append("✓ ", "bold green")
+        line.append(f"{task} done by ", DIM)
+        line.append(entry.agent or "?", agent_style(model, entry.agent))
+        line.append(f": {one_line(entry.text, 160)}", DIM)
+
+
 def _line_other(line: Text, entry: Entry, model: RunModel) -> None:
     line.append(f"{entry.kind} ", DIM)
     line.append(one_line(entry.text, 200))
@@ -227,6 +263,10 @@ LINES: dict[str, LineWriter] = {
     ev.HUMAN_ANSWERED: _line_human,
     ev.HUMAN_SKIPPED: _line_human,
     ev.MODEL_CALL: _line_model_call,
+    ev.TASK_POSTED: _line_task,
+    ev.TASK_BID: _line_task,
+    ev.TASK_AWARDED: _line_task,
+    ev.TASK_DONE: _line_task,
     ev.RUN_STARTED: _line_run_started,
     ev.RUN_COMPLETED: _line_run_ended,
     ev.RUN_FAILED: _line_run_ended,
@@ -347,6 +387,60 @@ def _detail_run_ended(parts: list[RenderableType], entry: Entry, model: RunModel
     parts.append(Text(entry.text))
 
 
+def bid_table(bids: list[dict[str, Any]], model: RunModel, winner: str | None) -> Table:
+    """The bids on one task, in the award's order: the detail pane's bid table."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, expand=False)
+    for name, justify in (("#", "right"), ("agent", "left"), ("cost", "right"),
+                          ("load", "right"), ("record", "right"), ("", "left")):
+        table.add_column(name, justify=justify, no_wrap=name != "")  # type: ignore[arg-type]
+    for b in bids:
+        agent = str(b.get("agent") or "?")
+        note = b.get("note") or ("winner" if agent == winner else "")
+        if b.get("score") is not None:
+            note = f"score {b['score']:.3f}" + (f" · {note}" if note else "")
+        table.add_row(str(b.get("rank") or "-"),
+                      Text(("★ " if agent == winner else "") + agent,
+                           agent_style(model, agent, bold=agent == winner)),
+                      format_cost(b.get("cost_usd")), str(b.get("load", 0)),
+                      f"{float(b.get('record') or 0):.0%}",
+                      Text(note, "red" if b.get("eligible") is False else DIM))
+    return table
+
+
+def _detail_task(parts: list[RenderableType], entry: Entry, model: RunModel,
+                 clock: Clock) -> None:
+    d = entry.data
+    if entry.kind == ev.TASK_AWARDED:
+        # the table first: it is what this entry is about, and the pane is short
+        head = Text(f"{d.get('task_id')}", "bold")
+        if d.get("capability"):
+            head.append(f" [{d['capability']}]", "cyan")
+        head.append(f" {d.get('title') or ''}")
+        parts.append(head)
+        parts.append(Text(entry.text, DIM))  # the rule, the winner and why
+        parts.append(Text(f"bids ({len(d.get('bids') or [])})", "bold"))
+        parts.append(bid_table(list(d.get("bids") or []), model, d.get("winner")))
+        return
+    if entry.kind == ev.TASK_BID:
+        parts.append(_kv([
+            ("task", d.get("task_id")), ("model", d.get("model")),
+            ("cost", format_cost(d.get("cost_usd"))),
+            ("tokens", tokens_in_out(d.get("prompt_tokens"), d.get("completion_tokens"))),
+            ("load", d.get("load", 0)),
+            ("record", f"{float(d.get('record') or 0):.0%} of "
+                       f"{plural(d.get('past_tasks', 0), 'past task')}"),
+            ("barred", d.get("barred")),
+        ]))
+        return
+    if entry.kind == ev.TASK_POSTED:
+        parts.append(_kv([("task", d.get("task_id")), ("needs", d.get("capability") or "any"),
+                          ("bidders", ", ".join(d.get("bidders") or []) or "none")]))
+    else:
+        parts.append(_kv([("task", d.get("task_id")), ("title", d.get("title")),
+                          ("turn", d.get("turn"))]))
+    parts.append(Text(entry.text))
+
+
 def _detail_other(parts: list[RenderableType], entry: Entry, model: RunModel,
                   clock: Clock) -> None:
     parts.append(Text(entry.text))
@@ -360,6 +454,10 @@ DETAILS: dict[str, DetailWriter] = {
     ev.APPROVAL_REQUESTED: _detail_approval,
     ev.APPROVAL_DECIDED: _detail_approval,
     ev.MODEL_CALL: _detail_model_call,
+    ev.TASK_POSTED: _detail_task,
+    ev.TASK_BID: _detail_task,
+    ev.TASK_AWARDED: _detail_task,
+    ev.TASK_DONE: _detail_task,
     ev.RUN_STARTED: _detail_run_started,
     ev.RUN_COMPLETED: _detail_run_ended,
     ev.RUN_FAILED: _detail_run_ended,

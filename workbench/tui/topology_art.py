@@ -1,8 +1,15 @@
-"""Draws a crew's topology with box characters: hub and spokes, layers, a mesh, or a graph."""
+"""Draws a crew's topology with box characters: hub and spokes, layers, a mesh, or a graph.
+
+A star that allocates by marketplace also shows its latest task: each spoke's bid under its
+chip (cost, open tasks, record; `barred` when a policy barred it), the winner starred, and
+the task itself on a line of its own (`MarketBoard` folds the task events into that view).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -10,7 +17,7 @@ from rich.text import Text
 # the run's one shape type (light: no pydantic before the first frame), drawn under this name
 from workbench.spec.shape import TopologyShape as Shape
 
-__all__ = ["PALETTE", "Shape", "agent_colour", "draw"]
+__all__ = ["PALETTE", "MarketBoard", "Shape", "agent_colour", "draw"]
 
 #: Agent colours, in order of appearance; the stream and the drawing use the same ones.
 PALETTE = ("#5fafff", "#d787ff", "#ffaf5f", "#87d787", "#ff8787", "#5fd7d7", "#d7d75f",
@@ -28,6 +35,87 @@ LIT = Style(color="bright_yellow", bold=True)
 
 def agent_colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
+
+
+def _money(cost: float | None) -> str:
+    if cost is None:
+        return "$?"
+    if cost == 0:
+        return "$0"
+    return f"${cost:.4f}" if cost >= 0.0001 else f"${cost:.1e}"
+
+
+@dataclass(slots=True)
+class MarketBoard:
+    """The marketplace's latest task as the topology shows it, folded from task events."""
+
+    task_id: str = ""
+    title: str = ""
+    capability: str = ""
+    #: Each bidder's (cost, load, record, eligible) on the latest task.
+    bids: dict[str, tuple[float | None, int, float, bool]] = field(default_factory=dict)
+    winner: str | None = None
+    awarded: bool = False
+    done: set[str] = field(default_factory=set)
+    #: Tasks seen so far (posted).
+    tasks: int = 0
+
+    def fold(self, kind: str, agent: str | None, data: dict[str, Any], text: str) -> bool:
+        """Take one event; whether the view changed."""
+        if kind == "task.posted":
+            self.task_id, self.title = str(data.get("task_id", "")), text
+            self.capability = str(data.get("capability") or "")
+            self.bids, self.winner, self.awarded = {}, None, False
+            self.tasks += 1
+        elif kind == "task.bid" and agent and data.get("task_id") == self.task_id:
+            self.bids[agent] = (data.get("cost_usd"), int(data.get("load") or 0),
+                                float(data.get("record") or 0.0), bool(data.get("eligible",
+                                                                              True)))
+        elif kind == "task.awarded" and data.get("task_id") == self.task_id:
+            self.winner, self.awarded = data.get("winner"), True
+        elif kind == "task.done":
+            self.done.add(str(data.get("task_id", "")))
+        else:
+            return False
+        return True
+
+    @classmethod
+    def of_award(cls, data: dict[str, Any], title: str = "") -> MarketBoard:
+        """The board of one past task, from its `task.awarded` event (it carries the bids)."""
+        board = cls(str(data.get("task_id", "")), title or str(data.get("title") or ""),
+                    str(data.get("capability") or ""), winner=data.get("winner"),
+                    awarded=True, tasks=1)
+        for b in data.get("bids") or []:
+            board.bids[str(b.get("agent"))] = (b.get("cost_usd"), int(b.get("load") or 0),
+                                               float(b.get("record") or 0.0),
+                                               bool(b.get("eligible", True)))
+        return board
+
+    def mark(self, agent: str) -> str:
+        """What is written under `agent`'s chip."""
+        bid = self.bids.get(agent)
+        if bid is None:
+            return ""
+        cost, load, record, eligible = bid
+        if not eligible:
+            return "barred"
+        star = "★" if agent == self.winner else ""
+        return f"{star}{_money(cost)} L{load} {record:.0%}"
+
+    def headline(self) -> str:
+        """The latest task and where it stands."""
+        if not self.task_id:
+            return ""
+        need = f" [{self.capability}]" if self.capability else ""
+        if not self.awarded:
+            state = f"bidding · {len(self.bids)} bid{'s' if len(self.bids) != 1 else ''}"
+        elif self.winner is None:
+            state = "not awarded"
+        elif self.task_id in self.done:
+            state = f"done by {self.winner}"
+        else:
+            state = f"awarded to {self.winner}"
+        return f"{self.task_id}{need} {self.title} · {state}"
 
 
 class _Canvas:
@@ -142,18 +230,27 @@ def _undirected(lit: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
 
 
 def draw(shape: Shape, width: int, colours: dict[str, str] | None = None,
-         lit: Iterable[tuple[str, str]] = (), active: str | None = None) -> Text:
-    """The topology as rich Text at most `width` columns wide."""
+         lit: Iterable[tuple[str, str]] = (), active: str | None = None,
+         market: MarketBoard | None = None) -> Text:
+    """The topology as rich Text at most `width` columns wide; a star with a `market` that
+    has a task shows the bids on it."""
     width = max(20, width)
     colours = colours or {n: agent_colour(i) for i, n in enumerate(shape.agents)}
     lit_set = _undirected(lit)
     if shape.kind == "star" and shape.hub:
+        bids = market is not None and bool(market.task_id) and bool(shape.spokes)
         top, bottom = _Row([shape.hub], width), _Row(shape.spokes or [], width)
-        c = _Canvas(width, 3 if shape.spokes else 1)
+        c = _Canvas(width, (3 if shape.spokes else 1) + (1 if bids else 0))
         top.draw(c, 0, colours, active)
         if shape.spokes:
             _bus(c, 1, top.centre, bottom.centre, lit_set)
             bottom.draw(c, 2, colours, active)
+        if bids and market is not None:
+            _bid_row(c, 3, bottom, market, colours)
+            out = c.render()
+            out.append("\n")
+            out.append(_crop(market.headline(), width), Style(bold=True))
+            return out
         return c.render()
     if shape.kind == "layered" and shape.planner:
         rows = [[shape.planner], shape.executors or []]
@@ -175,6 +272,38 @@ def draw(shape: Shape, width: int, colours: dict[str, str] | None = None,
     if len(shape.agents) > 1:
         _bus(c, 1, row.centre, {}, lit_set)
     return c.render()
+
+
+def _crop(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(1, width - 1)] + "…"
+
+
+def _bid_row(c: _Canvas, y: int, row: _Row, market: MarketBoard,
+             colours: dict[str, str]) -> None:
+    """Each spoke's bid under its chip, centred on it and cut to the room it has."""
+    names = row.names
+    for i, name in enumerate(names):
+        mark = market.mark(name)
+        if not mark:
+            continue
+        # the room: up to halfway to the neighbours' centres
+        left = (row.centre[names[i - 1]] + row.centre[name]) // 2 + 1 if i else 0
+        right = ((row.centre[name] + row.centre[names[i + 1]]) // 2 if i + 1 < len(names)
+                 else c.width)
+        room = max(1, right - left)
+        words = mark.split(" ")
+        while len(mark) > room and len(words) > 1:  # drop the record, then the load
+            words.pop()
+            mark = " ".join(words)
+        mark = mark[:room]
+        x = max(left, min(row.centre[name] - len(mark) // 2, right - len(mark)))
+        if mark.startswith("★"):
+            style = Style(color=colours.get(name), bold=True)
+        elif mark == "barred":
+            style = Style(color="red")
+        else:
+            style = Style(dim=True)
+        c.text(x, y, mark, style)
 
 
 def _layers(shape: Shape) -> list[list[str]]:

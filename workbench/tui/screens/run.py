@@ -31,7 +31,7 @@ from workbench.tui.background import freeze_heap, in_thread
 from workbench.tui.clock import duration
 from workbench.tui.feed import GROUPS, Feed, RunModel
 from workbench.tui.screens.base import SectionScreen
-from workbench.tui.topology_art import Shape, agent_colour
+from workbench.tui.topology_art import MarketBoard, Shape, agent_colour
 from workbench.tui.widgets.detail import DetailView
 from workbench.tui.widgets.stream import StreamView
 from workbench.tui.widgets.topology import TopologyView
@@ -245,6 +245,11 @@ class RunScreen(SectionScreen):
         #: Set while a run in another process is followed from the database.
         self.following = False
         self._follow_stop = threading.Event()
+        #: A marketplace's latest task and its bids, drawn on the topology: folded from the
+        #: task entries up to `_market_seq`; entries before `_market_scan` were looked at.
+        self.market: MarketBoard | None = None
+        self._market_seq = 0
+        self._market_scan = 0
 
     def compose_body(self) -> ComposeResult:
         with Horizontal(id="run-top"):
@@ -447,12 +452,34 @@ class RunScreen(SectionScreen):
         engine = model.engine if model else ""
         topology.border_title = " · ".join(p for p in ("Topology", kind, engine) if p)
         topology.show(self.shape, self._colours())
+        self.market, self._market_seq, self._market_scan = None, 0, 0
+        topology.market = None
+        self._fold_market(0)
         stream = self.query_one(StreamView)
         stream.set_model(model)
         if model is not None:
             stream.border_title = f"Messages · {model.crew}"
         self._show_totals()
         self._show_detail(force=True)
+
+    def _fold_market(self, start: int) -> None:
+        """Fold the task entries from `start` on (each once, by its seq) into the bids the
+        topology shows; a crew that posts no task never gets a board."""
+        model = self.model
+        if model is None:
+            return
+        entries = model.entries
+        changed = False
+        for entry in entries[min(start, self._market_scan):]:
+            if entry.seq > self._market_seq and entry.kind.startswith("task."):
+                if self.market is None:
+                    self.market = MarketBoard()
+                changed = self.market.fold(entry.kind, entry.agent, entry.data,
+                                           entry.text) or changed
+                self._market_seq = entry.seq
+        self._market_scan = len(entries)
+        if changed:
+            self.query_one(TopologyView).show_market(self.market)
 
     def _drain(self) -> None:
         model = self.model
@@ -464,6 +491,8 @@ class RunScreen(SectionScreen):
                 self._status = model.status
             self.query_one(StreamView).sync()
             changed = model.take_changed()
+            # an entry moved to the end (a streamed message) shifts those after it
+            self._fold_market(min(changed, default=self._market_scan))
             selected = self.query_one(StreamView).selected
             if selected is not None and selected.index in changed:
                 self._show_detail(force=True)
@@ -538,7 +567,14 @@ class RunScreen(SectionScreen):
         lit: set[tuple[str, str]] = set()
         if entry.agent and entry.to:
             lit = {(entry.agent, t) for t in entry.to.split(",") if t}
-        self.query_one(TopologyView).light(lit, entry.agent)
+        topology = self.query_one(TopologyView)
+        topology.light(lit, entry.agent)
+        if self.market is not None:
+            # a selected award shows the bids on its task; anything else, the latest task
+            board = (MarketBoard.of_award(entry.data) if entry.kind == "task.awarded"
+                     else self.market)
+            if board != topology.market:
+                topology.show_market(board)
 
     # -- filters and layout ---------------------------------------------------------------
 

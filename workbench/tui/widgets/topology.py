@@ -7,7 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
-from workbench.tui.topology_art import Shape, draw
+from workbench.tui.topology_art import MarketBoard, Shape, draw
 
 
 class TopologyView(Widget):
@@ -27,10 +27,17 @@ class TopologyView(Widget):
         self.colours: dict[str, str] = {}
         self.lit: frozenset[tuple[str, str]] = frozenset()
         self.active: str | None = None
+        #: A marketplace star's latest task and its bids (None: not a marketplace).
+        self.market: MarketBoard | None = None
 
     def show(self, shape: Shape | None, colours: dict[str, str]) -> None:
         self.shape = shape
         self.colours = dict(colours)
+        self.refresh(layout=True)
+
+    def show_market(self, market: MarketBoard | None) -> None:
+        """Draw the bids on the marketplace's latest task (its height may change)."""
+        self.market = market
         self.refresh(layout=True)
 
     def light(self, lit: set[tuple[str, str]], active: str | None) -> None:
@@ -44,4 +51,4 @@ class TopologyView(Widget):
         if self.shape is None or not self.shape.agents:
             return Text("no crew yet", style="dim")
         width = max(20, self.content_size.width or self.size.width or 60)
-        return draw(self.shape, width, self.colours, self.lit, self.active)
+        return draw(self.shape, width, self.colours, self.lit, self.active, self.market)
