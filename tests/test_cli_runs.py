@@ -1,11 +1,12 @@
-"""Shipped crews run end to end through the command line on both engines, offline."""
+"""Shipped crews run end to end through the command line on both engines, offline, and
+`sessions list/show/export` read them back: on SQLite and on PostgreSQL (the `db` fixture
+below, over tests/pg.py's `backend`)."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakeprovider import FakeProvider, Reply
+from tests.pg import Backend
 from workbench.cli import main
 from workbench.spec.loader import load_crew
 from workbench.store.db import Store
@@ -28,19 +30,27 @@ CASES = [
 ]
 
 
-def _store(home: Path) -> Store:
-    return Store(f"sqlite:///{home / 'workbench.db'}")
+@pytest.fixture
+def db(home: Path, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    """The test's database (a SQLite file, or a fresh PostgreSQL database) as WORKBENCH_DB,
+    for the CLI in this process and in the ones it starts."""
+    monkeypatch.setenv("WORKBENCH_DB", backend.url)
+    return backend
+
+
+def _store(db: Backend) -> Store:
+    return Store(db.url)
 
 
 @pytest.mark.parametrize(("engine", "crew"), CASES, ids=[f"{e}-{c.stem}" for e, c in CASES])
-def test_shipped_crew_runs_to_completion(engine: str, crew: Path, home: Path,
+def test_shipped_crew_runs_to_completion(engine: str, crew: Path, home: Path, db: Backend,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["--home", str(home), "run", str(crew), "--engine", engine,
                  "--approvals", "deny", "--task", "Quarterly review"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "✔ completed" in out
-    store = _store(home)
+    store = _store(db)
     session = store.list_sessions()[0]
     assert session["status"] == "completed" and session["engine"] == engine
     events = list(store.iter_events(session["id"]))
@@ -58,7 +68,7 @@ def test_shipped_crew_runs_to_completion(engine: str, crew: Path, home: Path,
     assert any(workspace.iterdir()), "the crew wrote nothing"
 
 
-def test_json_lines_carry_the_contract_fields(home: Path, capsys) -> None:
+def test_json_lines_carry_the_contract_fields(home: Path, db: Backend, capsys) -> None:
     code = main(["--home", str(home), "run", "support-triage", "--json", "--approvals", "deny"])
     assert code == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -69,13 +79,14 @@ def test_json_lines_carry_the_contract_fields(home: Path, capsys) -> None:
     assert messages and all("to" in m and m["content"] for m in messages)
 
 
-def test_sessions_list_show_and_export(home: Path, tmp_path: Path, capsys) -> None:
+def test_sessions_list_show_and_export(home: Path, db: Backend, tmp_path: Path,
+                                       capsys) -> None:
     assert main(["--home", str(home), "run", "market-entry", "--approvals", "deny"]) == 0
     capsys.readouterr()
     assert main(["--home", str(home), "sessions", "list"]) == 0
     listing = capsys.readouterr().out
     assert "market-entry" in listing and "completed" in listing
-    sid = _store(home).list_sessions()[0]["id"]
+    sid = _store(db).list_sessions()[0]["id"]
     assert main(["--home", str(home), "sessions", "show", sid[:8]]) == 0
     shown = capsys.readouterr().out
     assert "lead → analyst" in shown and "calculator" in shown
@@ -84,15 +95,19 @@ def test_sessions_list_show_and_export(home: Path, tmp_path: Path, capsys) -> No
                  "-o", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["session"]["id"] == sid and data["events"][0]["kind"] == "run.started"
+    assert main(["--home", str(home), "sessions", "export", sid, "--format", "md"]) == 0
+    assert "market-entry" in capsys.readouterr().out
+    assert main(["--home", str(home), "audit", "verify"]) == 0
+    assert "audit trail ok" in capsys.readouterr().out
 
 
-def test_unknown_session_is_bad_input(home: Path, capsys) -> None:
+def test_unknown_session_is_bad_input(home: Path, db: Backend, capsys) -> None:
     assert main(["--home", str(home), "sessions", "show", "nope"]) == 2
     assert "no session 'nope'" in capsys.readouterr().err
 
 
-def test_ctrl_c_stores_the_session_as_cancelled_with_what_it_had(tmp_path: Path) -> None:
-    home = tmp_path / "home"
+def test_ctrl_c_stores_the_session_as_cancelled_with_what_it_had(home: Path, db: Backend,
+                                                                tmp_path: Path) -> None:
     with FakeProvider(responder=lambda payload: Reply(content="thinking slowly", delay_s=30)) as fp:
         crew = tmp_path / "slow.yaml"
         crew.write_text(
@@ -121,9 +136,8 @@ def test_ctrl_c_stores_the_session_as_cancelled_with_what_it_had(tmp_path: Path)
             proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    con = sqlite3.connect(home / "workbench.db")
-    status, error = con.execute("select status, error from session").fetchone()
-    kinds = [r[0] for r in con.execute("select kind from event order by seq")]
+    [(status, error)] = db.sql("select status, error from session")
+    kinds = [r[0] for r in db.sql("select kind from event order by seq")]
     assert status == "cancelled"
     assert kinds[0] == "run.started" and kinds[-1] == "run.failed"
 
@@ -163,6 +177,7 @@ rules:
 
 @pytest.mark.parametrize("engine", ["autogen", "crewai"])
 def test_a_custom_tool_runs_through_the_gate_by_path_or_by_name(engine: str, home: Path,
+                                                                 db: Backend,
                                                                  tmp_path: Path) -> None:
     crew = tmp_path / "custom.yaml"
     crew.write_text(CUSTOM_CREW)
@@ -172,7 +187,7 @@ def test_a_custom_tool_runs_through_the_gate_by_path_or_by_name(engine: str, hom
     code = main(["--home", str(home), "--policies", str(policies), "run", str(crew),
                  "--engine", engine])
     assert code == 0
-    store = _store(home)
+    store = _store(db)
     events = list(store.iter_events(store.list_sessions()[0]["id"]))
     results = [(e["agent"], e["data"]["tool"], e["data"]["ok"], e["content"])
                for e in events if e["kind"] == "tool.result"]
@@ -193,7 +208,8 @@ def test_paths_and_urls_that_cannot_be_used_are_bad_input(tmp_path: Path, capsys
     assert code == 2 and "s3cret-pw" not in err and "ann:***@" in err
 
 
-def test_a_running_session_row_keeps_its_totals_current(home: Path, monkeypatch) -> None:
+def test_a_running_session_row_keeps_its_totals_current(home: Path, db: Backend,
+                                                        monkeypatch) -> None:
     """Another terminal listing sessions sees a live run's turns, not zeros."""
     import asyncio
 
@@ -201,7 +217,7 @@ def test_a_running_session_row_keeps_its_totals_current(home: Path, monkeypatch)
     from workbench.config import Settings
 
     monkeypatch.setattr(session_module, "PROGRESS_S", 0.0)
-    settings = Settings(home=home)
+    settings = Settings(home=home, db_url=db.url)
     settings.ensure_home()
     store = Store(settings.database_url)
     seen: list[int] = []
