@@ -199,7 +199,9 @@ def test_an_invalid_used_agent_is_said_at_its_own_line(home: Path, capsys) -> No
     _write(home, "dst", "name: dst\nagents:\n  - use: src/x\n")
     assert main(["--home", str(home), "crews", "validate", "dst"]) == 2
     err = capsys.readouterr().err
-    assert f"{source}:3: missing required field 'goal' (the agent of use: src/x)" in err
+    # said at the use: line, naming the line of the other crew's file
+    dst = home / "crews" / "dst.yaml"
+    assert f"{dst}:3: use: src/x: {source}:3: missing required field 'goal'" in err
 
 
 def test_the_crews_seen_follow_the_settings_given(tmp_path: Path, home: Path) -> None:

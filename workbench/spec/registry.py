@@ -159,10 +159,19 @@ def resolve_uses(data: dict[str, Any], lines: dict, file: str,
     if not isinstance(agents, list) or not any(
             isinstance(a, dict) and USE in a for a in agents):
         return
+    from workbench.spec.yamlpos import line_of
+
     crews = crews or Crews()
     for i, entry in enumerate(agents):
         if isinstance(entry, dict) and USE in entry:
-            agents[i] = _resolve(entry, lines, ("agents", i), file, crews, _stack)
+            try:
+                agents[i] = _resolve(entry, lines, ("agents", i), file, crews, _stack)
+            except SpecError as exc:
+                if _stack or exc.file == file:
+                    raise
+                # a problem in the other crew's file is said at this `use:`, naming it
+                raise SpecError(f"use: {entry[USE]}: {exc}", file,
+                                line_of(lines, ("agents", i, USE))) from None
 
 
 def _resolve(entry: dict[str, Any], lines: dict, path: tuple, file: str, crews: Crews,
