@@ -215,6 +215,27 @@ def test_a_failed_run_ends_its_trace_with_an_error(receiver: Receiver, tmp_path:
     assert decisions and all(e[2]["workbench.policy.effect"] == "deny" for e in decisions)
 
 
+@pytest.mark.parametrize("engine", ["autogen", "crewai"])
+def test_marketplace_events_are_span_events(engine: str, receiver: Receiver,
+                                            tmp_path: Path) -> None:
+    outcome = _run(CREWS / "translation-desk.yaml", tmp_path / "home", engine)
+    assert outcome.status == "completed", outcome.error
+    spans = receiver.spans
+    assert len({s.trace_id for s in spans}) == 1
+    posts = [s for s in spans if s.name == "execute_tool post_task"]
+    assert posts and all(s.event_names() == ["task.posted"] for s in posts)
+    posted = [a for s in posts for _, _, a in s.events]
+    assert {a["workbench.capability"] for a in posted} == {"translation", "proofreading"}
+    root, = (s for s in spans if not s.parent_id)
+    names = root.event_names()
+    assert names.count("task.awarded") == len(posted) and "task.bid" in names
+    awards = [a for n, _, a in root.events if n == "task.awarded"]
+    assert {a["workbench.winner"] for a in awards} <= {"lina", "marco", "edith"}
+    bid = next(a for n, _, a in root.events if n == "task.bid")
+    assert "workbench.cost_usd" in bid and "workbench.load" in bid
+    assert b"release notes" not in _all_text(receiver)  # a task's text is content
+
+
 def test_unknown_kinds_become_span_events_without_their_prose(receiver: Receiver) -> None:
     """The marketplace's task.* (or any later kind): a span event named by its kind, on the
     agent's turn when one is open, else on the session; prose only with capture."""

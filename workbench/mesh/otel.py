@@ -520,7 +520,8 @@ class RunTracer:
 
     def _generic(self, e: Event) -> None:
         """A kind this module does not know (the marketplace's task.*, later ones): a span
-        event named by its kind, on the agent's turn if one is open, else the session."""
+        event named by its kind, on the agent's tool call or turn in progress, else on the
+        session."""
         attrs: dict[str, Any] = {}
         if e.agent:
             attrs["gen_ai.agent.name"] = e.agent
@@ -534,7 +535,9 @@ class RunTracer:
                 attrs[f"workbench.{key}"] = value
         if e.content is not None and self.capture:
             attrs["workbench.content"] = self._text(e.content)
-        target = self.turns.get(e.agent or "") or self._root_span(e.ts)
+        # a task posted by the hub's post_task tool goes on that tool's span
+        target = self._find_tool(e.agent) or self.turns.get(e.agent or "") \
+            or self._root_span(e.ts)
         self._event(target, str(e.kind), e.ts, attrs)
 
     @staticmethod
