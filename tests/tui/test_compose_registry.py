@@ -161,3 +161,30 @@ async def test_a_crew_that_does_not_validate_is_not_started(settings, make_app) 
         await settle(pilot)
         assert not screen.mcp.tools and "ctrl+f starts them" in plain(
             screen.query_one("#compose-mcp", Static))
+
+
+def test_discovery_says_which_server_it_is_starting_and_which_failed(settings) -> None:
+    """The worker's own account, as Compose receives it: one progress line per server, in
+    turn, then each server's tools or its error."""
+    from workbench.tui.screens.compose_mcp import McpProgress, discover
+
+    _clock_crew(settings, f"  broken: {{command: {sys.executable}, args: [-c, 'raise "
+                          "SystemExit(3)']}\n")
+    text = (settings.crews_dir / "clock.yaml").read_text()
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages: list = []
+
+        def post_message(self, message) -> bool:
+            self.messages.append(message)
+            return True
+
+    inbox = Inbox()
+    found = discover(inbox, text, "clock.yaml")  # type: ignore[arg-type]
+    progress = [m.text for m in inbox.messages if isinstance(m, McpProgress)]
+    assert len(progress) == 2
+    assert "starting time (1 of 2)" in progress[0] and "starting broken (2 of 2)" in progress[1]
+    assert [n for n, _ in found.tools["time"]] == ["get_current_time", "convert_time"]
+    assert list(found.errors) == ["broken"] and found.errors["broken"]
+    assert "broken:" in found.summary() and "time: 2 tools" in found.summary()
