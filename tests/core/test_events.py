@@ -55,6 +55,7 @@ def test_kinds_are_the_stored_strings() -> None:
         "run.started", "message", "message.delta", "handoff", "model.call", "tool.requested",
         "policy.decision", "approval.requested", "approval.decided", "tool.result",
         "human.requested", "human.answered", "human.skipped", "fork.diverged",
+        "task.posted", "task.bid", "task.awarded", "task.done",
         "run.completed", "run.failed"]
     assert ev.MESSAGE is Kind.MESSAGE and Kind.MESSAGE == "message"
     # a kind read back from the store is a plain string: it finds the same handlers
