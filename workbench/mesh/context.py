@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -28,7 +26,9 @@ from workbench.governance.brokers import (
     new_request_id,
 )
 from workbench.governance.gate import Decision, Gate, OpenGate
+from workbench.mesh import accounting
 from workbench.mesh import events as ev
+from workbench.mesh.bridge import LoopBridge
 from workbench.mesh.bus import EventBus
 from workbench.mesh.history import MemoRedactor, PromptDigests
 from workbench.mesh.totals import Totals
@@ -105,7 +105,8 @@ class RunContext:
         self._emitting = threading.Lock()
         self.failure: str | None = None
         self.stopped = threading.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None
+        #: The run's event loop, for worker threads and for stopping from any thread.
+        self.bridge = LoopBridge()
         self._agents = {a.name: a for a in spec.agents}
         self._model_names: dict[str, tuple[str, str]] = {}
         #: Each agent's prompt grows by a message or two a call: hash only what is new.
@@ -191,10 +192,7 @@ class RunContext:
             return
         self.stopped.set()
         for callback in self._stop_callbacks:
-            if self.loop is not None and not self.loop.is_closed():
-                self.loop.call_soon_threadsafe(callback)
-            else:
-                callback()
+            self.bridge.call_soon(callback)
 
     def check_running(self) -> None:
         if self.stopped.is_set():
@@ -398,62 +396,16 @@ class RunContext:
                      decisions: list[dict[str, Any]] | None = None) -> None:
         """A provider that still fails ends the run in its own words: engines may wrap the
         exception into a generic one, so the reason is kept here, where it is still exact."""
-        self.emit(
-            ev.MODEL_CALL, request.agent, None, None,
-            model=getattr(exc, "model", None) or request.model,
-            provider=exc.provider or self._provider_and_name(request.model)[0],
-            purpose=request.purpose, ok=False, error=str(exc),
-            attempts=getattr(exc, "attempts", 1), retried=list(getattr(exc, "tried", ())),
-            decisions=decisions or [],
-        )
+        self.emit(ev.MODEL_CALL, request.agent, None, None, **accounting.failed_call(
+            request, exc, self._provider_and_name(request.model)[0], decisions))
         self.fail(str(exc))
 
     def _account(self, request: ModelRequest, response: ModelResponse,
                  decisions: list[dict[str, Any]] | None = None,
                  chosen_by: tuple[dict[str, Any], ...] = ()) -> None:
-        # the totals count the call as the model.call event below is emitted
-        extra: dict[str, Any] = {
-            # Digests, not text: the audit proves what was sent without keeping it.
-            "prompt_sha256": self._prompts.digest((request.agent, request.purpose),
-                                                  request.messages),
-            "response_sha256": hashlib.sha256(
-                (response.content + json.dumps([c.arguments for c in response.tool_calls],
-                                               default=str)).encode()
-            ).hexdigest(),
-        }
-        if response.attempts != 1:
-            extra["attempts"] = response.attempts
-            extra["retried"] = list(response.retried)
-        if response.fallback_from:
-            extra["fallback_from"] = response.fallback_from
-        if response.blocked:
-            extra["blocked"] = list(response.blocked)
-        if response.replayed:
-            extra["replayed"] = response.replayed  # no provider was asked
-        if decisions and (len(decisions) > 1 or decisions[0]["effect"] != "allow"
-                          or decisions[0]["rule_ids"]):
-            # which target was judged how (primary and fallbacks): the audit shows why this
-            # model answered and what it was allowed to see
-            extra["decisions"] = decisions
-        if response.model and response.model != request.model:
-            extra["requested"] = request.model
-        if chosen_by:
-            extra["route"] = list(chosen_by)  # which rule of a routed alias chose the model
-        event = self.emit(
-            ev.MODEL_CALL,
-            request.agent,
-            None,
-            None,
-            model=response.model or request.model,
-            provider=response.provider,
-            purpose=request.purpose,
-            prompt_tokens=response.usage.prompt_tokens,
-            completion_tokens=response.usage.completion_tokens,
-            cost_usd=response.cost_usd,
-            latency_ms=round(response.latency_ms, 3),
-            tool_calls=[c.name for c in response.tool_calls],
-            **extra,
-        )
+        # the totals count the call as the model.call event is emitted
+        event = self.emit(ev.MODEL_CALL, request.agent, None, None, **accounting.answered_call(
+            request, response, self._prompts, decisions, chosen_by))
         if self.on_exchange is not None:
             self.on_exchange(request, response, event)
 
@@ -565,11 +517,18 @@ class RunContext:
 
     # -- bridges for engines that run agents in worker threads ----------------------------
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The run's event loop (set when the run starts)."""
+        return self.bridge.loop
+
+    @loop.setter
+    def loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.bridge.loop = loop
+
     def run_sync(self, coro: Any, timeout: float | None = None) -> Any:
         """Run a coroutine on the run's event loop from a worker thread, and wait for it."""
-        if self.loop is None:
-            raise RuntimeError("the run's event loop is not set")
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        return self.bridge.run_sync(coro, timeout)
 
     # -- what a running tool asks the gate ------------------------------------------------
 
