@@ -364,3 +364,80 @@ def test_run_json_lines_carry_the_marketplace_events(tmp_path: Path,
     printed = capsys.readouterr().out
     assert "◆ lead posts T1 (translation)" in printed and "★ T1 → lina" in printed
     assert "✓ T3 done: edith reported to lead" in printed
+
+
+# -- a real model posts through the post_task tool -----------------------------------------
+
+LOOPBACK = """\
+name: loopback-desk
+model: openai/loopback-model
+api_base: {api_base}
+topology: {{kind: star, hub: lead, allocation: marketplace, award: cheapest, max_turns: 8}}
+agents:
+  - {{name: lead, role: Localization lead, goal: Get texts translated}}
+  - {{name: ann, role: Translator, goal: Translate texts, capabilities: [translation]}}
+  - {{name: bob, role: Translator, goal: Translate texts, capabilities: [translation]}}
+"""
+
+
+def _hub_model(payload: dict[str, Any]) -> Any:
+    """A stand-in for a real hub and its translators, told apart by the tools offered."""
+    from tests.fakeprovider import Reply
+
+    messages = payload.get("messages", [])
+    tools = [t["function"]["name"] for t in payload.get("tools") or []]
+    if "post_task" not in tools:
+        return Reply(content="Translated: « Bonjour le monde »")
+    if any("Translated:" in str(m.get("content")) for m in messages):
+        return Reply(content="The greeting is translated. TERMINATE")
+    if messages and messages[-1].get("role") == "tool":
+        return Reply(content="Posted; waiting for the report.")
+    return Reply(tool_calls=[{"name": "post_task", "arguments": {
+        "task": "Translate 'Hello world' into French", "capability": "translation"}}])
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_real_hub_model_posts_with_the_post_task_tool(tmp_path: Path, engine: str) -> None:
+    from tests.fakeprovider import FakeProvider
+
+    with FakeProvider(responder=_hub_model) as fp:
+        crew = tmp_path / "desk.yaml"
+        crew.write_text(LOOPBACK.format(api_base=fp.api_base))
+        settings = Settings(home=tmp_path / "home")
+        settings.ensure_home()
+        store = Store(settings.database_url)
+        seen: list[ev.Event] = []
+        session = Session(prepare(crew, engine=engine), settings, store,
+                          subscribers=[seen.append])
+        outcome = asyncio.run(session.execute())
+        store.close()
+    assert outcome.status == "completed", outcome.error
+    # only the hub is offered the tool
+    offered = [r for r in fp.requests
+               if "post_task" in [t["function"]["name"] for t in r.get("tools") or []]]
+    assert offered and all("Localization lead" in json.dumps(r["messages"]) for r in offered)
+    award = next(e for e in seen if e.kind == ev.TASK_AWARDED)
+    # the loopback model has no price: both costs are unknown, and the crew's order decides
+    assert award.data["winner"] == "ann" and award.data["cost_usd"] is None
+    assert [b["cost_usd"] for b in award.data["bids"]] == [None, None]
+    # the winner is told its task, and its answer is its report to the hub
+    briefed = [r for r in fp.requests if "awarded to you" in json.dumps(r["messages"])]
+    assert briefed and all("post_task" not in json.dumps(r.get("tools") or [])
+                           for r in briefed)
+    done = [e for e in seen if e.kind == ev.TASK_DONE]
+    assert [(e.agent, e.to, e.data["task_id"]) for e in done] == [("ann", "lead", "T1")]
+    assert "TERMINATE" not in outcome.result and "translated" in outcome.result
+
+
+def test_policies_check_knows_the_marketplace_names(tmp_path: Path) -> None:
+    folder = write_policies(tmp_path / "p", """\
+version: 1
+rules:
+  - {id: leave, on: task_bid, when: 'bidder.name == "lina" && task.capability == "x"',
+     effect: deny}
+  - {id: cap, on: task_award, when: 'bid.cost_usd > 0.01 || bid.load > 2', effect: deny}
+""")
+    assert [r.on for r in load_policies(folder).central] == ["task_bid", "task_award"]
+    (folder / "central.yaml").write_text(
+        "version: 1\nrules:\n  - {id: typo, on: task_bid, when: 'bid.price > 1', effect: deny}\n")
+    assert main(["policies", "check", str(folder)]) == 2
