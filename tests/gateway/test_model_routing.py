@@ -326,3 +326,60 @@ def test_models_route_errors_exit_2(home: Path, tmp_path: Path, capsys) -> None:
     assert "has no agent 'nobody'" in capsys.readouterr().err
     assert main(["models", "route", "nothing", "--agent", "lead"]) == 2
     assert "no alias 'nothing'" in capsys.readouterr().err
+
+
+def test_a_run_with_a_route_to_no_alias_is_refused_with_its_line(
+        home: Path, tmp_path: Path, capsys) -> None:
+    crew = tmp_path / "routed.yaml"
+    crew.write_text(CREW.replace("use: careful}", "use: carefull}"))
+    assert main(["run", str(crew), "--approvals", "deny"]) == 2
+    err = capsys.readouterr().err
+    assert f"{crew}:10: models.smart-default.route[2].use: 'carefull' is neither an alias" \
+        in err
+    assert "Traceback" not in err
+
+
+# -- the call's facts, and conditions as CEL means them ----------------------------------
+
+
+def test_the_prompt_is_measured_incrementally_as_the_whole() -> None:
+    from workbench.gateway.routing import PromptSizes, estimate_tokens
+
+    sizes = PromptSizes()
+    history: list[dict] = []
+    for i in range(6):
+        history = [*history, {"role": "user", "content": "word " * (i * 50 + 3)},
+                   {"role": "assistant", "content": None, "tool_calls": [
+                       {"id": "c", "type": "function",
+                        "function": {"name": "f", "arguments": '{"q": "%s"}' % ("z" * i)}}]}]
+        request = ModelRequest("lead", "smart", history)
+        assert sizes.view(request)["prompt_tokens"] == estimate_tokens(history)
+    edited = [dict(history[0], content="short"), *history[1:]]  # a history rewritten
+    assert sizes.view(ModelRequest("lead", "smart", edited))["prompt_tokens"] == \
+        estimate_tokens(edited)
+
+
+@pytest.mark.parametrize("when", [
+    'agent.domain == "legal" && request.prompt_tokens > 10',
+    '"agent.domain" == agent.domain',                       # a name inside a string is text
+    'agent.domain.startsWith("le") || agent.name.matches("^co")',
+    'agent == {"name": "counsel", "role": "Counsel", "domain": "legal", "model": "m"}',
+    '["x", "y"].exists(agent, agent == "y") && request.purpose == "agent"',
+    'crew.name.size() > 3 && session.turns == 2',
+])
+def test_a_route_condition_means_what_cel_says_on_the_whole_facts(when: str) -> None:
+    import cel
+
+    from workbench.gateway.routing import compile_rule
+    from workbench.governance.activation import sample
+    from workbench.governance.condition import FUNCTIONS
+
+    rule = compile_rule(1, "fast", when, "x.yaml:1")
+    for domain, tokens in (("legal", 20), ("legal", 5), ("sales", 20)):
+        facts = dict(sample(), agent={"name": "counsel", "role": "Counsel", "domain": domain,
+                                      "model": "m"},
+                     request={"prompt_tokens": tokens, "purpose": "agent", "tools": 0},
+                     crew={"name": "routed"}, session={"cost_usd": 0.0, "tokens": 0,
+                                                       "turns": 2})
+        expected = cel.compile(when).execute(cel.Context(facts, FUNCTIONS))
+        assert rule.holds(facts) is expected, (when, domain, tokens)

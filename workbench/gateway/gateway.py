@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from workbench.gateway.profiles import ModelProfiles, Route
-from workbench.gateway.routing import Facts, bare_facts
+from workbench.gateway.routing import Facts, PromptSizes, bare_facts
 from workbench.gateway.scripted import ScriptedModel, ScriptPlayer
 from workbench.gateway.types import (
     AllBlocked,
@@ -38,6 +38,8 @@ class Gateway:
         self.scripted = ScriptedModel(player or ScriptPlayer([]))
         self.profiles = profiles
         self._litellm: Any = None
+        #: `request.*` of each call, for routes and model_call policies.
+        self.request_view = PromptSizes().view
 
     def route(self, request: ModelRequest, facts: Facts | None = None) -> Route:
         """The models a request will try, in order (its alias resolved, fallbacks included).

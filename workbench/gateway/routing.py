@@ -8,6 +8,7 @@ and are compiled once, when the profile is read. Nothing here imports LiteLLM or
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,21 +52,24 @@ class RouteRule:
     where: str = ""
     #: The compiled condition (a `governance.condition.Condition`), None without `when`.
     condition: Any = None
-    #: (name, fields or None) the condition reads: only these are handed to CEL.
-    needs: tuple[tuple[str, tuple[str, ...] | None], ...] = ()
+    #: The program run per call: the condition with each `name.field` it reads made one
+    #: variable `name__field` (handing CEL a map costs far more than a few plain values).
+    program: Any = None
+    #: The variables `program` reads: (variable, name, field or None for the whole value).
+    variables: tuple[tuple[str, str, str | None], ...] = ()
 
-    def holds(self, facts: Mapping[str, Any], context: Any) -> bool:
+    def holds(self, facts: Mapping[str, Any], context: Any = None) -> bool:
         """Whether this rule applies to a call with `facts`; raises if its condition fails
         or gives anything but true or false (the caller refuses the call)."""
         if self.condition is None:
             return True
-        from workbench.governance.condition import FUNCTIONS
+        return self.judge(_context(facts, (self,)))
 
-        data = {name: facts[name] if fields is None
-                else {f: facts[name][f] for f in fields if f in facts[name]}
-                for name, fields in self.needs}
-        result = self.condition.program.execute(
-            context(data, FUNCTIONS if self.condition.uses_functions else None))
+    def judge(self, context: Any) -> bool:
+        """`holds`, given a CEL context that has this rule's variables (`_context`)."""
+        if self.program is None:
+            return True
+        result = self.program.execute(context)
         if result is True or result is False:
             return result
         raise TypeError(f"gave {type(result).__name__}, not true or false")
@@ -86,19 +90,70 @@ def compile_rule(index: int, use: str, when: str | None, where: str) -> RouteRul
     for name in condition.variables:
         if name in UNROUTABLE_NAMES:
             raise ValueError(f"{name!r} cannot be used in a route: {UNROUTABLE_NAMES[name]}")
-    needs = tuple((name, None if fields is None else tuple(sorted(fields)))
-                  for name, fields in condition.needs.items())
-    return RouteRule(index, use, when, where, condition, needs)
+    program, variables = _flattened(when, condition)
+    return RouteRule(index, use, when, where, condition, program, variables)
+
+
+#: Comprehension macros bind names of their own: such a condition is run as it is written.
+_MACRO = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(")
+
+
+def _flattened(expr: str, condition: Any) -> tuple[Any, tuple[tuple[str, str, str | None], ...]]:
+    """`condition` with each `name.field` it reads (outside string literals) as a variable
+    `name__field`; names it uses whole stay maps. The checks ran on the condition as written,
+    so the program means the same."""
+    import cel
+
+    from workbench.governance.condition import _STRINGS, _fast_regex
+
+    flat = {name: fields for name, fields in condition.needs.items() if fields is not None}
+    if _MACRO.search(expr):
+        flat = {}
+    out: list[str] = []
+    last = 0
+    for m in [*_STRINGS.finditer(expr), None]:
+        code = expr[last:m.start()] if m else expr[last:]
+        for name, fields in flat.items():
+            for attr in fields:
+                code = re.sub(rf"(?<![\w.]){name}\s*\.\s*{attr}\b", f"{name}__{attr}", code)
+        out.append(code)
+        if m:
+            out.append(m.group(0))
+            last = m.end()
+    rewritten, _ = _fast_regex("".join(out))
+    variables = [(f"{n}__{a}", n, a) for n, fields in flat.items() for a in sorted(fields)]
+    variables += [(n, n, None) for n, fields in condition.needs.items() if n not in flat]
+    return cel.compile(rewritten), tuple(variables)
+
+
+def _context(facts: Mapping[str, Any], rules: tuple[RouteRule, ...]) -> Any:
+    """One CEL context with the variables every rule of `rules` reads, from `facts`."""
+    import cel
+
+    from workbench.governance.condition import FUNCTIONS
+
+    data: dict[str, Any] = {}
+    functions = None
+    for rule in rules:
+        for var, name, attr in rule.variables:
+            if var not in data:
+                data[var] = facts[name] if attr is None else facts[name][attr]
+        if rule.condition is not None and rule.condition.uses_functions:
+            functions = FUNCTIONS
+    return cel.Context(data, functions)
 
 
 def pick(alias: str, rules: tuple[RouteRule, ...], facts: Mapping[str, Any]) -> RouteRule:
     """The first rule of `alias` that holds for `facts`; `NoRoute` if none does or one fails
     (fail closed: a rule that cannot be judged does not let a later one choose instead)."""
-    import cel
-
+    try:
+        context = _context(facts, rules)
+    except Exception as exc:
+        raise NoRoute(alias, f"its routes could not be evaluated: {type(exc).__name__}: "
+                             f"{exc}") from None
     for rule in rules:
         try:
-            if rule.holds(facts, cel.Context):
+            if rule.judge(context):
                 return rule
         except Exception as exc:
             raise NoRoute(alias, f"route {rule.index} ({rule.when}) could not be evaluated: "
@@ -113,13 +168,11 @@ def pick(alias: str, rules: tuple[RouteRule, ...], facts: Mapping[str, Any]) -> 
 def explain(rules: tuple[RouteRule, ...], facts: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each rule with its condition's value for `facts` (True, False, or an error's text),
     and which one is chosen (the first that holds, if none before it failed)."""
-    import cel
-
     out: list[dict[str, Any]] = []
     chosen = False
     for rule in rules:
         try:
-            value: Any = rule.holds(facts, cel.Context)
+            value: Any = rule.holds(facts)
         except Exception as exc:
             value = f"error: {type(exc).__name__}: {exc}"
         row = {"index": rule.index, "when": rule.when or "", "use": rule.use,
@@ -138,6 +191,11 @@ def explain(rules: tuple[RouteRule, ...], facts: Mapping[str, Any]) -> list[dict
 def estimate_tokens(messages: list[dict[str, Any]]) -> int:
     """The prompt's tokens as the scripted model estimates them: its text (contents and text
     parts, joined by newlines, and tool calls' arguments) / 4."""
+    chars, parts = _text_size(messages)
+    return (chars + max(parts - 1, 0)) // 4
+
+
+def _text_size(messages: list[dict[str, Any]]) -> tuple[int, int]:
     chars = parts = 0
     for m in messages:
         content = m.get("content")
@@ -155,7 +213,29 @@ def estimate_tokens(messages: list[dict[str, Any]]) -> int:
                 function = call.get("function") if isinstance(call, dict) else None
                 if isinstance(function, dict):
                     chars += len(str(function.get("arguments") or ""))
-    return (chars + max(parts - 1, 0)) // 4
+    return chars, parts
+
+
+class PromptSizes:
+    """`request.*` for each call of a run, the prompt measured incrementally: an agent's
+    history grows by a message or two a call, so only what is new is counted."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], tuple[list[dict[str, Any]], int, int]] = {}
+
+    def view(self, request: Any) -> RequestView:
+        messages, key = request.messages, (request.agent, request.purpose)
+        last = self._last.get(key)
+        # the same message objects compare by identity (cheap), others by value
+        if last is not None and len(last[0]) <= len(messages) and \
+                messages[:len(last[0])] == last[0]:
+            chars, parts = _text_size(messages[len(last[0]):])
+            chars, parts = chars + last[1], parts + last[2]
+        else:
+            chars, parts = _text_size(messages)
+        self._last[key] = (list(messages), chars, parts)
+        return {"prompt_tokens": (chars + max(parts - 1, 0)) // 4,
+                "purpose": str(request.purpose), "tools": len(request.tools)}
 
 
 def request_view(request: Any) -> RequestView:

@@ -13,7 +13,6 @@ from typing import Any
 from workbench.errors import ProviderError
 from workbench.gateway.gateway import Gateway
 from workbench.gateway.profiles import Target
-from workbench.gateway.routing import request_view
 from workbench.gateway.types import AllBlocked, Blocked, ModelRequest, ModelResponse, split_model
 from workbench.governance.activation import Activation, domain_key
 from workbench.governance.activation import build as build_activation
@@ -289,7 +288,7 @@ class RunContext:
         decisions: list[dict[str, Any]] = []
         sent: list[list[dict[str, Any]]] = [original]
         # `request.*` for routes and model_call policies: the call's size, purpose, tools
-        facts = request_view(request)
+        facts = self.gateway.request_view(request)
 
         def prepare(target: Target) -> list[dict[str, Any]]:
             provider, name = split_model(target.model)

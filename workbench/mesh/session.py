@@ -93,8 +93,9 @@ def prepare(
         text = Path(crew).read_text(encoding="utf-8")
     else:
         spec = parse_crew(text, source, engine=engine, topology=topology)
-    # loading checked the crew's `models:` (file:line); the run parses them this once
-    models = crew_profiles(spec.models, source)
+    # loading checked the crew's `models:` (file:line); the run parses them this once, with
+    # their lines: a route or fallback naming no alias is found only beside the user's file
+    models = crew_profiles(spec.models, source, text)
     import_custom_tools(spec, source, text)  # runs their code: at a run, never at validation
     missing = apply_inputs(spec, inputs or {})
     if model:
