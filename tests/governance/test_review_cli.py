@@ -1,16 +1,18 @@
 """Deciding from the terminal: `--approvals prompt` needs a reason to reject, a waiting run
-says where it can be decided, and a run's summary reads as English."""
+says where it can be decided, and a run's summary reads as English. The runs are on SQLite
+and on PostgreSQL (the `backend` fixture, tests/pg.py)."""
 
 from __future__ import annotations
 
 import io
 import os
-import sqlite3
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from tests.pg import Backend
 from workbench.cli import main
 from workbench.cli.printer import RunPrinter
 from workbench.mesh import events as ev
@@ -19,8 +21,8 @@ from workbench.mesh.events import Event
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _prompted_run(home: Path, answers: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "WORKBENCH_HOME": str(home)}
+def _prompted_run(home: Path, db: Backend, answers: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "WORKBENCH_HOME": str(home), "WORKBENCH_DB": db.url}
     env.pop("WORKBENCH_REVIEWER", None)
     return subprocess.run(
         [sys.executable, "-m", "workbench.cli", "run", "support-triage", "--approvals",
@@ -28,64 +30,72 @@ def _prompted_run(home: Path, answers: str) -> subprocess.CompletedProcess[str]:
         input=answers, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
 
 
-def _decision(home: Path) -> tuple[str, str, str]:
-    con = sqlite3.connect(home / "workbench.db")
-    return con.execute("select status, reviewer, decision_reason from approval").fetchone()
+def _decision(db: Backend) -> tuple[str, str, str]:
+    [row] = db.sql("select status, reviewer, decision_reason from approval")
+    return row
 
 
-def test_prompt_asks_again_until_a_rejection_has_a_reason(tmp_path: Path) -> None:
+def test_prompt_asks_again_until_a_rejection_has_a_reason(tmp_path: Path,
+                                                          backend: Backend) -> None:
     home = tmp_path / "home"
-    done = _prompted_run(home, "r\n\n   \nnot to customers yet\n")
+    done = _prompted_run(home, backend, "r\n\n   \nnot to customers yet\n")
     assert done.returncode == 0, done.stderr
     assert done.stderr.count("a reason is required to reject") == 2
-    assert _decision(home) == ("rejected", "dana", "not to customers yet")
+    assert _decision(backend) == ("rejected", "dana", "not to customers yet")
     assert "rejected by dana: not to customers yet" in done.stdout
     # someone is asked at this terminal: no hint about deciding elsewhere
     assert "waiting for a reviewer" not in done.stderr
 
 
-def test_prompt_rejects_at_end_of_input_while_asking_the_reason(tmp_path: Path) -> None:
+def test_prompt_rejects_at_end_of_input_while_asking_the_reason(tmp_path: Path,
+                                                               backend: Backend) -> None:
     home = tmp_path / "home"
-    done = _prompted_run(home, "r\n\n")
+    done = _prompted_run(home, backend, "r\n\n")
     assert done.returncode == 0, done.stderr
     assert "no answer (end of input): rejected" in done.stderr
-    status, reviewer, reason = _decision(home)
+    status, reviewer, reason = _decision(backend)
     assert (status, reviewer) == ("rejected", "dana") and "end of input" in reason
 
 
-def _wait_pending(home: Path, timeout: float = 90) -> str:
-    db = home / "workbench.db"
+def _wait_pending(db: Backend, timeout: float = 90) -> str:
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if db.exists():
-            try:
-                row = sqlite3.connect(db).execute(
-                    "select id from approval where status='pending'").fetchone()
-            except sqlite3.OperationalError:
-                row = None
-            if row:
-                return row[0]
+        if row := db.scalar("select id from approval where status='pending'"):
+            return row
         time.sleep(0.1)
     raise AssertionError("no approval was requested")
 
 
-def test_a_waiting_run_says_how_to_decide(tmp_path: Path) -> None:
+def _with_password(url: str) -> str:
+    """The URL with a password in it (the test server trusts every local login)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(password="s3cret-pw").render_as_string(hide_password=False)
+
+
+def test_a_waiting_run_says_how_to_decide(tmp_path: Path, backend: Backend) -> None:
+    """The command it prints reaches the run's database: the home, and the database when
+    one was named on the command line (its password masked)."""
     home = tmp_path / "my home"
-    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_HOME"}
+    env = {k: v for k, v in os.environ.items() if k not in ("WORKBENCH_HOME", "WORKBENCH_DB")}
+    url = _with_password(backend.url) if backend.is_postgres else backend.url
     proc = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "--home", str(home), "run", "support-triage",
-         "--approvals", "wait", "--json"],
+        [sys.executable, "-m", "workbench.cli", "--home", str(home), "--db", url, "run",
+         "support-triage", "--approvals", "wait", "--json"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=env, cwd=ROOT)
     try:
-        approval_id = _wait_pending(home)
-        assert main(["--home", str(home), "approvals", "approve", approval_id]) == 0
+        approval_id = _wait_pending(backend)
+        assert main(["--home", str(home), "--db", url, "approvals", "approve",
+                     approval_id]) == 0
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    command = f"workbench --home '{home}'"
+    assert "s3cret-pw" not in err
+    shown = url.replace("s3cret-pw", "***")
+    command = f"workbench --home '{home}' --db {shlex.quote(shown)}"
     assert f"decide in `{command} review`" in err
     assert f"`{command} approvals approve {approval_id}`" in err
     assert f"`{command} approvals reject {approval_id} --reason TEXT`" in err
@@ -93,15 +103,17 @@ def test_a_waiting_run_says_how_to_decide(tmp_path: Path) -> None:
     assert all(line.startswith("{") for line in out.splitlines())
 
 
-def test_the_reviewer_comes_from_the_environment(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_the_reviewer_comes_from_the_environment(tmp_path: Path, monkeypatch, capsys,
+                                                 backend: Backend) -> None:
     home = tmp_path / "home"
+    monkeypatch.setenv("WORKBENCH_DB", backend.url)
     env = {**os.environ, "WORKBENCH_HOME": str(home)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "workbench.cli", "run", "support-triage", "--approvals", "wait"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         text=True, env=env, cwd=ROOT)
     try:
-        approval_id = _wait_pending(home)
+        approval_id = _wait_pending(backend)
         monkeypatch.setenv("WORKBENCH_REVIEWER", "erin")
         assert main(["--home", str(home), "approvals", "reject", approval_id, "--reason",
                      "not yet"]) == 0
@@ -110,7 +122,7 @@ def test_the_reviewer_comes_from_the_environment(tmp_path: Path, monkeypatch, ca
         if proc.poll() is None:
             proc.kill()
     assert "as erin" in capsys.readouterr().out
-    assert _decision(home) == ("rejected", "erin", "not yet")
+    assert _decision(backend) == ("rejected", "erin", "not yet")
 
 
 # -- how a run's end reads ----------------------------------------------------------------

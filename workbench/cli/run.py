@@ -77,6 +77,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if (args.approvals or default_mode()) == "wait":
         # nobody is asked here: say where a request can be decided
         home = f" --home {shlex.quote(args.home)}" if args.home else ""
+        if args.db:  # a team's database named on the command line: the hint names it too
+            from sqlalchemy.engine import make_url
+
+            shown = make_url(args.db).render_as_string(hide_password=True)
+            home += f" --db {shlex.quote(shown)}"
         governance.approvals.on_waiting = partial(print_waiting_hint,
                                                   command=f"workbench{home}")
         if hasattr(governance.humans, "on_waiting"):  # a reviewer answers human turns too
