@@ -37,7 +37,7 @@ from workbench.mesh.otlp_wire import Encoder
 log = logging.getLogger(__name__)
 
 #: How long the end of a run waits for its spans to reach the collector.
-FLUSH_TIMEOUT_MS = 5000
+FLUSH_TIMEOUT_S = 3.0
 SCOPE = "workbench"
 
 #: LiteLLM's provider names where the GenAI conventions spell them otherwise.
@@ -102,14 +102,43 @@ class _Open:
         self.status = Status(StatusCode.ERROR, description or kind)
 
 
-@dataclass
 class Pipeline:
     """Where finished spans go for one endpoint: the SDK's batch processor (a queue and a
     thread of its own) in front of the OTLP/HTTP exporter."""
 
-    processor: BatchSpanProcessor
-    resource: Resource
-    scope: InstrumentationScope
+    def __init__(self, processor: BatchSpanProcessor, resource: Resource,
+                 scope: InstrumentationScope, exporter: Any = None) -> None:
+        self.processor = processor
+        self.resource = resource
+        self.scope = scope
+        self.exporter = exporter
+        self._flushing: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
+        """Send what is queued; False when the collector has not taken it in `timeout_s`.
+
+        The SDK's force_flush ignores its timeout (it retries for the exporter's whole
+        timeout): it runs on a thread of its own, one at a time, and a run's end waits
+        for it no longer than `timeout_s`."""
+        with self._lock:
+            thread = self._flushing
+            if thread is None or not thread.is_alive():
+                thread = self._flushing = threading.Thread(
+                    target=self.processor.force_flush, name="otel-flush", daemon=True)
+                thread.start()
+        thread.join(timeout_s)
+        return not thread.is_alive()
+
+    def close(self) -> None:
+        """At exit: what is queued goes if the collector takes it soon; then the exporter
+        stops (a retry in progress too), so an unreachable collector never holds up exit."""
+        flushing = self._flushing
+        if flushing is None or not flushing.is_alive():  # else it is not answering now
+            self.flush()
+        if self.exporter is not None:
+            self.exporter.shutdown()
+        self.processor.shutdown()
 
 
 _pipelines: dict[str, Pipeline] = {}
@@ -125,21 +154,6 @@ def _version() -> str:
         return ""
 
 
-class _Resource(Resource):
-    """A resource that hashes once: the OTLP encoder groups every span by its resource,
-    and Resource hashes by JSON-encoding its attributes each time."""
-
-    _hash: int | None = None
-
-    def __hash__(self) -> int:
-        if self._hash is None:
-            self._hash = super().__hash__()
-        return self._hash
-
-    def __eq__(self, other: object) -> bool:
-        return self is other or super().__eq__(other)
-
-
 def _resource() -> Resource:
     attrs: dict[str, Any] = {"service.name": "workbench"}
     # the user's own service name wins (Resource.create lets ours beat the environment's)
@@ -148,8 +162,7 @@ def _resource() -> Resource:
         attrs = {}
     if _version():
         attrs["service.version"] = _version()
-    made = Resource.create(attrs)
-    return _Resource(made.attributes, made.schema_url)
+    return Resource.create(attrs)
 
 
 class _Exporter(OTLPSpanExporter):
@@ -161,6 +174,10 @@ class _Exporter(OTLPSpanExporter):
     def __init__(self, endpoint: str) -> None:
         super().__init__(endpoint=endpoint)
         self._encoder = Encoder()
+
+    def shutdown(self) -> None:
+        if not self._shutdown:  # at exit, and again from the processor's shutdown
+            super().shutdown()
 
     def export(self, spans: Any) -> SpanExportResult:
         client = getattr(self, "_client", None)
@@ -182,9 +199,10 @@ def pipeline_for(url: str) -> Pipeline:
     with _pipelines_lock:
         pipeline = _pipelines.get(url)
         if pipeline is None:
-            processor = BatchSpanProcessor(_Exporter(url))
-            atexit.register(processor.shutdown)  # what is still queued goes at exit
-            pipeline = Pipeline(processor, _resource(), InstrumentationScope(SCOPE, _version()))
+            exporter = _Exporter(url)
+            pipeline = Pipeline(BatchSpanProcessor(exporter), _resource(),
+                                InstrumentationScope(SCOPE, _version()), exporter)
+            atexit.register(pipeline.close)
             _pipelines[url] = pipeline
         return pipeline
 
@@ -571,9 +589,9 @@ class RunTracer:
         self._end(root, e.ts)
         self.root = None
         # the run's spans are out before it ends (a CLI process exits right after)
-        if not self.pipeline.processor.force_flush(FLUSH_TIMEOUT_MS):
-            log.warning("the run's trace could not be sent to %s in %d s", self.url,
-                        FLUSH_TIMEOUT_MS // 1000)
+        if not self.pipeline.flush():
+            log.warning("the run's trace could not be sent to %s in %.0f s", self.url,
+                        FLUSH_TIMEOUT_S)
 
 
 def _flat(data: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
