@@ -177,6 +177,23 @@ async def test_the_gate_denies_the_routed_model_and_no_other_route_is_used(
     assert [e.data["model"] for e in _calls(events)] == ["scripted/fast"]
 
 
+async def test_a_denied_routed_model_falls_back_only_within_its_own_chain(
+        tmp_path: Path) -> None:
+    crew = CREW.replace("  careful: scripted/careful\n",
+                        "  careful: {model: scripted/careful, fallbacks: [scripted/backup]}\n")
+    ctx, events = _ctx(tmp_path, crew, DENY_CAREFUL)
+    response = await ctx.complete(_ask("counsel"))
+    assert response.finish_reason != "blocked"
+    call = _calls(events)[-1]
+    # its own fallback answered (judged for itself), never the default route's model
+    assert call.data["model"] == "scripted/backup"
+    assert call.data["fallback_from"] == "careful"
+    assert call.data["blocked"] == ["careful: careful is closed today"]
+    assert [(d["model"], d["effect"]) for d in call.data["decisions"]] == [
+        ("scripted/careful", "deny"), ("scripted/backup", "allow")]
+    assert call.data["route"][0]["use"] == "careful"
+
+
 @pytest.mark.usefixtures("warm_litellm")
 async def test_over_http_the_denied_route_is_never_called_nor_replaced(tmp_path: Path) -> None:
     fast = ", ".join(f"{k}: {v}" for k, v in {**FAST, "num_retries": 0}.items())

@@ -72,8 +72,9 @@ class Gateway:
             if answer is not None:
                 return answer
         blocked: list[tuple[str, str]] = []
-        if route.primary.provider == "scripted":
-            # the scripted model never fails, so only a block moves on to its fallbacks
+        while route.primary.provider == "scripted":
+            # the scripted model never fails, so only a block moves on to its fallbacks (a
+            # scripted fallback answers here too: LiteLLM does not know it)
             try:
                 messages = prepare(route.primary) if prepare else request.messages
             except Blocked as exc:
@@ -82,8 +83,12 @@ class Gateway:
                     raise AllBlocked(blocked) from None
                 route = Route(route.name, route.targets[1:])
             else:
-                return self._scripted(dataclasses.replace(
+                response = self._scripted(dataclasses.replace(
                     request, model=route.primary.model, messages=messages), on_delta)
+                if blocked:
+                    response.fallback_from = blocked[0][0]
+                    response.blocked = tuple(f"{label}: {why}" for label, why in blocked)
+                return response
         if self._litellm is None:
             from workbench.gateway.litellm_provider import LiteLLMProvider
 
