@@ -269,6 +269,27 @@ def test_unknown_kinds_become_span_events_without_their_prose(receiver: Receiver
     assert attrs["workbench.bid.cost_usd"] == 0.002 and attrs["workbench.bid.load"] == 1
 
 
+def test_an_unreachable_collector_does_not_fail_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+
+    from workbench.mesh import otel
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setattr(otel, "FLUSH_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(tracing, "_override", None)
+    tracing.use_endpoint(f"http://127.0.0.1:{port}")
+    try:
+        outcome = _run(CREWS / "market-entry.yaml", tmp_path / "home")
+    finally:
+        tracing.use_endpoint(None)
+    assert outcome.status == "completed", outcome.error
+    assert any("could not be sent" in r.getMessage() for r in caplog.records)
+
+
 def test_the_switches_follow_the_standard_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tracing, "_override", None)
     assert tracing.traces_endpoint({}) is None

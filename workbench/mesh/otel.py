@@ -115,7 +115,7 @@ class Pipeline:
         self._flushing: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
+    def flush(self, timeout_s: float | None = None) -> bool:
         """Send what is queued; False when the collector has not taken it in `timeout_s`.
 
         The SDK's force_flush ignores its timeout (it retries for the exporter's whole
@@ -127,7 +127,7 @@ class Pipeline:
                 thread = self._flushing = threading.Thread(
                     target=self.processor.force_flush, name="otel-flush", daemon=True)
                 thread.start()
-        thread.join(timeout_s)
+        thread.join(FLUSH_TIMEOUT_S if timeout_s is None else timeout_s)
         return not thread.is_alive()
 
     def close(self) -> None:
