@@ -282,8 +282,9 @@ def test_no_key_reaches_the_recording(home: Path, tmp_path: Path, monkeypatch) -
     with FakeProvider(replies=[tool_call("calculator", expression="2+2"),
                                Reply(content="4. TERMINATE")]) as fp:
         crew.write_text(
-            "name: keyed\nmodel: openai/fake-model\n"
-            f"api_base: {fp.api_base}\n"
+            "name: keyed\nmodel: careful\n"
+            "models:\n  careful: {model: openai/fake-model, "
+            f"api_base: '{fp.api_base}', temperature: 0.3, max_tokens: 200}}\n"
             "topology: {kind: network, max_turns: 2}\n"
             "agents:\n  - {name: a, role: Analyst, goal: Add, tools: [calculator]}\n")
         assert _run(home, str(crew)) == 0
@@ -293,6 +294,12 @@ def test_no_key_reaches_the_recording(home: Path, tmp_path: Path, monkeypatch) -
     with _store(home) as store:
         recorded = list(iter_exchanges(store, sid))
     assert recorded and recorded[0]["request"]["tools"][0]["function"]["name"] == "calculator"
+    # the parameters as sent, with the model that answered
+    assert fp.requests[0]["temperature"] == 0.3 and fp.requests[0]["max_tokens"] == 200
+    assert recorded[0]["request"]["params"] == {"temperature": 0.3, "max_tokens": 200}
+    assert recorded[0]["model"] == "openai/fake-model"
+    assert recorded[0]["response"]["tool_calls"][0]["arguments"] == {"expression": "2+2"}
+    assert recorded[1]["response"]["usage"]["completion_tokens"] > 0
     for path in home.rglob("*"):
         if path.is_file():
             assert key.encode() not in path.read_bytes(), path
@@ -364,3 +371,39 @@ def _crew_path(home: Path) -> Path:
     from workbench.crews import find_crew
 
     return find_crew("market-entry", Settings(home=home))
+
+
+def test_recorded_messages_are_whole_again_however_a_conversation_changes(
+        tmp_path: Path) -> None:
+    from workbench.store.recordings import Exchange, Recorder, safe_params
+
+    store = Store(f"sqlite:///{tmp_path / 'wb.db'}")
+    store.create_session(id="s", crew_name="c", engine="autogen", topology="network")
+    m = [{"role": "system", "content": "You are A"}, {"role": "user", "content": "task"}]
+    lists = [
+        ("a", "agent", m),
+        ("a", "agent", [*m, {"role": "assistant", "content": "one"}]),
+        ("a", "selector", [{"role": "user", "content": "who next?"}]),
+        # an earlier message changed (redacted differently): kept only up to it
+        ("a", "agent", [m[0], {"role": "user", "content": "[redacted]"},
+                        {"role": "assistant", "content": "one"}]),
+        ("a", "agent", []),
+        ("a", "agent", [m[0]]),
+    ]
+    recorder = Recorder(store, "s")
+    for seq, (agent, purpose, messages) in enumerate(lists, 1):
+        recorder.put(Exchange(seq, 0.0, agent, purpose, seq - 1, "scripted/x", "scripted",
+                              None, list(messages), {"tools": []}, {"content": str(seq)}))
+    recorder.close()
+    assert recorder.error is None
+    got = list(iter_exchanges(store, "s"))
+    assert [x["request"]["messages"] for x in got] == [x[2] for x in lists]
+    # the long conversation was stored once: later rows keep what came before
+    rows = sqlite3.connect(tmp_path / "wb.db").execute(
+        "select seq, base_seq, keep from exchange order by seq").fetchall()
+    assert rows == [(1, None, 0), (2, 1, 2), (3, None, 0), (4, 2, 1), (5, None, 0),
+                    (6, None, 0)]
+    store.close()
+    assert safe_params({"temperature": 0.2, "api_key": "k", "extra_headers": {"x": 1},
+                        "Authorization": "b", "max_tokens": 9, "api_base": "u"}) == {"temperature": 0.2,
+                                                                    "max_tokens": 9}

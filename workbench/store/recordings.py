@@ -55,8 +55,11 @@ EXCHANGES = Table(
     Column("response", Text, nullable=False),
 )
 
-#: Parameter names that may carry a credential: never recorded, whatever their value.
-_SECRET_PARAM = re.compile(r"key|token|secret|passw|auth|header|cookie|credential", re.I)
+#: Parameter names that may carry a credential (or an address that may): never recorded,
+#: whatever their value.
+_SECRET_PARAM = re.compile(
+    r"(^|_)(api_?key|keys?|token|secrets?|passw\w*|auth\w*|bearer|headers?|cookies?"
+    r"|credentials?|base|url|uri|endpoint)$|^(api_?key|auth|secret|access_token)", re.I)
 
 
 def _dumps(value: Any) -> str:
