@@ -68,8 +68,8 @@ async def test_two_marked_sessions_open_side_by_side_and_scroll_in_step(designer
         # the first two turns agree; the lead's third differs (GO against NO-GO)
         assert c.first_divergence == 2 and compare.row == 2
         summary = plain(compare.query_one("#compare-summary", Static))
-        assert "first divergence: turn 3 (lead, message)" in summary
-        assert "crew changed: +1 −1 lines" in summary
+        assert "diverges at turn 3: lead, message · 3/5 turns differ" in summary
+        assert "crew changed +1 −1" in summary
         a, b = compare.query(ComparePane)
         assert "market-entry v1" in str(a.border_title)
         assert "market-entry v2" in str(b.border_title)

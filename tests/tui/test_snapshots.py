@@ -206,3 +206,56 @@ def test_run_screen_marketplace_bid_table(seeded, make_app, snap_compare, size) 
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+# -- the designer's loop: two sessions compared, evals ---------------------------------------
+
+
+@pytest.fixture
+def designer(seeded):
+    """The seed plus a second version of a run and three evals (tests/tui/seed.py)."""
+    from tests.tui.seed import seed_designer
+
+    seed_designer(seeded)
+    return seeded
+
+
+def compared(*pressed: str) -> Callable[[Pilot], Awaitable[None]]:
+    """Mark S_DONE (A) and S_FORK (B) in Sessions, open them side by side, then `pressed`."""
+
+    async def run_before(pilot: Pilot) -> None:
+        from tests.tui.conftest import wait_for
+
+        await keys("down", "down", "space", "up", "space", "c")(pilot)
+        await wait_for(pilot, lambda: bool(getattr(pilot.app.screen, "_starts", None)),
+                       what="the comparison")
+        await keys(*pressed)(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_screen_at_the_first_divergence(designer, make_app, snap_compare,
+                                                size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=compared())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_screen_per_agent(designer, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=compared("g"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_evals_screen_judge_check(designer, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size,
+                        run_before=keys("7", "enter", "enter", "down", "down"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_evals_screen_two_runs_compared(designer, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("7", "c"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_evals_screen_pass_rate_per_version(designer, make_app, snap_compare, size) -> None:
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("7", "v"))

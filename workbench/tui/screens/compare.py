@@ -322,7 +322,7 @@ class CompareScreen(SectionScreen):
                         and not line.startswith("+++"))
             removed = sum(1 for line in c.crew_diff if line.startswith("-")
                           and not line.startswith("---"))
-            text.append(f"crew changed: +{added} −{removed} lines (d)", CHANGED)
+            text.append(f"crew changed +{added} −{removed} (d)", CHANGED)
         text.append(" · ")
         if c.first_divergence is None:
             text.append("the turns agree", "green")
@@ -330,8 +330,8 @@ class CompareScreen(SectionScreen):
             row = c.rows[c.first_divergence]
             who = (row.a or row.b).agent  # type: ignore[union-attr]
             differ = sum(1 for r in c.rows if not r.same)
-            text.append(f"first divergence: turn {c.first_divergence + 1} ({who}, "
-                        f"{', '.join(row.differences)}) · {differ} of {len(c.rows)} differ",
+            text.append(f"diverges at turn {c.first_divergence + 1}: {who}, "
+                        f"{', '.join(row.differences)} · {differ}/{len(c.rows)} turns differ",
                         DIVERGENCE)
         self.query_one("#compare-summary", Static).update(text)
 

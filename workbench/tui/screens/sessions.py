@@ -330,8 +330,6 @@ class SessionsScreen(SectionScreen):
                 row = next(r for r in self._rows if r["id"] == changed)
                 table.update_cell_at(Coordinate(self._ids.index(changed), 0),
                                      crew_cell(row, self._mark_of(changed)))
-        if len(self.marks) == 2:
-            self.notify("Two sessions marked: c compares them", title="Compare")
 
     def action_compare(self) -> None:
         from workbench.tui.screens.compare import CompareScreen
