@@ -86,6 +86,11 @@ def test_sessions_list_show_and_export(home: Path, db: Backend, tmp_path: Path,
     assert main(["--home", str(home), "sessions", "list"]) == 0
     listing = capsys.readouterr().out
     assert "market-entry" in listing and "completed" in listing
+    # a search ignores case on both backends, and a typed % is not a wildcard
+    assert main(["--home", str(home), "sessions", "list", "--search", "MARKET"]) == 0
+    assert "market-entry" in capsys.readouterr().out
+    assert main(["--home", str(home), "sessions", "list", "--search", "market%entry"]) == 0
+    assert "no sessions match" in capsys.readouterr().out
     sid = _store(db).list_sessions()[0]["id"]
     assert main(["--home", str(home), "sessions", "show", sid[:8]]) == 0
     shown = capsys.readouterr().out

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import create_engine, event, func, inspect, select, text, update
+from sqlalchemy import create_engine, event, func, inspect, or_, select, text, update
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
@@ -471,9 +471,10 @@ class Store:
     def list_sessions(self, limit: int = 200, search: str = "") -> list[dict[str, Any]]:
         q = select(SESSIONS).order_by(SESSIONS.c.started_at.desc()).limit(limit)
         if search:
-            like = f"%{search}%"
-            q = q.where(SESSIONS.c.crew_name.like(like) | SESSIONS.c.task.like(like)
-                        | SESSIONS.c.id.like(like) | SESSIONS.c.status.like(like))
+            # ignoring case on every backend (SQLite's LIKE does, PostgreSQL's does not), and
+            # a typed % or _ is itself, not a wildcard
+            q = q.where(or_(*(c.icontains(search, autoescape=True) for c in (
+                SESSIONS.c.crew_name, SESSIONS.c.task, SESSIONS.c.id, SESSIONS.c.status))))
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
