@@ -181,6 +181,8 @@ def _line_model_call(line: Text, entry: Entry, model: RunModel) -> None:
         tokens = (d.get("prompt_tokens") or 0) + (d.get("completion_tokens") or 0)
         line.append(f"  {tokens:,} tok · {format_cost(d.get('cost_usd'))} · "
                     f"{milliseconds(d.get('latency_ms'))}", DIM)
+        if d.get("replayed"):
+            line.append(" · replayed", "magenta")  # from the recording, no provider asked
 
 
 def _line_run_started(line: Text, entry: Entry, model: RunModel) -> None:
@@ -244,6 +246,13 @@ def _line_task(line: Text, entry: Entry, model: RunModel) -> None:
         line.append(f"{task} done by ", DIM)
         line.append(entry.agent or "?", agent_style(model, entry.agent))
         line.append(f": {one_line(entry.text, 160)}", DIM)
+
+
+def _line_fork_diverged(line: Text, entry: Entry, model: RunModel) -> None:
+    """A fork's replay stopped: from here on the run is live."""
+    line.append("⑂ live from here ", "bold magenta")
+    line.append(f"after {plural(entry.data.get('replayed', 0), 'recorded call')}: ", DIM)
+    line.append(one_line(entry.text, 200))
 
 
 def _line_other(line: Text, entry: Entry, model: RunModel) -> None:
