@@ -328,6 +328,19 @@ def test_run_otel_flag_sends_the_trace(receiver: Receiver, home: Path,
         s.name for s in receiver.spans}
 
 
+def test_eval_traces_each_case_run(receiver: Receiver, home: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """`workbench eval` decides as every run does (the environment here): one trace a case."""
+    from workbench.cli import main
+
+    code = main(["--home", str(home), "eval", "market-entry", "--cases",
+                 str(CREWS / "cases" / "market-entry.yaml")])
+    assert code == 0, capsys.readouterr().out
+    roots = [s for s in receiver.spans if not s.parent_id]
+    assert len(roots) == 2 and {r.name for r in roots} == {"invoke_workflow market-entry"}
+    assert len({s.trace_id for s in receiver.spans}) == 2
+
+
 _OFF = """
 import asyncio, sys, tempfile
 from pathlib import Path
