@@ -248,13 +248,6 @@ def _line_task(line: Text, entry: Entry, model: RunModel) -> None:
         line.append(f": {one_line(entry.text, 160)}", DIM)
 
 
-def _line_fork_diverged(line: Text, entry: Entry, model: RunModel) -> None:
-    """A fork's replay stopped: from here on the run is live."""
-    line.append("⑂ live from here ", "bold magenta")
-    line.append(f"after {plural(entry.data.get('replayed', 0), 'recorded call')}: ", DIM)
-    line.append(one_line(entry.text, 200))
-
-
 def _line_other(line: Text, entry: Entry, model: RunModel) -> None:
     line.append(f"{entry.kind} ", DIM)
     line.append(one_line(entry.text, 200))
