@@ -400,3 +400,15 @@ def test_a_route_condition_means_what_cel_says_on_the_whole_facts(when: str) -> 
                                                        "turns": 2})
         expected = cel.compile(when).execute(cel.Context(facts, FUNCTIONS))
         assert rule.holds(facts) is expected, (when, domain, tokens)
+
+
+async def test_a_model_call_policy_sees_the_calls_request(tmp_path: Path) -> None:
+    policy = ("version: 1\nrules:\n  - {id: too-long, on: model_call, effect: deny, "
+              "reason: prompt too long, when: 'request.prompt_tokens > 500 && "
+              "request.purpose == \"agent\"'}\n")
+    ctx, events = _ctx(tmp_path, CREW.replace("model: smart-default\n", "model: fast\n"),
+                       policy)
+    assert (await ctx.complete(ModelRequest("lead", "fast", [
+        {"role": "user", "content": "x" * 4000}]))).finish_reason == "blocked"
+    assert (await ctx.complete(_ask("lead"))).finish_reason != "blocked"
+    assert [e.data["model"] for e in _calls(events)] == ["scripted/fast"]
