@@ -364,6 +364,27 @@ def test_a_session_forks_through_the_api_the_tui_uses(home: Path, tmp_path: Path
         assert outcome.status == "completed", outcome.error
         assert session.replay.replayed == 4 and session.replay.diverged
     assert ForkSource.parse(f"{source[:8]}@{step}") == ForkSource(source[:8], step, False)
+    # the steps to fork from are the model calls, each with what it led to
+    from workbench.mesh.replay import fork_points
+
+    with _store(home) as store:
+        points = fork_points(store, source[:10])
+    assert [p.seq for p in points] == [c["seq"] for c in _events(home, source, "model.call")]
+    assert [(p.agent, p.call) for p in points[:3]] == [("lead", 1), ("analyst", 1),
+                                                        ("analyst", 2)]
+    assert points[1].preview == "calls calculator"
+    assert points[0].preview.startswith("Analyst, size the Nordic")
+
+
+def test_sessions_show_lists_the_steps_to_fork_from(home: Path, capsys) -> None:
+    assert _run(home, "market-entry") == 0
+    source = _last_session(home)
+    capsys.readouterr()
+    assert main(["--home", str(home), "sessions", "show", source[:8], "--steps"]) == 0
+    out = capsys.readouterr().out
+    assert f"--from {source[:12]}@STEP" in out
+    for call in _events(home, source, "model.call"):
+        assert f"\n{call['seq']:<4}  {call['agent']}" in out
 
 
 def _crew_path(home: Path) -> Path:

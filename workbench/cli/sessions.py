@@ -23,6 +23,9 @@ def register(sub: Any) -> None:
     ls.add_argument("--json", action="store_true")
     show = sessions.add_parser("show", help="a session's summary and transcript")
     show.add_argument("id", metavar="ID")
+    show.add_argument("--steps", action="store_true",
+                      help="also list its model calls as steps to fork from "
+                           "(`workbench run CREW --from ID@STEP`)")
     export = sessions.add_parser("export", help="export a session")
     export.add_argument("id", metavar="ID")
     export.add_argument("--format", choices=["md", "json"], default="md")
@@ -82,6 +85,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
             head, sep, rest = text.partition("\n")
             text = f"{head}\n\n{origin}{sep}{rest}" if sep else f"{text}\n\n{origin}"
         print(text)
+        if args.steps:
+            print_steps(store, args.id)
         return EXIT_OK
     if args.format == "json":
         text = json.dumps(session_json(store, args.id), indent=2, default=str)
@@ -106,6 +111,23 @@ def forked_from(store: Any, session_id: str) -> str:
     tools = "; recorded tool results reused" if origin.get("replay_tools") else ""
     return (f"Forked from session {origin['session_id']}: its recording answered the model "
             f"calls{where}{tools}.")
+
+
+def print_steps(store: Any, session_id: str) -> None:
+    """The session's model calls as steps to fork from."""
+    from workbench.mesh.replay import fork_points
+
+    points = fork_points(store, session_id)
+    sid = store.get_session(session_id)["id"]
+    print("\n## Steps to fork from\n")
+    if not points:
+        print("No model calls: nothing to fork from.")
+        return
+    print(f"`workbench run CREW --from {sid[:12]}@STEP` answers the model calls before STEP "
+          "from the recording and makes the call at STEP live.\n")
+    print_table([[str(p.seq), p.agent, f"call {p.call}" + ("" if p.purpose == "agent"
+                                                           else f" ({p.purpose})"),
+                  p.preview] for p in points], ["STEP", "AGENT", "CALL", "LED TO"])
 
 
 def purge_session(args: argparse.Namespace) -> int:

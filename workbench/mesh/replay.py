@@ -346,3 +346,39 @@ def attach(session: Any, fork: ForkSource | None) -> dict[str, Any] | None:
     ctx.on_exchange = layer.on_exchange
     session.replay = replay
     return fork.to_dict() if fork is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class ForkPoint:
+    """A step a fork can start at: a model call of the session (its model.call's seq).
+    `--from SESSION@seq` answers the calls before it from the recording and asks this one
+    live: the agent speaks again, with the crew as it is then."""
+
+    seq: int
+    agent: str
+    purpose: str
+    #: The agent's call, counted from 1.
+    call: int
+    #: What the call led to: the agent's next message, or its tool calls.
+    preview: str
+
+
+def fork_points(store: Store, session_id: str) -> list[ForkPoint]:
+    """The session's model calls, in order, as places to fork from (id or unique prefix)."""
+    sid = store.get_session(session_id)["id"]
+    points: list[ForkPoint] = []
+    calls: dict[str, int] = {}
+    waiting: dict[str, int] = {}  # agent -> index in points of its call without a preview
+    for e in store.iter_events(sid):
+        kind, agent, data = e["kind"], e["agent"] or "", e["data"]
+        if kind == ev.MODEL_CALL and data.get("ok", True):
+            calls[agent] = calls.get(agent, 0) + 1
+            tools = ", ".join(data.get("tool_calls") or [])
+            points.append(ForkPoint(e["seq"], agent, data.get("purpose", "agent"),
+                                    calls[agent], f"calls {tools}" if tools else ""))
+            waiting[agent] = len(points) - 1
+        elif kind == ev.MESSAGE and agent in waiting:
+            at = waiting.pop(agent)  # what it said says more than the tools it called
+            text = " ".join((e["content"] or "").split())
+            points[at] = dataclasses.replace(points[at], preview=text[:100])
+    return points
