@@ -98,7 +98,8 @@ def test_a_run_is_one_trace_of_genai_spans(engine: str, receiver: Receiver,
         agent = turn.name.split(" ", 1)[1]
         assert turn.attributes["gen_ai.operation.name"] == "invoke_agent"
         assert turn.attributes["gen_ai.agent.name"] == agent
-        assert turn.attributes["gen_ai.request.model"] == "scripted/demo"
+        assert turn.attributes["gen_ai.request.model"] == "demo"
+        assert turn.attributes["gen_ai.provider.name"] == "scripted"
         for child in _children(spans, turn):
             assert child.name.split(" ")[0] in ("chat", "execute_tool")
             assert child.attributes.get("gen_ai.agent.name", agent) == agent
@@ -110,10 +111,11 @@ def test_a_run_is_one_trace_of_genai_spans(engine: str, receiver: Receiver,
         outcome.totals.prompt_tokens
     for chat in chats:
         a = chat.attributes
-        assert chat.name == "chat scripted/demo" and chat.kind == 3  # SPAN_KIND_CLIENT
+        assert chat.name == "chat demo" and chat.kind == 3  # SPAN_KIND_CLIENT
         assert a["gen_ai.operation.name"] == "chat"
         assert a["gen_ai.provider.name"] == "scripted"
-        assert a["gen_ai.request.model"] == a["gen_ai.response.model"] == "scripted/demo"
+        # the model as its provider names it ("scripted/demo": provider scripted)
+        assert a["gen_ai.request.model"] == a["gen_ai.response.model"] == "demo"
         assert a["gen_ai.usage.output_tokens"] > 0 and "workbench.cost_usd" in a
     engineer = turns[1]
     finish = [c.attributes["gen_ai.response.finish_reasons"]
@@ -234,6 +236,52 @@ def test_marketplace_events_are_span_events(engine: str, receiver: Receiver,
     bid = next(a for n, _, a in root.events if n == "task.bid")
     assert "workbench.cost_usd" in bid and "workbench.load" in bid
     assert b"release notes" not in _all_text(receiver)  # a task's text is content
+
+
+def test_real_provider_calls_and_a_provider_error_in_the_trace(
+        receiver: Receiver, tmp_path: Path, warm_litellm: None) -> None:
+    """Over the real provider path (an OpenAI-compatible server on 127.0.0.1): the chat span
+    names the provider and model and counts the usage; a call that fails for good is an
+    error span, and the run's root ends in error."""
+    from tests.fakeprovider import FakeProvider, Reply
+
+    calls: list[int] = []
+
+    def responder(payload: dict) -> Reply:
+        calls.append(1)
+        if len(calls) == 1:
+            return Reply(content="Serviceable market: 25 million EUR.")
+        return Reply(status=400, message="the provider refuses this one")
+
+    with FakeProvider(responder=responder) as fp:
+        crew = tmp_path / "loopback.yaml"
+        crew.write_text(f"""
+name: loopback
+engine: autogen
+model: openai/loopback-model
+api_base: {fp.api_base}
+topology: {{kind: network, max_turns: 3}}
+agents:
+  - {{name: analyst, role: Market analyst, goal: Answer with numbers}}
+""")
+        outcome = _run(crew, tmp_path / "home")
+    assert outcome.status == "failed"
+    chats = sorted((s for s in receiver.spans if s.name.startswith("chat ")),
+                   key=lambda s: s.start_ns)
+    assert [c.name for c in chats] == ["chat loopback-model"] * 2
+    ok, failed = chats
+    assert ok.attributes["gen_ai.provider.name"] == "openai"
+    assert ok.attributes["gen_ai.request.model"] == "loopback-model"
+    assert "workbench.cost_usd" not in ok.attributes  # no price: unknown, never zero
+    assert ok.attributes["gen_ai.usage.input_tokens"] > 0
+    assert ok.attributes["gen_ai.response.finish_reasons"] == ["stop"]
+    assert ok.status_code == 0
+    assert failed.status_code == 2 and failed.attributes["error.type"] == "provider_error"
+    assert failed.attributes["gen_ai.response.finish_reasons"] == ["error"]
+    root, = (s for s in receiver.spans if not s.parent_id)
+    assert root.status_code == 2 and root.attributes["workbench.status"] == "failed"
+    turns = [s for s in receiver.spans if s.name == "invoke_agent analyst"]
+    assert turns[-1].status_code == 2  # the turn the failure cut short
 
 
 def test_unknown_kinds_become_span_events_without_their_prose(receiver: Receiver) -> None:

@@ -329,8 +329,7 @@ class RunTracer:
             turn = None
         if turn is None and open_one:
             info = self.agents.get(agent, {})
-            model = info.get("model") or ""
-            provider = model.split("/", 1)[0] if "/" in model else None
+            provider, model = _split(info.get("model") or "")
             turn = self._start(
                 f"invoke_agent {agent}", ts, self._root_span(ts),
                 **{"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": agent,
@@ -366,8 +365,8 @@ class RunTracer:
         turn = self._turn(e.agent, start, open_one=d.get("purpose", "agent") == "agent",
                           work=True)
         parent = turn if turn is not None else self._root_span(e.ts)
-        model = d.get("model") or ""
-        provider = d.get("provider") or (model.split("/", 1)[0] if "/" in model else "")
+        prefix, model = _split(d.get("model") or "")
+        provider = d.get("provider") or prefix
         ok = d.get("ok", True)
         tool_calls = d.get("tool_calls") or []
         finish = d.get("finish_reason") or ("error" if not ok else
@@ -376,7 +375,8 @@ class RunTracer:
         attrs = {
             "gen_ai.operation.name": "chat",
             "gen_ai.provider.name": PROVIDERS.get(provider, provider) or None,
-            "gen_ai.request.model": d.get("requested") or model,
+            "gen_ai.request.model": _split(d["requested"])[1] if d.get("requested")
+            else model,
             "gen_ai.response.model": model,
             "gen_ai.usage.input_tokens": d.get("prompt_tokens"),
             "gen_ai.usage.output_tokens": d.get("completion_tokens"),
@@ -592,6 +592,15 @@ class RunTracer:
         if not self.pipeline.flush():
             log.warning("the run's trace could not be sent to %s in %.0f s", self.url,
                         FLUSH_TIMEOUT_S)
+
+
+def _split(model: str) -> tuple[str | None, str]:
+    """`openai/gpt-4o-mini` -> ("openai", "gpt-4o-mini"): the conventions name the model as
+    its provider does, and the provider apart."""
+    if "/" in model:
+        provider, name = model.split("/", 1)
+        return provider, name
+    return None, model
 
 
 def _flat(data: dict[str, Any], prefix: str = "") -> Iterable[tuple[str, Any]]:
