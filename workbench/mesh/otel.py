@@ -72,6 +72,8 @@ def _clean(attrs: dict[str, Any]) -> dict[str, Any]:
 
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+#: Span and trace ids: a generator of our own, seeded from the OS, which nobody re-seeds.
+_ids = random.Random()
 
 
 @dataclass
@@ -286,8 +288,8 @@ class RunTracer:
         times come from the events, and the SDK's live-span machinery (a sampler, locks,
         checks on every attribute) would cost a turn more than the 0.2 ms it may."""
         if parent is None:
-            self.trace_id = random.getrandbits(128) or 1
-        context = SpanContext(self.trace_id, random.getrandbits(64) or 1, False, _SAMPLED)
+            self.trace_id = _ids.getrandbits(128) or 1
+        context = SpanContext(self.trace_id, _ids.getrandbits(64) or 1, False, _SAMPLED)
         return _Open(name, context, parent.context if parent is not None else None, kind,
                      _ns(ts), _clean(attrs))
 
