@@ -3,8 +3,10 @@
     python -m workbench.tui.screenshots [OUT_DIR] [--size COLSxROWS]
 
 Works in a fresh temporary home: runs two shipped crews headless (AutoGen and CrewAI),
-then opens the app, composes and runs `support-triage` live until it asks for an approval,
-approves it from the queue and saves a screenshot of every section on the way. No real
+evaluates `market-entry` on its cases, edits its lead's last line, runs and evaluates it
+again (a prompt designer's loop), then opens the app, composes and runs `support-triage`
+live until it asks for an approval, approves it from the queue, compares the two
+`market-entry` runs and the two evals, and saves a screenshot of every section on the way. No real
 key is involved: the keyring is replaced by a throwaway in-memory one for the duration.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -49,18 +52,47 @@ class InMemoryKeyring(KeyringBackend):
 InMemoryKeyring.__module__ = "workbench.tui.screenshots"  # its name on the Models screen
 
 
-def _headless_runs(home: Path) -> None:
-    """Two finished sessions for the list: the CLI, exactly as a user would run it."""
+#: The designer's edit between the two market-entry runs: the lead's last line.
+EDIT = ("Decision: GO. Enter Sweden first, 25M EUR serviceable market, board informed.",
+        "Decision: NO-GO for now: the margin is too thin to pay a local partner.")
+
+
+def _cli(home: Path, *args: str) -> str:
+    """`workbench ARGS` in a subprocess, as a user would type it; returns its output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "--home", str(home), *args],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"workbench {' '.join(args)} failed: {done.stderr.strip()[-500:]}")
+    return done.stdout
+
+
+def _headless_runs(home: Path) -> tuple[str, str]:
+    """Finished sessions for the list and two evals, all from the CLI: market-entry and
+    contract-review run; market-entry evaluated, edited, run and evaluated again. Returns
+    the two market-entry sessions (before and after the edit)."""
+    from workbench.config import SHIPPED_CREWS
+
+    cases = str(SHIPPED_CREWS / "cases" / "market-entry.yaml")
+    runs: list[str] = []
     for crew, engine in (("market-entry", "autogen"), ("contract-review", "crewai")):
         print(f"  running {crew} on {engine} ...", flush=True)
-        done = subprocess.run(
-            [sys.executable, "-m", "workbench.cli", "--home", str(home), "run", crew,
-             "--engine", engine, "--approvals", "deny", "--json"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            text=True, env=env)
-        if done.returncode not in (0, 1):
-            raise SystemExit(f"workbench run {crew} failed: {done.stderr.strip()[-500:]}")
+        out = _cli(home, "run", crew, "--engine", engine, "--approvals", "deny", "--json")
+        runs.append(json.loads(out.splitlines()[0])["session_id"])
+    print("  evaluating market-entry ...", flush=True)
+    _cli(home, "eval", "market-entry", "--cases", cases)
+    print("  editing market-entry, running and evaluating it again ...", flush=True)
+    edited = (SHIPPED_CREWS / "market-entry.yaml").read_text(encoding="utf-8")
+    if EDIT[0] not in edited:
+        raise SystemExit("screenshots: market-entry's last line changed; update EDIT")
+    (home / "crews").mkdir(parents=True, exist_ok=True)
+    (home / "crews" / "market-entry.yaml").write_text(edited.replace(*EDIT),
+                                                      encoding="utf-8")
+    out = _cli(home, "run", "market-entry", "--approvals", "deny", "--json")
+    after = json.loads(out.splitlines()[0])["session_id"]
+    _cli(home, "eval", "market-entry", "--cases", cases)
+    return runs[0], after
 
 
 async def _wait(pilot, condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
@@ -82,8 +114,9 @@ async def _settle(pilot) -> None:
     await pilot.pause(0.2)
 
 
-async def _shoot(home: Path, out: Path, size: tuple[int, int]) -> list[Path]:
-    from textual.widgets import Input
+async def _shoot(home: Path, out: Path, size: tuple[int, int],
+                 compared: tuple[str, str]) -> list[Path]:
+    from textual.widgets import DataTable, Input
 
     from workbench.config import Settings
     from workbench.tui.app import WorkbenchApp
@@ -155,6 +188,30 @@ async def _shoot(home: Path, out: Path, size: tuple[int, int]) -> list[Path]:
         await pilot.press("r")
         await _settle(pilot)
         save("sessions-after-run")
+
+        sessions = app.screen
+        for sid in compared:  # A: market-entry as shipped, B: after the edit
+            sessions.query_one(DataTable).move_cursor(row=sessions._ids.index(sid))
+            await pilot.press("space")
+        await pilot.press("c")
+        await _wait(pilot, lambda: bool(getattr(app.screen, "_starts", None)),
+                    "the comparison")
+        await _settle(pilot)
+        save("compare")
+        await pilot.press("escape")
+        await _settle(pilot)
+
+        await pilot.press("7")
+        evals = app.screen
+        await _wait(pilot, lambda: getattr(evals, "detail", None) is not None, "the evals")
+        # the newest run's cases, its first case's checks, and the second check's outcome
+        await pilot.press("enter", "enter", "down")
+        await _settle(pilot)
+        save("evals")
+        evals.query_one("#evals-runs").focus()
+        await pilot.press("c")  # against the run before it: regressions first
+        await _settle(pilot)
+        save("evals-compare")
         await app.action_quit()
     return saved
 
@@ -179,9 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="workbench-shots-") as tmp:
             home = Path(tmp) / "home"
             print("Recording sessions in a temporary home", flush=True)
-            _headless_runs(home)
+            compared = _headless_runs(home)
             print(f"Taking screenshots at {cols}x{rows}", flush=True)
-            asyncio.run(_shoot(home, args.out.resolve(), (cols, rows)))
+            asyncio.run(_shoot(home, args.out.resolve(), (cols, rows), compared))
     finally:
         keyring.set_keyring(previous)
     return 0

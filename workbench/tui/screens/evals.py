@@ -256,7 +256,12 @@ class EvalsScreen(SectionScreen):
         rate = data["passed"] / data["runs"] if data["runs"] else None
         table.border_title = (f"Cases · {data['id'][:8]} · {data['passed']}/{data['runs']} "
                               f"passed ({pct(rate)})")
-        self._hint(f"[b]{data['id'][:12]}[/b] · cases file {data['cases_path']} · repeat "
+        from rich.markup import escape
+
+        from workbench.tui.services import display_path
+
+        self._hint(f"[b]{data['id'][:12]}[/b] · cases file "
+                   f"{escape(display_path(data['cases_path']))} · repeat "
                    f"{data['repeat']} · concurrency {data['concurrency']}"
                    + (f" · model {data['model']}" if data.get("model") else ""))
         self._show_checks()
