@@ -30,6 +30,7 @@ from workbench.mesh import events as ev
 from workbench.mesh.bridge import LoopBridge
 from workbench.mesh.bus import EventBus
 from workbench.mesh.history import MemoRedactor, PromptDigests
+from workbench.mesh.lifecycle import Lifecycle, RunAborted
 from workbench.mesh.totals import Totals
 from workbench.spec.schema import AgentSpec, CrewSpec
 from workbench.spec.topology import Topology
@@ -39,10 +40,6 @@ from workbench.tools.registry import ToolRegistry
 #: The agent and tool of the tool call last judged in this task: a running tool's own
 #: questions to the gate (a redirect of http_get) are judged for them.
 _TOOL_CALL: ContextVar[tuple[str, str] | None] = ContextVar("workbench_tool_call", default=None)
-
-
-class RunAborted(Exception):
-    """The run was stopped (cancelled, over budget, or failed); engines let it propagate."""
 
 
 @dataclass(slots=True)
@@ -102,10 +99,10 @@ class RunContext:
         self.totals = Totals(domains={a.name: a.domain for a in spec.agents})
         #: Totals and bus together: the totals a subscriber sees include its event.
         self._emitting = threading.Lock()
-        self.failure: str | None = None
-        self.stopped = threading.Event()
         #: The run's event loop, for worker threads and for stopping from any thread.
         self.bridge = LoopBridge()
+        #: Whether the run goes on, and what stopping it cuts short.
+        self.lifecycle = Lifecycle(self.bridge)
         self._agents = {a.name: a for a in spec.agents}
         self._model_names: dict[str, tuple[str, str]] = {}
         #: Each agent's prompt grows by a message or two a call: hash only what is new.
@@ -113,8 +110,6 @@ class RunContext:
         self._always: set[tuple[str, str]] = set()
         #: The last messages, shown to a reviewer as the context of an approval.
         self.recent_messages: deque[dict[str, Any]] = deque(maxlen=20)
-        self._stop_callbacks: list[Callable[[], None]] = [self._cancel_inflight]
-        self._inflight: set[asyncio.Future[Any]] = set()
         #: Model calls that governance blocked on every target, and calls that got an answer.
         self.blocked_calls = 0
         self.blocked_reason = ""
@@ -167,35 +162,30 @@ class RunContext:
             self.market.reported(source, content, event.data.get("turn", 0))
         return event
 
-    # -- lifecycle ------------------------------------------------------------------------
+    # -- lifecycle (mesh/lifecycle.py) ----------------------------------------------------
+
+    @property
+    def failure(self) -> str | None:
+        """Why the run failed (the first reason given); None while it has not."""
+        return self.lifecycle.failure
+
+    @property
+    def stopped(self) -> threading.Event:
+        return self.lifecycle.stopped
 
     def fail(self, reason: str) -> None:
         """Stop the run with `reason` (stored with the session)."""
-        if self.failure is None:
-            self.failure = reason
-        self._stop()
+        self.lifecycle.fail(reason)
 
     def cancel(self) -> None:
-        self._stop()
+        self.lifecycle.stop()
 
     def on_stop(self, callback: Callable[[], None]) -> None:
         """Call `callback` on the run's loop when the run is stopped (e.g. to cancel a team)."""
-        self._stop_callbacks.append(callback)
-
-    def _cancel_inflight(self) -> None:
-        for task in list(self._inflight):
-            task.cancel()
-
-    def _stop(self) -> None:
-        if self.stopped.is_set():
-            return
-        self.stopped.set()
-        for callback in self._stop_callbacks:
-            self.bridge.call_soon(callback)
+        self.lifecycle.on_stop(callback)
 
     def check_running(self) -> None:
-        if self.stopped.is_set():
-            raise RunAborted(self.failure or "cancelled")
+        self.lifecycle.check_running()
 
     # -- agents and tools -----------------------------------------------------------------
 
@@ -346,16 +336,7 @@ class RunContext:
 
     async def _abortable(self, coro: Any) -> Any:
         """Await `coro` as a task that stopping the run cancels (an in-flight call is dropped)."""
-        task = asyncio.ensure_future(coro)
-        self._inflight.add(task)
-        try:
-            return await task
-        except asyncio.CancelledError:
-            if self.stopped.is_set():
-                raise RunAborted(self.failure or "cancelled") from None
-            raise
-        finally:
-            self._inflight.discard(task)
+        return await self.lifecycle.abortable(coro)
 
     def _redact_message(self, message: dict[str, Any]) -> dict[str, Any]:
         """A copy of one chat message with its text, its text parts and the arguments of its
@@ -488,11 +469,11 @@ class RunContext:
             decision.reason, sorted(tool.tags), list(self.recent_messages)[-5:],
             policy.approvers(decision.rule_ids) if policy is not None else None,
             self.bus.flush)
-        expires_at = await self._abortable(self.approvals.post(request))
+        expires_at = await self.lifecycle.abortable(self.approvals.post(request))
         self.emit(ev.APPROVAL_REQUESTED, agent, None, decision.reason, approval_id=request.id,
                   tool=tool.name, args=args, rule_ids=decision.rule_ids, expires_at=expires_at,
                   tags=request.tags)
-        outcome = await self._abortable(self.approvals.ask(request))
+        outcome = await self.lifecycle.abortable(self.approvals.ask(request))
         self.emit(ev.APPROVAL_DECIDED, agent, None, outcome.reason, approval_id=request.id,
                   decision=outcome.verdict.value, reviewer=outcome.reviewer, tool=tool.name,
                   args=outcome.args, always=outcome.always)

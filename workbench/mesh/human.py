@@ -166,11 +166,11 @@ class HumanTurns:
 
     async def _ask(self, ctx: RunContext, question: HumanQuestion) -> HumanAnswer:
         """Post the question, say so, and wait for the answer (a stopped run stops waiting)."""
-        await ctx._abortable(self.responder.post(question))
+        await ctx.lifecycle.abortable(self.responder.post(question))
         # what was said just before, so a viewer of the events can show the person
         said = [{"agent": m.get("agent"), "to": m.get("to"),
                  "content": str(m.get("content") or "")[:500]} for m in question.context[-3:]]
         ctx.emit(ev.HUMAN_REQUESTED, question.agent, None, question.text,
                  question_id=question.id, ask=question.kind, prompt=question.prompt,
                  context=said)
-        return await ctx._abortable(self.responder.ask(question))
+        return await ctx.lifecycle.abortable(self.responder.ask(question))
