@@ -428,3 +428,18 @@ def test_recorded_messages_are_whole_again_however_a_conversation_changes(
     assert safe_params({"temperature": 0.2, "api_key": "k", "extra_headers": {"x": 1},
                         "Authorization": "b", "max_tokens": 9, "api_base": "u"}) == {"temperature": 0.2,
                                                                     "max_tokens": 9}
+
+
+def test_a_fork_reproduces_a_crewai_run_too(home: Path) -> None:
+    # CrewAI calls models from its worker threads: the recording still matches each call
+    assert _run(home, "market-entry", "--engine", "crewai") == 0
+    source = _last_session(home)
+    assert _run(home, "market-entry", "--engine", "crewai", "--from", source) == 0
+    fork = _last_session(home)
+    assert _transcript(home, fork) == _transcript(home, source)
+    # the tools ran again (an email's file name carries its time)
+    assert [r[:2] for r in _tool_results(home, fork)] == [r[:2] for r in
+                                                          _tool_results(home, source)]
+    calls = _events(home, fork, "model.call")
+    assert calls and all(c["data"].get("replayed") for c in calls)
+    assert not _events(home, fork, "fork.diverged")
