@@ -1,12 +1,15 @@
-"""`workbench sessions compare`: the crew diff, turns aligned by agent, the first divergence."""
+"""`workbench sessions compare`: the crew diff, turns aligned by agent, the first divergence;
+the runs compared are stored on SQLite and on PostgreSQL (the `backend` fixture, tests/pg.py)."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from tests.pg import Backend
 from workbench.cli import main
 from workbench.mesh.compare import align, build_side, compare, load_comparison
 from workbench.store.db import Store
@@ -15,10 +18,20 @@ ROOT = Path(__file__).resolve().parents[2]
 MARKET = ROOT / "crews" / "market-entry.yaml"
 
 
+@pytest.fixture
+def home(home: Path, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI's home, with its database on the test's backend (WORKBENCH_DB)."""
+    monkeypatch.setenv("WORKBENCH_DB", backend.url)
+    return home
+
+
+def _store() -> Store:
+    return Store(os.environ["WORKBENCH_DB"])
+
+
 def _run(home: Path, crew: Path) -> str:
     assert main(["--home", str(home), "run", str(crew), "--approvals", "deny"]) == 0
-    store = Store(f"sqlite:///{home / 'workbench.db'}")
-    return store.list_sessions(limit=1)[0]["id"]
+    return _store().list_sessions(limit=1)[0]["id"]
 
 
 @pytest.fixture
@@ -78,7 +91,7 @@ def test_compare_json_is_one_object_with_rows_and_totals(
 def test_a_session_compared_with_itself_agrees(home: Path, capsys) -> None:
     a = _run(home, MARKET)
     capsys.readouterr()
-    store = Store(f"sqlite:///{home / 'workbench.db'}")
+    store = _store()
     c = load_comparison(store, a, a)
     assert c.same_crew and c.first_divergence is None and c.rows
     assert main(["--home", str(home), "sessions", "compare", a, a]) == 0
