@@ -67,7 +67,7 @@ class ForkSource:
             number = -1
         if number < 1:
             raise UserInputError(f"--from {text!r}: the step after @ is an event's seq, a "
-                                 "whole number from 1 (see `workbench sessions show`)")
+                                 "whole number from 1 (see `workbench sessions show ID --steps`)")
         return cls(sid, number, replay_tools)
 
     def label(self) -> str:
@@ -77,7 +77,6 @@ class ForkSource:
         """As `run.started` carries it (`forked_from`)."""
         return {"session_id": self.session_id, "seq": self.seq,
                 "replay_tools": self.replay_tools}
-
 
 
 class Exchanges:
