@@ -412,3 +412,13 @@ async def test_a_model_call_policy_sees_the_calls_request(tmp_path: Path) -> Non
         {"role": "user", "content": "x" * 4000}]))).finish_reason == "blocked"
     assert (await ctx.complete(_ask("lead"))).finish_reason != "blocked"
     assert [e.data["model"] for e in _calls(events)] == ["scripted/fast"]
+
+
+def test_crews_validate_refuses_a_route_to_no_alias_at_its_line(
+        home: Path, tmp_path: Path, capsys) -> None:
+    crew = tmp_path / "routed.yaml"
+    crew.write_text(CREW.replace("use: careful}", "use: carefull}"))
+    assert main(["crews", "validate", str(crew)]) == 2
+    captured = capsys.readouterr()
+    assert f"{crew}:10: models.smart-default.route[2].use: 'carefull'" in captured.err
+    assert ": ok (" not in captured.out

@@ -46,8 +46,10 @@ def cmd_crews(args: argparse.Namespace) -> int:
     from workbench.gateway.credentials import missing_keys
     from workbench.mesh.format import plural
 
+    # a route or fallback naming no alias is an error at its line, said before any "ok"
+    missing = missing_keys(spec, config.home, str(path), path.read_text(encoding="utf-8"))
     print(f"{path}: ok ({spec.name}: {plural(len(spec.agents), 'agent')}, {engine}, {topology})")
-    for problem in missing_keys(spec, config.home):  # valid, but a run would stop here
+    for problem in missing:  # valid, but a run would stop here
         print(f"  warning: {problem}")
     from workbench.tools.functions import notes
 

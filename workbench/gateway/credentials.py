@@ -198,16 +198,17 @@ def missing_keys_for(spec: Any, profiles: Any) -> list[str]:
     return lines
 
 
-def missing_keys(spec: Any, home: Any) -> list[str]:
+def missing_keys(spec: Any, home: Any, file: str = "crew", text: str | None = None
+                 ) -> list[str]:
     """The keys a crew would run without, as lines to show (empty when nothing is missing).
 
     For `crews validate` and the Compose screen: `home` gives the user's `models.yaml`
     (aliases, domain defaults), the crew's own `models:` lie over it. A broken profile raises
-    SpecError, as it would at a run.
+    SpecError, as it would at a run (at its line, given the crew's `file` and `text`).
     """
     from workbench.gateway.model_config import load_profiles
 
-    profiles = load_profiles(home, spec)
+    profiles = load_profiles(home, spec, file, text)
     return missing_keys_for(spec, profiles)
 
 
