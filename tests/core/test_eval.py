@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.fakeprovider import FakeProvider, Reply
+from tests.pg import Backend
 from workbench.cli import main
 from workbench.errors import SpecError
 from workbench.gateway.credentials import ENV_VARS
@@ -589,8 +590,12 @@ def test_ctrl_c_stops_every_case_and_stores_what_ran(home: Path, tmp_path: Path)
 
 
 def test_eval_list_show_and_compare_regressions_first(home: Path, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]
+                                                      capsys: pytest.CaptureFixture[str],
+                                                      backend: Backend,
+                                                      monkeypatch: pytest.MonkeyPatch
                                                       ) -> None:
+    """Stored, listed, shown and compared on SQLite and on PostgreSQL."""
+    monkeypatch.setenv("WORKBENCH_DB", backend.url)
     shipped = ROOT / "crews" / "market-entry.yaml"
     text = shipped.read_text()
     assert "Decision: GO." in text
