@@ -214,6 +214,36 @@ async def test_evals_run_case_check_session_and_compare(designer, make_app) -> N
             ("v2", "1", "▆"), ("v1", "2", "▃▆")]
 
 
+async def test_an_eval_stored_meanwhile_shows_while_evals_is_open(designer, make_app) -> None:
+    from workbench.store.db import Store
+    from workbench.store.evals import add_case_result, create_eval, finish_eval
+
+    app = make_app(poll=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("7")
+        await settle(pilot)
+        screen = app.screen
+        await wait_for(pilot, lambda: len(screen.runs) == 3, what="the evals")
+        # another process evaluates the crew while the section is open
+        store = Store(designer.database_url)
+        create_eval(store, "e3" + "0" * 30, crew_name="market-entry",
+                    cases_path="crews/cases/market-entry.yaml", cases_digest="c0ffee",
+                    repeat=1, concurrency=1)
+        add_case_result(store, "e3" + "0" * 30, {
+            "case_id": "nordics", "position": 0, "attempt": 1, "session_id": None,
+            "status": "passed", "task": "t", "checks_passed": 0, "checks_total": 0,
+            "turns": 1, "tokens": 1, "cost_usd": 0.0, "cost_unknown_calls": 0,
+            "elapsed_s": 0.1}, [])
+        finish_eval(store, "e3" + "0" * 30, "completed")
+        store.close()
+        await wait_for(pilot, lambda: len(screen.runs) == 4, what="the new eval")
+        await settle(pilot)
+        runs = screen.query_one("#evals-runs", DataTable)
+        assert runs.row_count == 4 and cell_text(runs, 0, 0) == "e3000000"
+        assert cell_text(runs, 0, 3).split() == ["1/1", "100%"]
+
+
 def test_pass_rates_grouped_per_crew_version() -> None:
     history = [
         {"crew_name": "c", "version": 1, "digest": "d1", "pass_rate": 0.0, "started_at": 1},

@@ -82,8 +82,19 @@ def fork_to_compose(app: Any, session_id: str, seq: int) -> None:
             return
         await app.switch_mode("compose")
         screen = app.screen
-        if hasattr(screen, "open_fork"):
+        if not hasattr(screen, "open_fork"):
+            return
+        if not screen._dirty():
             screen.open_fork(opened)
+            return
+        from workbench.tui.screens.modals import ConfirmModal
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                screen.open_fork(opened)
+
+        app.push_screen(ConfirmModal(f"{screen._crew_label()} has unsaved edits. Discard "
+                                     f"them and fork {opened.label}?", "Discard"), answer)
 
     app.run_worker(go(), name="opening a fork in Compose", group="fork-open", exclusive=True,
                    exit_on_error=False)

@@ -36,6 +36,8 @@ RUN_COLUMNS = ("Eval", "Crew", "Started", "Passed", "Cost", "Time", "Status")
 CASE_COLUMNS = ("Case", "Run", "Status", "Checks", "Cost", "Time", "Session")
 CHECK_COLUMNS = ("", "Check", "Score")
 VERSION_COLUMNS = ("Crew", "Version", "Evals", "Latest", "Trend", "Last run")
+#: While the section is shown, the runs are re-read this often (an eval may be running).
+REFRESH_S = 3.0
 COMPARE_COLUMNS = ("Change", "Case", "E1", "E2", "Checks that changed")
 
 
@@ -125,6 +127,7 @@ class EvalsScreen(SectionScreen):
         self.compared: Any = None
         self._case_runs: list[dict[str, Any]] = []
         self._loading: str | None = None
+        self._shown: tuple[Any, ...] | None = None
 
     def compose_body(self) -> ComposeResult:
         runs = DataTable(id="evals-runs", cursor_type="row", zebra_stripes=True,
@@ -167,6 +170,11 @@ class EvalsScreen(SectionScreen):
                 table.add_column(name, key=name or "mark")
         self.query_one("#evals-runs", DataTable).loading = True
         self.wb.after_first_frame(self.action_refresh)
+        self.set_interval(REFRESH_S, self._refresh_if_shown)
+
+    def _refresh_if_shown(self) -> None:
+        if self.is_current and self._shown is not None:
+            self.action_refresh()
 
     # -- eval runs ----------------------------------------------------------------------
 
@@ -177,8 +185,18 @@ class EvalsScreen(SectionScreen):
     def on_evals_loaded(self, message: EvalsLoaded) -> None:
         table = self.query_one("#evals-runs", DataTable)
         table.loading = False
+        shown = tuple((r["id"], r["status"], r["runs"], r["passed"], r["cost_usd"])
+                      for r in message.rows)
+        if shown == self._shown:
+            return  # nothing new: the table and its cursor stay as they are
+        self._shown = shown
         selected = self._run_id()
         self.runs = message.rows
+        if self.detail is not None:
+            row = next((r for r in self.runs if r["id"] == self.detail["id"]), None)
+            if row is None or (row["status"], row["runs"]) != (self.detail["status"],
+                                                               self.detail["runs"]):
+                self.detail = None  # the eval moved on (or is gone): read it again
         table.clear()
         clock = self.wb.clock
         for r in self.runs:
