@@ -161,7 +161,7 @@ def seed(settings: Settings) -> None:
             "INSERT INTO approval (id, session_id, agent, tool, args, rule_ids, reason, context,"
             " status, reviewer, decision_reason, always, created_at, decided_at, expires_at)"
             " VALUES (:id, :sid, :agent, :tool, :args, :rules, :reason, :context, :status,"
-            " :reviewer, :why, 0, :created, :decided, :expires)")
+            " :reviewer, :why, FALSE, :created, :decided, :expires)")
         conn.execute(insert, dict(
             id=PENDING_ID, sid=S_WAITING, agent="liaison", tool="send_email",
             args=json.dumps({"to": "it@acme.example.com", "subject": "Your PDF export issue"}),

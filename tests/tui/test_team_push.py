@@ -173,3 +173,41 @@ async def test_the_run_view_follows_a_run_driven_by_another_process_to_its_end(
             proc.kill()
         store.close()
 
+
+
+async def test_every_section_works_on_the_teams_database(team: Settings, backend: Backend,
+                                                          frozen: None, make_app,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Each section reads its data, a stored session replays and the session search finds
+    what it should, with no error shown: the TUI's own queries hold on PostgreSQL too."""
+    from tests.tui.seed import PENDING_ID, S_DONE, seed
+    from workbench.tui.screens.sessions import SessionsScreen
+
+    seed(team)
+    app = make_app()
+    errors: list[tuple[str, BaseException]] = []
+    monkeypatch.setattr(app, "show_error", lambda what, error: errors.append((what, error)))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for key in "2345671":
+            await pilot.press(key)
+            await settle(pilot)
+        sessions = app.screen
+        assert isinstance(sessions, SessionsScreen)
+        assert S_DONE in sessions._ids
+        found = await asyncio.to_thread(app.services.list_sessions, "MARKET-entry")
+        assert {r["crew_name"] for r in found} == {"market-entry"}
+        app.action_go("approvals")
+        await settle(pilot)
+        queue = app.screen
+        assert isinstance(queue, ApprovalsScreen)
+        await wait_for(pilot, lambda: [i.approval.id for i in queue.items] == [PENDING_ID],
+                       what="the seeded request in the queue")
+        app.open_replay(S_DONE)
+        await settle(pilot)
+        run = app.screen
+        assert isinstance(run, RunScreen)
+        await wait_for(pilot, lambda: run.model is not None, what="the replay to load")
+        assert run.model.entries[-1].kind == "run.completed" and not run.following
+    assert errors == []
