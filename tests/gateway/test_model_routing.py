@@ -13,6 +13,7 @@ import pytest
 
 from tests.fakeprovider import FakeProvider, Reply
 from tests.gateway.conftest import FAST
+from tests.gateway.test_fallback_governance import _closed_port_base
 from tests.governance.test_policies import write_policies
 from tests.support import make_context
 from workbench.cli import main
@@ -209,9 +210,22 @@ async def test_over_http_the_denied_route_is_never_called_nor_replaced(tmp_path:
         allowed = await ctx.complete(_ask("lead"))
     assert blocked.finish_reason == "blocked"
     assert allowed.content == "from fast"
+    await _a_failed_routed_call_records_its_route(
+        tmp_path, crew.replace(server.api_base, _closed_port_base()))
     assert [r["model"] for r in server.requests] == ["fast"]
     call = _calls(events)[-1]
     assert call.data["route"][0]["use"] == "fast" and call.data["provider"] == "openai"
+
+
+async def _a_failed_routed_call_records_its_route(tmp_path: Path, crew: str) -> None:
+    """Nothing answers: the call fails for good, and its record still names the rule."""
+    ctx, events = _ctx(tmp_path, crew)
+    with pytest.raises(ProviderError):
+        await ctx.complete(_ask("lead"))
+    failed = _calls(events)[-1]
+    assert failed.data["ok"] is False
+    assert failed.data["route"] == [{"alias": "smart-default", "index": 3, "when": "",
+                                     "use": "fast"}]
 
 
 # -- keys ----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import dataclasses
 import time
 from typing import Any
 
+from workbench.errors import ProviderError
 from workbench.gateway.profiles import ModelProfiles, Route
 from workbench.gateway.routing import Facts, PromptSizes, bare_facts
 from workbench.gateway.scripted import ScriptedModel, ScriptPlayer
@@ -81,7 +82,7 @@ class Gateway:
                 blocked.append((route.primary.label, exc.reason))
                 if len(route.targets) == 1:
                     raise AllBlocked(blocked) from None
-                route = Route(route.name, route.targets[1:])
+                route = Route(route.name, route.targets[1:], route.chosen_by)
             else:
                 response = self._scripted(dataclasses.replace(
                     request, model=route.primary.model, messages=messages), on_delta)
@@ -93,7 +94,12 @@ class Gateway:
             from workbench.gateway.litellm_provider import LiteLLMProvider
 
             self._litellm = LiteLLMProvider()
-        return await self._litellm.complete(request, on_delta, route, prepare, blocked)
+        try:
+            return await self._litellm.complete(request, on_delta, route, prepare, blocked)
+        except ProviderError as exc:
+            if route.chosen_by:
+                exc.route = route.chosen_by  # type: ignore[attr-defined]  # for the record
+            raise
 
     def _scripted(self, request: ModelRequest,
                   on_delta: DeltaSink | None) -> ModelResponse:

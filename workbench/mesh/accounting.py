@@ -59,10 +59,13 @@ def failed_call(request: ModelRequest, exc: ProviderError, provider: str,
     """The `model.call` payload of a call its provider still failed after the retries and
     fallbacks; `provider`: the requested model's, when the error names none."""
     # a provider error names its model, attempts and the targets tried when it knows them
-    return {
+    data = {
         "model": getattr(exc, "model", None) or request.model,
         "provider": exc.provider or provider,
         "purpose": request.purpose, "ok": False, "error": str(exc),
         "attempts": getattr(exc, "attempts", 1), "retried": list(getattr(exc, "tried", ())),
         "decisions": decisions or [],
     }
+    if getattr(exc, "route", None):
+        data["route"] = list(exc.route)  # the rules of a routed alias that chose the chain
+    return data
