@@ -140,6 +140,14 @@ def test_a_fork_at_a_middle_step_with_an_edited_role_asks_only_after_the_step(
     fork_calls = _events(home, fork, "model.call")
     assert [bool(c["data"].get("replayed")) for c in fork_calls] == [True] * 3 + [False] * (
         total - 3)
+    # the audit chain tells replayed calls from live ones, and where the fork came from
+    audit = [(k, json.loads(p)) for k, p in _db(home).execute(
+        "select kind, payload from audit_entry where session_id = ? order by seq", (fork,))]
+    assert audit[0][1]["forked_from"]["session_id"] == source
+    audited_calls = [p for k, p in audit if k == "model.call"]
+    assert [bool(p.get("replayed")) for p in audited_calls] == [True] * 3 + [False] * (
+        total - 3)
+    assert [p["source_seq"] for k, p in audit if k == "fork.diverged"] == [calls[3]["seq"]]
 
 
 def test_a_replayed_call_still_passes_the_gate(home: Path, tmp_path: Path) -> None:

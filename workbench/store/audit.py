@@ -322,8 +322,11 @@ def _clean(value: Any, redactor: Any) -> Any:
 
 
 def _run_started(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
-    return {"crew": d.get("crew"), "engine": d.get("engine"), "topology": d.get("topology"),
-            "policy_hash": d.get("policy_hash"), "task": _clean(e.content or "", redactor)}
+    payload = {"crew": d.get("crew"), "engine": d.get("engine"), "topology": d.get("topology"),
+               "policy_hash": d.get("policy_hash"), "task": _clean(e.content or "", redactor)}
+    if d.get("forked_from"):  # a fork: which session (and step) its first calls came from
+        payload["forked_from"] = d["forked_from"]
+    return payload
 
 
 def _run_ended(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
@@ -353,9 +356,23 @@ def _tool_result(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
 
 
 def _model_call(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
-    return {k: d.get(k) for k in ("provider", "model", "purpose", "prompt_tokens",
-                                  "completion_tokens", "cost_usd", "prompt_sha256",
-                                  "response_sha256")}
+    payload = {k: d.get(k) for k in ("provider", "model", "purpose", "prompt_tokens",
+                                     "completion_tokens", "cost_usd", "prompt_sha256",
+                                     "response_sha256")}
+    # answered from a recording (no provider saw it), or chosen by a routing rule
+    payload.update({k: d[k] for k in ("replayed", "route") if d.get(k)})
+    return payload
+
+
+def _fork_diverged(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    return {"agent": e.agent, "source": d.get("source"), "source_seq": d.get("source_seq"),
+            "call": d.get("call"), "reason": _clean(e.content or "", redactor)}
+
+
+def _task_awarded(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
+    return {"task_id": d.get("task_id"), "capability": d.get("capability"),
+            "award": d.get("award"), "winner": d.get("winner"),
+            "title": _clean(d.get("title") or "", redactor)}
 
 
 def _human(e: Any, d: dict[str, Any], redactor: Any) -> dict[str, Any]:
@@ -380,6 +397,8 @@ AUDITED: dict[str, Callable[[Any, dict[str, Any], Any], dict[str, Any]]] = {
     Kind.APPROVAL_REQUESTED: _approval_requested,
     Kind.TOOL_RESULT: _tool_result,
     Kind.MODEL_CALL: _model_call,
+    Kind.FORK_DIVERGED: _fork_diverged,
+    Kind.TASK_AWARDED: _task_awarded,
     Kind.HUMAN_REQUESTED: _human,
     Kind.HUMAN_ANSWERED: _human,
     Kind.HUMAN_SKIPPED: _human,
