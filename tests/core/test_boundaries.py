@@ -121,6 +121,20 @@ def test_the_approval_path_knows_no_run() -> None:
     assert offenders == []
 
 
+def test_what_the_run_context_stands_on_never_reaches_back_up_to_it() -> None:
+    """The run context's own parts (lifecycle, bridge, accounting, ...) are below it: none
+    of the mesh modules it imports imports the context, nor the session above it."""
+    above = ("workbench.mesh.context", "workbench.mesh.session")
+    path = PKG / "mesh" / "context.py"
+    parts = {m for m, top in _imported_modules(path) if top and _under(m, ("workbench.mesh",))}
+    assert {"workbench.mesh.lifecycle", "workbench.mesh.bridge",
+            "workbench.mesh.accounting"} <= parts
+    offenders = [f"{m} imports {n}" for m in sorted(parts)
+                 for n, _ in _imported_modules(PKG.parent / (m.replace(".", "/") + ".py"))
+                 if _under(n, above)]
+    assert offenders == []
+
+
 def test_the_runs_vocabulary_stands_on_nothing_but_itself() -> None:
     """What the store and governance may read of mesh/ imports nothing else of the workbench
     (the errors aside), so reading it never pulls the run in."""
