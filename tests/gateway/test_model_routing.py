@@ -129,7 +129,9 @@ async def test_no_rule_holding_fails_the_call_and_sends_nothing(tmp_path: Path) 
     assert failed.data["ok"] is False and failed.data["model"] == "smart-default"
 
 
-def test_a_whole_run_records_each_agents_route_and_prints_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["autogen", "crewai"])
+def test_a_whole_run_records_each_agents_route_and_prints_it(tmp_path: Path,
+                                                            engine: str) -> None:
     crew = tmp_path / "routed.yaml"
     crew.write_text(CREW)
     settings = Settings(home=tmp_path / "home")
@@ -137,7 +139,7 @@ def test_a_whole_run_records_each_agents_route_and_prints_it(tmp_path: Path) -> 
     seen: list[Event] = []
     lines: list[str] = []
     printer = RunPrinter(color=False)
-    session = Session(prepare(crew, engine="autogen", task="Check the deal"), settings,
+    session = Session(prepare(crew, engine=engine, task="Check the deal"), settings,
                       Store(settings.database_url),
                       subscribers=[seen.append, lambda e: lines.append(printer.render(e))])
     outcome = asyncio.run(session.execute())
