@@ -211,3 +211,56 @@ async def test_every_section_works_on_the_teams_database(team: Settings, backend
         await wait_for(pilot, lambda: run.model is not None, what="the replay to load")
         assert run.model.entries[-1].kind == "run.completed" and not run.following
     assert errors == []
+
+
+def test_the_queue_is_watched_only_where_changes_are_pushed(team: Settings,
+                                                            backend: Backend) -> None:
+    """Services.watch_approvals: on PostgreSQL it reports each change until stopped; on
+    SQLite, and on a PostgreSQL it cannot LISTEN on (no server there), it returns at once,
+    leaving the screen to its poll."""
+    import threading
+
+    from tests.pg import free_port
+    from workbench.tui.services import Services
+
+    stop = threading.Event()
+    changes: list[float] = []
+    services = Services(team, reviewer="dana")
+    if not backend.is_postgres:
+        assert services.watch_approvals(lambda: changes.append(1), stop) is False
+        return
+    watcher = threading.Thread(target=services.watch_approvals,
+                               args=(lambda: changes.append(1), stop))
+    watcher.start()
+    try:
+        wait_in_test(lambda: changes, timeout=30)  # listening: the first look is asked for
+        store = _store(backend)
+        sid = uuid.uuid4().hex
+        store.create_session(id=sid, crew_name="support-triage", engine="autogen",
+                             topology="network", task="Triage")
+        _request(store, sid)
+        wait_in_test(lambda: len(changes) >= 2, timeout=30)
+        store.close()
+    finally:
+        stop.set()
+        watcher.join(timeout=30)
+    assert not watcher.is_alive()
+    services.close()
+    # a server that cannot be listened on: nothing to watch, the poll remains
+    team.db_url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/x"
+    nowhere = Services(team, reviewer="dana")
+    nowhere._store = SimpleNamespace(engine=_engine(team.db_url))
+    gave_up: list[bool] = []
+    never = threading.Event()
+    watcher = threading.Thread(target=lambda: gave_up.append(
+        nowhere.watch_approvals(lambda: changes.append(1), never)), daemon=True)
+    watcher.start()
+    watcher.join(timeout=20)
+    never.set()
+    assert gave_up == [False]
+
+
+def _engine(url: str):
+    from sqlalchemy import create_engine
+
+    return create_engine(url)

@@ -395,8 +395,8 @@ class Services:
 
         names = {"approvals": notify.APPROVALS, "events": notify.EVENTS,
                  "sessions": notify.SESSIONS}
-        return self.store.listen(*(names[c] for c in channels),
-                                 poll_s=notify.POLL_S if poll_s is None else poll_s)
+        return notify.listen(self.store.engine, *(names[c] for c in channels),
+                             poll_s=notify.POLL_S if poll_s is None else poll_s)
 
     def pushes(self) -> bool:
         """Does the database push changes (PostgreSQL), or must screens poll (SQLite)?"""
@@ -408,16 +408,21 @@ class Services:
         """Call `changed()` each time an approval is requested, decided or expires anywhere
         on this database, until `stop` is set; blocking (run it in a worker thread).
 
-        Returns False at once when the database cannot push (SQLite): the screen's own poll
-        is then all there is. A dropped connection is listened on again after a pause (the
-        poll covers the gap).
+        Returns False at once when the database cannot push (SQLite), or cannot LISTEN
+        (PostgreSQL behind a transaction pooler): the screen's own poll is then all there
+        is. A connection dropped later is listened on again after a pause (the poll covers
+        the gap).
         """
         if not self.pushes():
             return False
+        listened = False
         while not stop.is_set():
             with self.listen("approvals") as listener:
                 if listener.pushed:
+                    listened = True
                     changed()  # whatever landed before listening began
+                elif not listened:
+                    return False
                 while listener.pushed and not stop.is_set():
                     # short waits: `stop` is seen within one of them
                     if listener.wait(WATCH_WAIT_S):
