@@ -376,6 +376,18 @@ def test_run_otel_flag_sends_the_trace(receiver: Receiver, home: Path,
         s.name for s in receiver.spans}
 
 
+def test_otel_before_the_crew_is_bad_input(home: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from workbench.cli import main
+
+    try:
+        code = main(["--home", str(home), "run", "--otel", "market-entry"])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    assert "'market-entry' is not a URL" in capsys.readouterr().err
+
+
 def test_eval_traces_each_case_run(receiver: Receiver, home: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     """`workbench eval` decides as every run does (the environment here): one trace a case."""

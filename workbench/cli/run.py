@@ -108,10 +108,19 @@ def otel_option(parser: Any) -> None:
     """`--otel [URL]`: export the run's trace to an OTLP/HTTP collector (after CREW)."""
     from workbench.mesh.tracing import DEFAULT_URL
 
-    parser.add_argument("--otel", nargs="?", const=DEFAULT_URL, metavar="URL",
+    parser.add_argument("--otel", nargs="?", const=DEFAULT_URL, metavar="URL", type=_otel_url,
                         help="export an OpenTelemetry trace over OTLP/HTTP (default URL "
                              f"{DEFAULT_URL}; the environment's OTEL_EXPORTER_OTLP_ENDPOINT "
                              "does the same)")
+
+
+def _otel_url(value: str) -> str:
+    # `run --otel CREW` would take the crew for the URL: say so rather than miss the crew
+    if "://" not in value:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a URL (such as http://localhost:4318); without a URL, give "
+            "--otel after the crew")
+    return value
 
 
 def use_otel(args: argparse.Namespace) -> None:
