@@ -58,7 +58,7 @@ class RouteRule:
     #: The variables `program` reads: (variable, name, field or None for the whole value).
     variables: tuple[tuple[str, str, str | None], ...] = ()
 
-    def holds(self, facts: Mapping[str, Any], context: Any = None) -> bool:
+    def holds(self, facts: Mapping[str, Any]) -> bool:
         """Whether this rule applies to a call with `facts`; raises if its condition fails
         or gives anything but true or false (the caller refuses the call)."""
         if self.condition is None:
