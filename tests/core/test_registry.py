@@ -139,6 +139,19 @@ def test_an_agent_reused_with_overrides_validates_runs_and_exports(home: Path, t
     assert {"lead", "analyst", "analyst2"} <= speakers
     [result] = [e for e in events if e["kind"] == "tool.result"]
     assert result["agent"] == "analyst" and "36" in json.dumps(result)
+    # the session's crew snapshot is the crew as it ran: the used agents written out, so
+    # a later change to market-entry changes nothing in this run's record
+    import sqlite3
+    con = sqlite3.connect(home / "workbench.db")
+    [snapshot] = con.execute("select c.text from session s join crew_snapshot c "
+                             "on c.id = s.crew_snapshot_id").fetchone()
+    ran = yaml.safe_load(snapshot)
+    assert "use:" not in snapshot.split("\n", 1)[1]
+    assert [a["name"] for a in ran["agents"]] == ["lead", "analyst", "analyst2"]
+    assert ran["agents"][2]["role"] == original.role
+    assert load_crew(path).agent("analyst2").role == ran["agents"][2]["role"]
+    from workbench.spec.loader import parse_crew
+    assert parse_crew(snapshot, "snapshot").agent("analyst2").model == "scripted/other"
 
     out = tmp_path / "export"
     assert main([*cli, "export", "pricing", "--to", "crewai", str(out)]) == 0

@@ -179,7 +179,8 @@ class Evaluator:
 
         started = time.monotonic()
         self.snapshot_id = await asyncio.to_thread(
-            self.store.snapshot_crew, self.crew_name, self.crew_path, self.crew_text)
+            self.store.snapshot_crew, self.crew_name, self.crew_path,
+            self.prepared.snapshot_text)
         await asyncio.to_thread(
             evals.create_eval, self.store, self.eval_id, crew_name=self.crew_name,
             crew_snapshot_id=self.snapshot_id, cases_path=self.cases.path,

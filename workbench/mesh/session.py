@@ -26,11 +26,12 @@ from workbench.mesh import events as ev
 from workbench.mesh import tracing
 from workbench.mesh.bus import EventBus, Queued, Subscriber
 from workbench.mesh.context import ApprovalBroker, RunAborted, RunContext
+from workbench.mesh.human import HumanTurns
 from workbench.mesh.replay import ForkSource
 from workbench.mesh.replay import attach as attach_recording
-from workbench.mesh.human import HumanTurns
 from workbench.spec.inputs import apply_inputs
 from workbench.spec.loader import import_custom_tools, load_crew, parse_crew
+from workbench.spec.registry import resolved_text
 from workbench.spec.schema import CrewSpec
 from workbench.spec.topology import resolve
 from workbench.store.db import RENEW_S, Store, describe_error
@@ -60,6 +61,13 @@ class PreparedRun:
     models: ModelProfiles = field(default_factory=ModelProfiles)
     #: The crew's {placeholders} still without a value (their text stays as written).
     missing_inputs: list[str] = field(default_factory=list)
+    #: The text with its `use:` agents written out (None: it has none).
+    resolved_text: str | None = None
+
+    @property
+    def snapshot_text(self) -> str:
+        """What the run stores as the crew it ran."""
+        return self.resolved_text or self.text
 
 
 @dataclass
@@ -110,7 +118,7 @@ def prepare(
         raise UserInputError(problem)
     task = task or spec.task or spec.description or f"Run the {spec.name} crew"
     return PreparedRun(spec, text, source, engine, topology, task, models,
-                       missing_inputs=missing)
+                       missing_inputs=missing, resolved_text=resolved_text(text, source))
 
 
 def new_session_id() -> str:
@@ -222,7 +230,7 @@ class Session:
         p = self.prepared
         started = time.time()
         self.tool_ctx.workspace.mkdir(parents=True, exist_ok=True)
-        snapshot = self.store.snapshot_crew(p.spec.name, p.source, p.text)
+        snapshot = self.store.snapshot_crew(p.spec.name, p.source, p.snapshot_text)
         self.store.create_session(
             id=self.session_id, crew_name=p.spec.name, crew_snapshot_id=snapshot,
             engine=p.engine, topology=p.topology, task=p.task, started_at=started,

@@ -174,6 +174,26 @@ def resolve_uses(data: dict[str, Any], lines: dict, file: str,
                                 line_of(lines, ("agents", i, USE))) from None
 
 
+def resolved_text(text: str, file: str, crews: Crews | None = None) -> str | None:
+    """The crew text with its `use:` agents written out as they resolve now (None if it
+    has none): what a run of it stores as its snapshot, so that a replay, a compare, a
+    fork or an eval's crew version shows the agents that ran, not a name whose crew may
+    have changed since."""
+    import yaml
+
+    from workbench.spec.yamlpos import load_with_lines
+
+    data, lines = load_with_lines(text)
+    agents = data.get("agents") if isinstance(data, dict) else None
+    uses = [a[USE] for a in agents or [] if isinstance(a, dict) and USE in a]
+    if not uses:
+        return None
+    resolve_uses(data, lines, file, crews)
+    head = (f"# {file}, as it ran: its `use:` agents ({', '.join(map(str, uses))}) "
+            "written out\n")
+    return head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
 def _resolve(entry: dict[str, Any], lines: dict, path: tuple, file: str, crews: Crews,
              stack: tuple[str, ...]) -> dict[str, Any]:
     from workbench.spec.schema import crew_name_problem
