@@ -307,6 +307,8 @@ class DatabaseApprovals:
                 n.payload.startswith(approval.id) for n in notices)
 
     def close(self, session_id: str, status: str) -> None:
+        # a request the run stopped waiting for before asking is void with the rest
+        self._posted = {k: a for k, a in self._posted.items() if a.session_id != session_id}
         close_session(self.store, session_id, status)
 
 
