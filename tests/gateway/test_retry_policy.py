@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from email.utils import formatdate
@@ -23,6 +24,16 @@ class AuthenticationError(StatusError):
     pass
 
 
+def _raised_from(exc: Exception, cause: BaseException) -> Exception:
+    exc.__cause__ = cause
+    return exc
+
+
+def _named(name: str) -> Exception:
+    """An exception of an HTTP library's type name (httpx's, say) without importing it."""
+    return type(name, (Exception,), {})("boom")
+
+
 @pytest.mark.parametrize(
     ("exc", "retryable", "kind"),
     [
@@ -35,8 +46,16 @@ class AuthenticationError(StatusError):
         (TimeoutError(), True, "Timeout"),
         (StreamCut("cut"), True, "StreamCut"),
         (Malformed("junk"), True, "Malformed"),
-        (StatusError(500, text="Connection error."), True, "APIConnectionError"),
-        (StatusError(500, text="Expecting value: line 1 column 27"), True, "Malformed"),
+        # LiteLLM's own error, raised from what really happened (the shapes it raises)
+        (_raised_from(StatusError(500, text="Connection error."),
+                      ConnectionRefusedError(111, "refused")), True, "APIConnectionError"),
+        (_raised_from(StatusError(500), _named("ConnectError")), True, "APIConnectionError"),
+        (_raised_from(StatusError(500), _named("RemoteProtocolError")), True,
+         "APIConnectionError"),
+        (_raised_from(StatusError(500, text="Expecting value"),
+                      json.JSONDecodeError("Expecting value", "junk", 0)), True, "Malformed"),
+        # the words alone mean nothing: a 400 whose text mentions a connection is a 400
+        (StatusError(400, text="Connection error: expecting value"), False, "StatusError"),
     ],
 )
 def test_classify(exc: Exception, retryable: bool, kind: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -15,8 +16,13 @@ from typing import Any
 #: Status codes worth the same request again: timeouts, conflicts, rate limits, server errors.
 RETRY_STATUS = frozenset({408, 409, 425, 429})
 
-_CONNECTION_WORDS = ("connection error", "connection refused", "connect", "remote end closed",
-                     "server disconnected", "incomplete chunked read", "peer closed")
+#: Exception types (by name: no HTTP library is imported for this) that mean the connection
+#: failed or broke: httpx's and aiohttp's, and the OpenAI SDK's wrapper of them. LiteLLM
+#: raises its own error (often an InternalServerError) with these as its causes.
+_CONNECTION_TYPES = frozenset({"APIConnectionError", "ConnectError", "RemoteProtocolError",
+                               "ReadError", "WriteError", "ServerDisconnectedError",
+                               "ClientConnectorError", "ClientOSError"})
+_MALFORMED_TYPES = frozenset({"JSONDecodeError", "ValidationError"})
 
 
 class StreamCut(Exception):
@@ -77,6 +83,16 @@ def retry_after(exc: BaseException, now: float | None = None) -> float | None:
     return max(0.0, when - (time.time() if now is None else now))
 
 
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and what it was raised from or while handling, innermost last."""
+    seen: set[int] = set()
+    at: BaseException | None = exc
+    while at is not None and id(at) not in seen:
+        seen.add(id(at))
+        yield at
+        at = at.__cause__ or at.__context__
+
+
 def classify(exc: BaseException, text: str) -> Failure:
     """Sort an exception from a provider call into retry-or-not; `text` is its scrubbed message."""
     name = type(exc).__name__
@@ -88,10 +104,11 @@ def classify(exc: BaseException, text: str) -> Failure:
         return Failure("Malformed", True, text)
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
-    lowered = text.lower()
-    if name == "APIConnectionError" or any(w in lowered for w in _CONNECTION_WORDS):
+    causes = list(_causes(exc))
+    if any(isinstance(c, ConnectionError) or type(c).__name__ in _CONNECTION_TYPES
+           for c in causes):
         return Failure("APIConnectionError", True, text)
-    if name in ("JSONDecodeError", "ValidationError") or "expecting value" in lowered:
+    if any(type(c).__name__ in _MALFORMED_TYPES for c in causes):
         return Failure("Malformed", True, text, status)
     if status is not None and (status in RETRY_STATUS or status >= 500):
         kind = "RateLimitError" if status == 429 else name
