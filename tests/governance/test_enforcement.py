@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -333,6 +334,7 @@ def test_approve_with_arguments_the_domain_denies_sends_nothing(tmp_path: Path) 
 
     from tests.governance.test_approvals_and_audit import ROOT
     from tests.governance.test_review_cli import _wait_pending
+    from tests.pg import Backend
 
     home = tmp_path / "home"
     crew = tmp_path / "mailer.yaml"
@@ -344,7 +346,15 @@ def test_approve_with_arguments_the_domain_denies_sends_nothing(tmp_path: Path) 
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=env, cwd=ROOT)
     try:
-        approval = _wait_pending(home)
+        # the run makes the database: read it only once its tables are there
+        db = Backend("sqlite", f"sqlite:///{home / 'workbench.db'}")
+        while proc.poll() is None:
+            try:
+                db.scalar("select count(*) from approval")
+                break
+            except Exception:
+                time.sleep(0.05)
+        approval = _wait_pending(db)
         assert main(["--home", str(home), "approvals", "approve", approval, "--reviewer", "rita",
                      "--args", json.dumps({**ORIGINAL, "to": "someone@gmail.com"})]) == 0
         out, err = proc.communicate(timeout=60)
