@@ -111,6 +111,12 @@ async def test_two_marked_sessions_open_side_by_side_and_scroll_in_step(designer
         assert cell_text(agents, 3, 4) == "1 → 0"
         results = plain(compare.query_one("#compare-results", Static))
         assert "Decision: GO. Enter Sweden first." in results and "NO-GO" in results
+        # back to the turns: laid out again at the panes' width, on the same turn
+        await pilot.press("t")
+        await settle(pilot)
+        assert compare.query_one(ContentSwitcher).current == "compare-turns"
+        assert a.strips and len(a.strips) == len(b.strips) and compare.row == 2
+        assert a.scroll_y == b.scroll_y
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, SessionsScreen)

@@ -46,6 +46,15 @@ class ComparisonLoaded(Message):
     view: Any
 
 
+@dataclass
+class LaidOut(Message):
+    """Both sides' lines, wrapped at `widths` (a worker's: long sessions take seconds)."""
+
+    widths: tuple[int, int]
+    strips: list[list[Strip]]
+    starts: list[int]
+
+
 def word_diff(a: str, b: str) -> tuple[Text, Text]:
     """Two texts with the words only one of them has highlighted (A's in orange, B's in
     green); equal texts come back plain."""
@@ -189,6 +198,11 @@ class ComparePane(ScrollView, can_focus=True):
         #: Lines of the selected row (drawn with the cursor's background).
         self.cursor_lines = range(0)
 
+    def on_resize(self) -> None:
+        relayout = getattr(self.screen, "_relayout", None)
+        if relayout is not None:
+            self.call_after_refresh(relayout)
+
     def show(self, strips: list[Strip], cursor: range) -> None:
         self.strips = strips
         self.cursor_lines = cursor
@@ -272,7 +286,6 @@ class CompareScreen(SectionScreen):
                                                                            ComparePane)
         a.peer, b.peer = b, a
         self.query_one("#compare-crew", VerticalScroll).border_title = "Crew change (A → B)"
-        a.loading = True
         services = self.wb.services
         in_thread(self, services.compare_sessions, *self.ids, done=ComparisonLoaded,
                   what="comparing the sessions", group="compare-load")
@@ -286,7 +299,6 @@ class CompareScreen(SectionScreen):
         self.row = c.first_divergence or 0
         a, b = self.query_one("#compare-a", ComparePane), self.query_one("#compare-b",
                                                                            ComparePane)
-        a.loading = False
         va, vb = message.view.versions
         a.border_title = self._pane_title("A", c.a, va)
         b.border_title = self._pane_title("B", c.b, vb)
@@ -388,9 +400,6 @@ class CompareScreen(SectionScreen):
 
     # -- the turn panes ---------------------------------------------------------------------
 
-    def on_resize(self) -> None:
-        self.call_after_refresh(self._relayout)
-
     def _panes(self) -> tuple[ComparePane, ComparePane]:
         return (self.query_one("#compare-a", ComparePane),
                 self.query_one("#compare-b", ComparePane))
@@ -403,12 +412,22 @@ class CompareScreen(SectionScreen):
         widths = (panes[0].scrollable_content_region.width,
                   panes[1].scrollable_content_region.width)
         if widths[0] <= 0 or widths[1] <= 0:
-            self.call_after_refresh(self._relayout)
-            return
-        first = self._widths is None
+            return  # not shown (another view): laid out when the panes are sized again
         if widths != self._widths:
             self._widths = widths
-            self._strips, self._starts = self.layout_.lines(self.app.console, widths)
+            # wrapping a thousand turns takes seconds: off the UI loop, the last width wins
+            in_thread(self, self.layout_.lines, self.app.console, widths,
+                      done=lambda r: LaidOut(widths, *r), what="laying out the comparison",
+                      group="compare-layout")
+            return
+        self._show_rows()
+        self._scroll_to_row()
+
+    def on_laid_out(self, message: LaidOut) -> None:
+        if message.widths != self._widths:
+            return  # resized meanwhile: a newer layout is on its way
+        first = not self._starts
+        self._strips, self._starts = message.strips, message.starts
         self._show_rows()
         self._scroll_to_row(top=first)
 
