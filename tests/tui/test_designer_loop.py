@@ -16,11 +16,13 @@ from textual.widgets import ContentSwitcher, DataTable, Static
 from tests.fakeprovider import FakeProvider, Reply
 from tests.tui.conftest import settle, wait_for
 from tests.tui.seed import E_FIRST, E_SECOND, E_ZERO, S_DONE, S_FORK, seed_designer
-from tests.tui.test_journeys import plain
+from tests.tui.test_journeys import open_crew, plain
 from workbench.config import Settings
+from workbench.tui.fork import fork_point
 from workbench.tui.screens.compare import ONLY_A, ONLY_B, ComparePane, CompareScreen, word_diff
 from workbench.tui.screens.compose import ComposeScreen
 from workbench.tui.screens.evals import EvalsScreen, by_version, sparkline
+from workbench.tui.screens.modals import ConfirmModal
 from workbench.tui.screens.run import RunScreen
 from workbench.tui.screens.sessions import SessionsScreen
 from workbench.tui.widgets.stream import StreamView
@@ -370,3 +372,50 @@ async def test_fork_a_replayed_step_into_compose_and_run_it(seeded, make_app,
         assert len(fp.requests) - recorded == len(_events(seeded.home, fork, "model.call")) - 2
         assert [m["content"] for m in _events(seeded.home, fork, "message")][:2] == [
             m["content"] for m in messages[:2]]
+
+
+def test_a_step_forks_at_the_model_call_that_produced_it(seeded, make_app) -> None:
+    from workbench.tui.screens.run import build_replay
+
+    model = build_replay(make_app().services, S_DONE)[0]
+    at = {e.seq: e for e in model.entries}
+    # seeded S_DONE: 4, 7 analyst's calls (a calculator call between), 8 its message;
+    # 9 the lead's call, 11 its message, 19 the lead's last message (no call of its own)
+    assert fork_point(model, at[8]) == 7
+    assert fork_point(model, at[5]) == 4  # the tool call: the call that asked for it
+    assert fork_point(model, at[7]) == 7
+    assert fork_point(model, at[11]) == 9
+    assert fork_point(model, at[19]) == 19
+    assert fork_point(model, at[1]) == 1  # the run's start: everything live
+
+
+async def test_a_fork_over_unsaved_edits_in_compose_asks_first(seeded, make_app) -> None:
+    app = make_app(frozen_clock=False, poll=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_crew(pilot, "support-triage")
+        compose = app.screen
+        compose.query_one("#agent-role").value = "Very careful triage lead"
+        await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
+        sessions = app.screen
+        await wait_for(pilot, lambda: bool(getattr(sessions, "_ids", None)), what="sessions")
+        sessions.query_one(DataTable).move_cursor(row=sessions._ids.index(S_DONE))
+        await pilot.press("enter")
+        await settle(pilot)
+        run = app.screen
+        await wait_for(pilot, lambda: run.model is not None, what="the replay")
+        await pilot.press("F")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        assert compose.fork is None  # nothing replaced yet
+        await pilot.press("y")
+        await settle(pilot)
+        assert app.screen is compose
+        assert compose.fork is not None and compose.fork.fork.session_id == S_DONE
+        assert compose.query_one("#crew-name").value == "market-entry"
+        assert "forking from" in str(compose.query_one("#compose-form").border_title)
+        # opening another crew from the list drops the fork
+        compose._open(0)
+        await settle(pilot)
+        assert compose.fork is None
