@@ -419,3 +419,18 @@ async def test_a_fork_over_unsaved_edits_in_compose_asks_first(seeded, make_app)
         compose._open(0)
         await settle(pilot)
         assert compose.fork is None
+
+
+async def test_the_selected_turn_keeps_its_differences_highlighted(designer, make_app) -> None:
+    app = make_app(poll=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        compare = await open_compare(pilot)
+        a, b = compare.query(ComparePane)
+        line = compare._starts[2] - int(a.scroll_y) + 2  # the message's first line
+        for pane, word, style in ((a, "go", ONLY_A), (b, "no-go", ONLY_B)):
+            drawn = pane.render_line(line)
+            cursor = pane.get_component_rich_style("compare--cursor").bgcolor
+            marked = [seg for seg in drawn if seg.text.strip() == word]
+            assert marked and marked[0].style.bgcolor == style.bgcolor
+            plain_words = [seg for seg in drawn if seg.text.startswith("Writer")]
+            assert plain_words and plain_words[0].style.bgcolor == cursor

@@ -224,7 +224,8 @@ class ComparePane(ScrollView, can_focus=True):
         strip = self.strips[line].crop_extend(0, width, None)
         if line in self.cursor_lines:
             cursor = self.get_component_rich_style("compare--cursor")
-            strip = Strip(Segment.apply_style(strip, post_style=Style(bgcolor=cursor.bgcolor)),
+            # under the text's own styles: a highlighted difference keeps its colour
+            strip = Strip(Segment.apply_style(strip, style=Style(bgcolor=cursor.bgcolor)),
                           width)
         return strip
 
