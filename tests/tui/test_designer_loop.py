@@ -15,7 +15,7 @@ from textual.widgets import ContentSwitcher, DataTable, Static
 
 from tests.fakeprovider import FakeProvider, Reply
 from tests.tui.conftest import settle, wait_for
-from tests.tui.seed import E_FIRST, E_SECOND, E_ZERO, S_DONE, S_FORK, seed_designer
+from tests.tui.seed import E_FIRST, E_SECOND, E_ZERO, NOW, S_DONE, S_FORK, seed_designer
 from tests.tui.test_journeys import open_crew, plain
 from workbench.config import Settings
 from workbench.tui.fork import fork_point
@@ -235,21 +235,33 @@ async def test_an_eval_stored_meanwhile_shows_while_evals_is_open(designer, make
         await wait_for(pilot, lambda: len(screen.runs) == 3, what="the evals")
         # another process evaluates the crew while the section is open
         store = Store(designer.database_url)
-        create_eval(store, "e3" + "0" * 30, crew_name="market-entry",
+        new = "e3" + "0" * 30
+
+        def case(case_id: str, position: int) -> dict[str, Any]:
+            return {"case_id": case_id, "position": position, "attempt": 1,
+                    "session_id": None, "status": "passed", "task": "t", "checks_passed": 0,
+                    "checks_total": 0, "turns": 1, "tokens": 1, "cost_usd": 0.0,
+                    "cost_unknown_calls": 0, "elapsed_s": 0.1}
+
+        create_eval(store, new, crew_name="market-entry",
                     cases_path="crews/cases/market-entry.yaml", cases_digest="c0ffee",
-                    repeat=1, concurrency=1)
-        add_case_result(store, "e3" + "0" * 30, {
-            "case_id": "nordics", "position": 0, "attempt": 1, "session_id": None,
-            "status": "passed", "task": "t", "checks_passed": 0, "checks_total": 0,
-            "turns": 1, "tokens": 1, "cost_usd": 0.0, "cost_unknown_calls": 0,
-            "elapsed_s": 0.1}, [])
-        finish_eval(store, "e3" + "0" * 30, "completed")
-        store.close()
+                    repeat=1, concurrency=1, started_at=NOW)
+        add_case_result(store, new, case("nordics", 0), [])
         await wait_for(pilot, lambda: len(screen.runs) == 4, what="the new eval")
-        await settle(pilot)
         runs = screen.query_one("#evals-runs", DataTable)
-        assert runs.row_count == 4 and cell_text(runs, 0, 0) == "e3000000"
-        assert cell_text(runs, 0, 3).split() == ["1/1", "100%"]
+        cases = screen.query_one("#evals-cases", DataTable)
+        runs.move_cursor(row=0)
+        await wait_for(pilot, lambda: cases.row_count == 1, what="the running eval's case")
+        assert "running" in cell_text(runs, 0, 6)
+        # its cases show as they are stored, while it runs
+        add_case_result(store, new, case("denmark", 1), [])
+        await wait_for(pilot, lambda: cases.row_count == 2, what="the next case")
+        finish_eval(store, new, "completed")
+        store.close()
+        await wait_for(pilot, lambda: "completed" in cell_text(runs, 0, 6), what="the end")
+        await settle(pilot)
+        assert cell_text(runs, 0, 0) == "e3000000"
+        assert cell_text(runs, 0, 3).split() == ["2/2", "100%"]
 
 
 def test_pass_rates_grouped_per_crew_version() -> None:

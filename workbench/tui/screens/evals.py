@@ -187,16 +187,20 @@ class EvalsScreen(SectionScreen):
         table.loading = False
         shown = tuple((r["id"], r["status"], r["runs"], r["passed"], r["cost_usd"])
                       for r in message.rows)
+        if self.detail is not None:
+            row = next((r for r in message.rows if r["id"] == self.detail["id"]), None)
+            if row is None or row["status"] == "running" or (
+                    (row["status"], row["runs"]) != (self.detail["status"],
+                                                     self.detail["runs"])):
+                # the eval moved on, is still running (its cases arrive one by one) or
+                # is gone: read it again
+                self.detail = None
         if shown == self._shown:
-            return  # nothing new: the table and its cursor stay as they are
+            self._load_detail()
+            return  # no run changed: the table and its cursor stay as they are
         self._shown = shown
         selected = self._run_id()
         self.runs = message.rows
-        if self.detail is not None:
-            row = next((r for r in self.runs if r["id"] == self.detail["id"]), None)
-            if row is None or (row["status"], row["runs"]) != (self.detail["status"],
-                                                               self.detail["runs"]):
-                self.detail = None  # the eval moved on (or is gone): read it again
         table.clear()
         clock = self.wb.clock
         for r in self.runs:
@@ -258,8 +262,11 @@ class EvalsScreen(SectionScreen):
 
     def on_eval_loaded(self, message: EvalLoaded) -> None:
         self._loading = None
-        data = self.detail = message.data
         table = self.query_one("#evals-cases", DataTable)
+        # the same run read again (it is running): the case cursor stays where it was
+        again = bool(self._case_runs) and self._case_runs[0]["eval_id"] == message.data["id"]
+        row = table.cursor_row if again else 0
+        data = self.detail = message.data
         table.clear()
         self._case_runs = data["case_runs"]
         repeat = data["repeat"] > 1
@@ -282,6 +289,8 @@ class EvalsScreen(SectionScreen):
                    f"{escape(display_path(data['cases_path']))} · repeat "
                    f"{data['repeat']} · concurrency {data['concurrency']}"
                    + (f" · model {data['model']}" if data.get("model") else ""))
+        if 0 < row < table.row_count:
+            table.move_cursor(row=row, animate=False)
         self._show_checks()
         if self._run_id() != data["id"]:
             self._load_detail()  # the cursor moved on while this one was read
