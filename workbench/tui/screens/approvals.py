@@ -54,6 +54,11 @@ class ReviewerNamed(Message):
 OUTCOME_STYLE = {"approved": "green", "rejected": "red", "expired": "dim", "pending": "yellow"}
 PENDING_COLUMNS = ("Agent", "Tool", "Left", "Rule", "ID")
 HISTORY_COLUMNS = ("Time", "Outcome", "Session", "Agent", "Tool", "By")
+#: Fixed widths: the columns stay put as requests come and go (an auto-sized column is
+#: measured only when the table is next idle, so a queue read just before would draw every
+#: column as wide as its header); longer text is cut, and the request pane shows it whole.
+COLUMN_WIDTHS = {"Agent": 10, "Tool": 12, "Left": 7, "Rule": 30, "ID": 12, "Time": 11,
+                 "Outcome": 8, "Session": 8, "By": 10}
 
 
 def approval_context(item: Any, clock: Any) -> RenderableType:
@@ -240,7 +245,7 @@ class ApprovalsScreen(SectionScreen):
         table = self.query_one(DataTable)
         table.clear(columns=True)
         for name in columns:
-            table.add_column(name, key=name)
+            table.add_column(name, key=name, width=COLUMN_WIDTHS[name])
 
     def _show_reviewer(self) -> None:
         detail = self.query_one("#approvals-detail")
