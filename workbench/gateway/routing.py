@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.errors import ProviderError
+from workbench.gateway.tokens import PromptTokens, estimate_tokens
 from workbench.governance.activation import RequestView, sample
 
 #: Names a route's condition may not use: the route chooses the model, and a model call has
@@ -188,53 +189,14 @@ def explain(rules: tuple[RouteRule, ...], facts: Mapping[str, Any]) -> list[dict
 # -- the facts of one call --------------------------------------------------------------------
 
 
-def estimate_tokens(messages: list[dict[str, Any]]) -> int:
-    """The prompt's tokens as the scripted model estimates them: its text (contents and text
-    parts, joined by newlines, and tool calls' arguments) / 4."""
-    chars, parts = _text_size(messages)
-    return (chars + max(parts - 1, 0)) // 4
-
-
-def _text_size(messages: list[dict[str, Any]]) -> tuple[int, int]:
-    chars = parts = 0
-    for m in messages:
-        content = m.get("content")
-        if isinstance(content, str):
-            chars += len(content)
-            parts += 1
-        elif isinstance(content, list):
-            for p in content:
-                if isinstance(p, dict):
-                    chars += len(str(p.get("text", "")))
-                    parts += 1
-        calls = m.get("tool_calls")
-        if calls:
-            for call in calls:
-                function = call.get("function") if isinstance(call, dict) else None
-                if isinstance(function, dict):
-                    chars += len(str(function.get("arguments") or ""))
-    return chars, parts
-
-
 class PromptSizes:
-    """`request.*` for each call of a run, the prompt measured incrementally: an agent's
-    history grows by a message or two a call, so only what is new is counted."""
+    """`request.*` for each call of a run, its prompt measured incrementally."""
 
     def __init__(self) -> None:
-        self._last: dict[tuple[str, str], tuple[list[dict[str, Any]], int, int]] = {}
+        self._tokens = PromptTokens()
 
     def view(self, request: Any) -> RequestView:
-        messages, key = request.messages, (request.agent, request.purpose)
-        last = self._last.get(key)
-        # the same message objects compare by identity (cheap), others by value
-        if last is not None and len(last[0]) <= len(messages) and \
-                messages[:len(last[0])] == last[0]:
-            chars, parts = _text_size(messages[len(last[0]):])
-            chars, parts = chars + last[1], parts + last[2]
-        else:
-            chars, parts = _text_size(messages)
-        self._last[key] = (list(messages), chars, parts)
-        return {"prompt_tokens": (chars + max(parts - 1, 0)) // 4,
+        return {"prompt_tokens": self._tokens.count(request),
                 "purpose": str(request.purpose), "tools": len(request.tools)}
 
 

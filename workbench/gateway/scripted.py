@@ -7,8 +7,8 @@ import re
 import threading
 from collections import deque
 from itertools import count
-from typing import Any
 
+from workbench.gateway.tokens import PromptTokens
 from workbench.gateway.types import ModelRequest, ModelResponse, ToolCall, Usage
 from workbench.spec.schema import ScriptEntry
 
@@ -19,22 +19,6 @@ POST_TOOL = "post_task"
 
 def _estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4)
-
-
-def _text_size(messages: list[dict[str, Any]]) -> tuple[int, int]:
-    """The characters and the parts of the messages' text (their contents and text parts)."""
-    chars = parts = 0
-    for m in messages:
-        content = m.get("content")
-        if isinstance(content, str):
-            chars += len(content)
-            parts += 1
-        elif isinstance(content, list):
-            for p in content:
-                if isinstance(p, dict):
-                    chars += len(str(p.get("text", "")))
-                    parts += 1
-    return chars, parts
 
 
 class ScriptPlayer:
@@ -96,7 +80,7 @@ class ScriptedModel:
         self.requests: list[ModelRequest] | None = None
         #: Each conversation's last prompt and its text size: a conversation's next prompt
         #: is the last one and a message or two, and only those are measured.
-        self._sizes: dict[tuple[str, str], tuple[list[dict[str, Any]], int, int]] = {}
+        self._sizes = PromptTokens()
 
     def respond(self, request: ModelRequest) -> ModelResponse:
         if self.requests is not None:
@@ -153,19 +137,8 @@ class ScriptedModel:
         return f"{request.agent}: no further input from me on this; passing on."
 
     def _prompt_tokens(self, request: ModelRequest) -> int:
-        """The estimate of the prompt's tokens: its text (contents joined by newlines) / 4."""
-        messages, key = request.messages, (request.agent, request.purpose)
-        last = self._sizes.get(key)
-        # the same message objects compare by identity (cheap), others by value
-        if last is not None and len(last[0]) <= len(messages) and \
-                messages[:len(last[0])] == last[0]:
-            chars, parts = _text_size(messages[len(last[0]):])
-            chars, parts = chars + last[1], parts + last[2]
-        else:
-            chars, parts = _text_size(messages)
-        self._sizes[key] = (list(messages), chars, parts)
-        # the parts are joined by newlines: one fewer than there are parts
-        return max(1, (chars + max(parts - 1, 0)) // 4)
+        """The estimate of the prompt's tokens (gateway/tokens.py), at least 1."""
+        return max(1, self._sizes.count(request))
 
     def _response(
         self,
