@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 #: The key of an agent entry that takes an agent from another crew.
 USE = "use"
+#: A `use` key, as YAML may write it (plain, quoted, in a flow mapping).
+_MAY_USE = re.compile(r"""(^|[\s{,])["']?use["']?\s*:""", re.M)
 #: Where an agent comes from when its crew is known only to the team's store.
 TEAM = "team"
 
@@ -179,6 +182,8 @@ def resolved_text(text: str, file: str, crews: Crews | None = None) -> str | Non
     has none): what a run of it stores as its snapshot, so that a replay, a compare, a
     fork or an eval's crew version shows the agents that ran, not a name whose crew may
     have changed since."""
+    if not _MAY_USE.search(text):  # no `use:` key anywhere: nothing to parse again
+        return None
     import yaml
 
     from workbench.spec.yamlpos import load_with_lines
