@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 GENESIS = "0" * 64
+_NONE = object()  # no entry seen yet (None is a valid session)
 #: Hash input of entries written before revision 0003: fields joined with `|` (ambiguous:
 #: a `|` moved from the payload into the kind gives the same input). Still verified.
 FORMAT_PIPE = 1
@@ -82,6 +83,7 @@ def verify_rows(rows: Iterable[Any], first: int = 1, prev: str | None = GENESIS)
     """
     sha = hashlib.sha256
     middles: dict[tuple[Any, Any, Any], str] = {}
+    last_sid = last_actor = last_kind = middle = _NONE
     expected, count, newest = first, 0, FORMAT_PIPE
     first_prev = first_session = first_kind = None
     first_json = last_pipe = None
@@ -93,13 +95,17 @@ def verify_rows(rows: Iterable[Any], first: int = 1, prev: str | None = GENESIS)
         if prev is None:
             prev, first_prev, first_session, first_kind = prev_hash, prev_hash, sid, kind
         if fmt == FORMAT_JSON:
-            try:
-                middle = middles[sid, actor, kind]
-            except KeyError:
-                if len(middles) > 50_000:
-                    middles.clear()
-                middle = middles[sid, actor, kind] = json.dumps(
-                    [sid, actor, kind], separators=(",", ":"), ensure_ascii=False)[1:-1]
+            # runs of entries share session, actor and kind: three string compares are
+            # cheaper than hashing a new key
+            if sid != last_sid or actor != last_actor or kind != last_kind:
+                try:
+                    middle = middles[sid, actor, kind]
+                except KeyError:
+                    if len(middles) > 50_000:
+                        middles.clear()
+                    middle = middles[sid, actor, kind] = json.dumps(
+                        [sid, actor, kind], separators=(",", ":"), ensure_ascii=False)[1:-1]
+                last_sid, last_actor, last_kind = sid, actor, kind
             body = f'["{prev}",{seq},{ts!r},{middle},{payload}]'
             if newest == FORMAT_PIPE:
                 newest, first_json = FORMAT_JSON, seq
