@@ -448,14 +448,22 @@ class Services:
         Tuples from one streamed query rather than `Store.iter_events` dicts: a replay of
         100,000 events must open in well under two seconds.
         """
+        import sqlite3
+
         from sqlalchemy import text
 
+        query = ("SELECT seq, ts, kind, agent, to_agent, content, coalesce(data, '') FROM event "
+                 "WHERE session_id = :sid ORDER BY seq")
         with self.store.engine.connect() as conn:
-            result = conn.execution_options(yield_per=5000).execute(text(
-                "SELECT seq, ts, kind, agent, to_agent, content, data FROM event "
-                "WHERE session_id = :sid ORDER BY seq"), {"sid": session_id})
-            for seq, ts, kind, agent, to, content, data in result:
-                yield seq, ts, kind, agent, to, content, data or ""
+            raw = conn.connection.driver_connection
+            if isinstance(raw, sqlite3.Connection):
+                # the driver's own cursor on SQLite: its tuples as they are, a batch at a time
+                cursor = raw.execute(query, {"sid": session_id})
+                while rows := cursor.fetchmany(5000):
+                    yield from rows
+                return
+            yield from conn.execution_options(yield_per=5000).execute(
+                text(query), {"sid": session_id})
 
     def session_topology(self, session: dict[str, Any]) -> Any:
         """The resolved topology of a stored session, from the crew file it ran (or None)."""
