@@ -73,3 +73,35 @@ def test_cancelling_a_run_does_not_wait_for_a_stuck_tool(tmp_path: Path, engine:
     assert status == "cancelled"
     assert still_blocked
     assert store.list_sessions()[0]["status"] == "cancelled"
+
+
+def test_a_run_cancelled_again_while_it_ends_still_stores_its_end() -> None:
+    """The end (closing writers, the session's row) runs off the loop; a second Ctrl-C or a
+    cancelled worker while it runs waits for it instead of leaving the run half-ended."""
+    import threading
+
+    from workbench.mesh.session import _to_the_end
+
+    ended = threading.Event()
+    release = threading.Event()
+
+    def finish() -> str:
+        release.wait(5)
+        ended.set()
+        return "outcome"
+
+    async def main() -> tuple[str, bool]:
+        async def ending() -> str:
+            return await _to_the_end(asyncio.ensure_future(asyncio.to_thread(finish)))
+
+        task = asyncio.ensure_future(ending())
+        await asyncio.sleep(0.01)
+        task.cancel()  # while the end is being stored
+        await asyncio.sleep(0.01)
+        task.cancel()
+        release.set()
+        result = await task
+        return result, task.cancelling() == 0
+
+    result, clean = asyncio.run(main())
+    assert result == "outcome" and ended.is_set() and clean

@@ -121,6 +121,24 @@ def prepare(
                        missing_inputs=missing, resolved_text=resolved_text(text, source))
 
 
+async def _to_the_end(work: asyncio.Future[Any]) -> Any:
+    """Await `work` whatever happens to the awaiting task: a cancellation meanwhile (the
+    run is already ending, with its status decided) waits for it still, and is taken back."""
+    cancels = 0
+    while True:
+        try:
+            result = await asyncio.shield(work)
+            break
+        except asyncio.CancelledError:
+            if work.cancelled():
+                raise
+            cancels += 1
+    task = asyncio.current_task()
+    for _ in range(cancels if task is not None else 0):
+        task.uncancel()  # type: ignore[union-attr]
+    return result
+
+
 def new_session_id() -> str:
     return uuid.uuid4().hex
 
@@ -229,14 +247,8 @@ class Session:
     async def execute(self) -> RunOutcome:
         p = self.prepared
         started = time.time()
-        self.tool_ctx.workspace.mkdir(parents=True, exist_ok=True)
-        snapshot = self.store.snapshot_crew(p.spec.name, p.source, p.snapshot_text)
-        self.store.create_session(
-            id=self.session_id, crew_name=p.spec.name, crew_snapshot_id=snapshot,
-            engine=p.engine, topology=p.topology, task=p.task, started_at=started,
-            policy_hash=getattr(self.ctx.gate, "policy_hash", ""),
-            workspace=str(self.tool_ctx.workspace),
-        )
+        # the database off the loop: other sessions on it (an eval's cases) go on meanwhile
+        await asyncio.to_thread(self._create, started)
         self.ctx.loop = asyncio.get_running_loop()
         lease = asyncio.ensure_future(self._keep_lease())
         self.ctx.emit(
@@ -284,8 +296,24 @@ class Session:
             status, error = "failed", self.ctx.failure or f"{type(exc).__name__}: {exc}"
         finally:
             lease.cancel()
-            outcome = self._finish(started, status, result, error)
+            # closing the writers and storing the end wait on threads and the database: off
+            # the loop, and carried through to the end even if this task is cancelled again
+            # (a run's end is never lost)
+            outcome = await _to_the_end(
+                asyncio.ensure_future(asyncio.to_thread(
+                    self._finish, started, status, result, error)))
         return outcome
+
+    def _create(self, started: float) -> None:
+        p = self.prepared
+        self.tool_ctx.workspace.mkdir(parents=True, exist_ok=True)
+        snapshot = self.store.snapshot_crew(p.spec.name, p.source, p.snapshot_text)
+        self.store.create_session(
+            id=self.session_id, crew_name=p.spec.name, crew_snapshot_id=snapshot,
+            engine=p.engine, topology=p.topology, task=p.task, started_at=started,
+            policy_hash=getattr(self.ctx.gate, "policy_hash", ""),
+            workspace=str(self.tool_ctx.workspace),
+        )
 
     async def _keep_lease(self) -> None:
         """Renew the session's lease while it runs: a later command that finds it lapsed
