@@ -6,7 +6,8 @@ Works in a fresh temporary home: runs two shipped crews headless (AutoGen and Cr
 evaluates `market-entry` on its cases, edits its lead's last line, runs and evaluates it
 again (a prompt designer's loop), then opens the app, composes and runs `support-triage`
 live until it asks for an approval, approves it from the queue, compares the two
-`market-entry` runs and the two evals, and saves a screenshot of every section on the way. No real
+`market-entry` runs and the two evals, replays a `translation-desk` run (a marketplace),
+and saves a screenshot of every section on the way. No real
 key is involved: the keyring is replaced by a throwaway in-memory one for the duration.
 """
 
@@ -68,10 +69,11 @@ def _cli(home: Path, *args: str) -> str:
     return done.stdout
 
 
-def _headless_runs(home: Path) -> tuple[str, str]:
+def _headless_runs(home: Path) -> tuple[str, str, str]:
     """Finished sessions for the list and two evals, all from the CLI: market-entry and
-    contract-review run; market-entry evaluated, edited, run and evaluated again. Returns
-    the two market-entry sessions (before and after the edit)."""
+    contract-review run; market-entry evaluated, edited, run and evaluated again;
+    translation-desk run. Returns the two market-entry sessions (before and after the
+    edit) and the translation-desk one."""
     from workbench.config import SHIPPED_CREWS
 
     cases = str(SHIPPED_CREWS / "cases" / "market-entry.yaml")
@@ -92,7 +94,10 @@ def _headless_runs(home: Path) -> tuple[str, str]:
     out = _cli(home, "run", "market-entry", "--approvals", "deny", "--json")
     after = json.loads(out.splitlines()[0])["session_id"]
     _cli(home, "eval", "market-entry", "--cases", cases)
-    return runs[0], after
+    print("  running translation-desk (a marketplace star) ...", flush=True)
+    out = _cli(home, "run", "translation-desk", "--approvals", "deny", "--json")
+    market = json.loads(out.splitlines()[0])["session_id"]
+    return runs[0], after, market
 
 
 async def _wait(pilot, condition: Callable[[], bool], what: str, timeout: float = 90) -> None:
@@ -115,7 +120,7 @@ async def _settle(pilot) -> None:
 
 
 async def _shoot(home: Path, out: Path, size: tuple[int, int],
-                 compared: tuple[str, str]) -> list[Path]:
+                 compared: tuple[str, str], market: str) -> list[Path]:
     from textual.widgets import DataTable, Input
 
     from workbench.config import Settings
@@ -212,6 +217,19 @@ async def _shoot(home: Path, out: Path, size: tuple[int, int],
         await pilot.press("c")  # against the run before it: regressions first
         await _settle(pilot)
         save("evals-compare")
+
+        # the marketplace: a replay with the first award selected (its bids on the topology,
+        # the bid table in the detail pane)
+        app.open_replay(market)
+        await _wait(pilot, lambda: getattr(app.screen, "model", None) is not None
+                    and app.screen.model.status == "completed", "the marketplace replay")
+        await _settle(pilot)
+        model = app.screen.model
+        award = next(e.index for e in model.entries if e.kind == "task.awarded")
+        for _ in range(len(model.visible) - 1 - model.visible.index(award)):
+            await pilot.press("up")
+        await _settle(pilot)
+        save("run-marketplace")
         await app.action_quit()
     return saved
 
@@ -236,9 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="workbench-shots-") as tmp:
             home = Path(tmp) / "home"
             print("Recording sessions in a temporary home", flush=True)
-            compared = _headless_runs(home)
+            before, after, market = _headless_runs(home)
             print(f"Taking screenshots at {cols}x{rows}", flush=True)
-            asyncio.run(_shoot(home, args.out.resolve(), (cols, rows), compared))
+            asyncio.run(_shoot(home, args.out.resolve(), (cols, rows), (before, after),
+                               market))
     finally:
         keyring.set_keyring(previous)
     return 0
