@@ -42,6 +42,10 @@ class Gateway:
         #: `request.*` of each call, for routes and model_call policies.
         self.request_view = PromptSizes().view
 
+    def routed(self, model: str) -> bool:
+        """`model` is an alias that picks its model by rule."""
+        return (self.profiles or _NO_PROFILES).routed(model)
+
     def route(self, request: ModelRequest, facts: Facts | None = None) -> Route:
         """The models a request will try, in order (its alias resolved, fallbacks included).
 

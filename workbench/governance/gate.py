@@ -58,6 +58,8 @@ class OpenGate:
     """Allows everything; used where no policy set is loaded (tests of the bare spine)."""
 
     policy_hash = "none"
+    #: The names its conditions use: none.
+    names_used: frozenset[str] = frozenset()
 
     def decide(self, action: Action, activation: dict[str, Any]) -> Decision:
         return Decision("allow", action, policy_hash=self.policy_hash)

@@ -54,6 +54,11 @@ class PolicyGate:
         self._cel_context = cel.Context
         self.policy = policy
         self.policy_hash = policy.hash
+        #: Every name a condition uses: what the run need not compute for any other.
+        self.names_used = frozenset(
+            name for rule in (*policy.central, *(r for rules in policy.domains.values()
+                                                 for r in rules))
+            for name in rule.variables)
         central: dict[str, list[Rule]] = {a: [] for a in ACTIONS}
         for rule in policy.central:
             central[rule.on].append(rule)

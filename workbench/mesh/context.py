@@ -92,6 +92,9 @@ class RunContext:
         self.tool_ctx = tool_ctx
         self.tools = tools or ToolRegistry()
         self.gate: Gate = gate or OpenGate()
+        #: A condition may read `request.*` (a gate that does not say: assume it does).
+        used = getattr(self.gate, "names_used", None)
+        self._gate_reads_request = used is None or "request" in used
         self.approvals: ApprovalBroker = approvals or DenyAllApprovals()
         # the history is sent again on every call: each text is redacted once
         self.redactor = redactor if redactor is _identity_redactor else MemoRedactor(redactor)
@@ -278,12 +281,15 @@ class RunContext:
         decisions: list[dict[str, Any]] = []
         sent: list[list[dict[str, Any]]] = [original]
         # `request.*` for routes and model_call policies: the call's size, purpose, tools
-        facts = self.gateway.request_view(request)
+        # (measured only where a route or a condition reads it)
+        facts = self.gateway.request_view(request) if (
+            self._gate_reads_request or self.gateway.routed(request.model)) else None
+        given = {"request": facts} if facts is not None else {}
 
         def prepare(target: Target) -> list[dict[str, Any]]:
             provider, name = split_model(target.model)
             decision = self._decide("model_call", request.agent, self.activation(
-                request.agent, model={"provider": provider, "name": name}, request=facts))
+                request.agent, model={"provider": provider, "name": name}, **given))
             decisions.append({"target": target.label, "model": target.model,
                               "effect": decision.effect, "rule_ids": decision.rule_ids})
             if decision.stop_run:
@@ -309,7 +315,7 @@ class RunContext:
         try:
             # a routed alias picks its rule here; the gate then judges the chosen models
             route = self.gateway.route(
-                request, lambda: self.activation(request.agent, request=facts))
+                request, lambda: self.activation(request.agent, **given))
             response = await self._abortable(
                 self.gateway.complete(request, on_delta, prepare, route))
         except AllBlocked as exc:
