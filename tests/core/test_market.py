@@ -441,3 +441,37 @@ rules:
     (folder / "central.yaml").write_text(
         "version: 1\nrules:\n  - {id: typo, on: task_bid, when: 'bid.price > 1', effect: deny}\n")
     assert main(["policies", "check", str(folder)]) == 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_task_the_hub_posts_reaches_the_winner_through_the_message_gate(
+        tmp_path: Path, engine: str) -> None:
+    """The hub's words become the winner's prompt: judged as a message from the hub to the
+    winner, redacted or withheld as any message would be."""
+    import yaml
+
+    from workbench.store.recordings import iter_exchanges
+
+    crew = yaml.safe_load(DESK.read_text(encoding="utf-8"))
+    crew["script"][0]["post"]["task"] = ("Translate the notes; questions to "
+                                         "jane.doe@corp.example or +1 555 123 4567")
+    path = tmp_path / "translation-desk.yaml"
+    path.write_text(yaml.safe_dump(crew, sort_keys=False, allow_unicode=True))
+    policies = write_policies(tmp_path / "p", (ROOT / "policies" / "central.yaml").read_text())
+    settings = Settings(home=tmp_path / "home", policies=policies)
+    settings.ensure_home()
+    store = Store(settings.database_url)
+    session = Session(prepare(path, engine=engine), settings, store,
+                      **governed(settings, store, "deny").session_kwargs())
+    outcome = asyncio.run(session.execute())
+    assert outcome.status == "completed", outcome.error
+    prompts = [json.dumps(x["request"]["messages"]) for x in iter_exchanges(
+        store, outcome.session_id) if x["agent"] != "lead"]
+    briefed = [p for p in prompts if "Task T1 from lead" in p]
+    assert briefed, "the winner was never told its task"
+    assert not any("jane.doe@corp.example" in p or "555 123 4567" in p for p in prompts)
+    assert all("[REDACTED" in p for p in briefed)
+    decisions = [e for e in store.iter_events(outcome.session_id)
+                 if e["kind"] == "policy.decision" and e["data"]["action"] == "message"
+                 and e["data"]["effect"] == "redact"]
+    assert decisions

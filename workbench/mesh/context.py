@@ -368,8 +368,11 @@ class RunContext:
         return dict(call, function=dict(function,
                                         arguments=self.redactor(function["arguments"])[0]))
 
-    def _gate_message(self, source: str, text: str) -> str:
-        to = ",".join(self.topology.recipients(source))
+    def _gate_message(self, source: str, text: str, to: str | None = None) -> str:
+        """`text` from `source` as it may reach its recipients (`to`, or whoever the
+        topology sends `source`'s messages to)."""
+        if to is None:
+            to = ",".join(self.topology.recipients(source))
         activation = self.activation(source, message={"text": text, "from": source, "to": to})
         decision = self._decide("message", source, activation)
         if decision.effect == "deny" or decision.effect == "require_approval":

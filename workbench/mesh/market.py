@@ -50,6 +50,9 @@ Judge = Callable[[str, str, dict[str, Any]], Any]
 #: (agent, **extra names) -> the full policy activation for that agent.
 Activate = Callable[..., dict[str, Any]]
 Emit = Callable[..., Any]
+#: The message gate: (from, to, text) -> the text as it may reach `to` (redacted, or
+#: withheld with the reason).
+Tell = Callable[[str, str, str], str]
 
 
 def estimate_tokens(chars: int) -> int:
@@ -97,6 +100,8 @@ class Task:
     #: Its winner was given the floor for it (its report is the next thing it says).
     started: bool = False
     done: bool = False
+    #: What the winner is told, once the message gate has judged it (see Market.brief).
+    briefing: str | None = None
 
 
 @dataclass(slots=True)
@@ -236,7 +241,8 @@ class Market:
 
     def __init__(self, hub: str, bidders: Iterable[Bidder], award: str, price: Prices,
                  records: dict[str, Record] | None = None, emit: Emit | None = None,
-                 judge: Judge | None = None, activate: Activate | None = None) -> None:
+                 judge: Judge | None = None, activate: Activate | None = None,
+                 tell: Tell | None = None) -> None:
         self.hub = hub
         self.bidders = [b for b in bidders if b.name != hub]
         self.rule = AwardRule(award)
@@ -246,6 +252,7 @@ class Market:
         self._emit = emit or (lambda *a, **k: None)
         self._judge = judge
         self._activate = activate or _bare_activation
+        self._tell = tell
         self.tasks: list[Task] = []
         #: Awarded and not done, oldest first: the winners take the floor in this order.
         self.open: list[Task] = []
@@ -383,10 +390,18 @@ class Market:
             return next((t for t in self.open if t.winner == agent), None)
 
     def brief(self, task: Task) -> str:
-        """What the winner is told: its task, and that it reports back to the hub."""
-        need = f" (capability: {task.capability})" if task.capability else ""
-        return (f"Task {task.id} from {task.hub}, awarded to you{need}: {task.title}\n"
-                f"Do it and report the result back to {task.hub}.")
+        """What the winner is told: its task, and that it reports back to the hub. The hub's
+        words reach another agent, so they pass the message gate (once per task) like any
+        message from the hub to it."""
+        with self._lock:
+            if task.briefing is None:
+                need = f" (capability: {task.capability})" if task.capability else ""
+                text = (f"Task {task.id} from {task.hub}, awarded to you{need}: {task.title}\n"
+                        f"Do it and report the result back to {task.hub}.")
+                if self._tell is not None:
+                    text = self._tell(task.hub, task.winner or "", text)
+                task.briefing = text
+            return task.briefing
 
     def reported(self, agent: str, text: str, turn: int = 0) -> Task | None:
         """`agent` spoke: if it has an open task, that message is its report and the task is
@@ -480,7 +495,8 @@ def open_market(ctx: Any, records: dict[str, Record] | None = None) -> Market:
 
     hub = ctx.topology.hub
     market = Market(hub, bidders_of(ctx), ctx.spec.topology.award, _price, records,
-                    emit=ctx.emit, judge=ctx._decide, activate=ctx.activation)
+                    emit=ctx.emit, judge=ctx._decide, activate=ctx.activation,
+                    tell=lambda hub, winner, text: ctx._gate_message(hub, text, to=winner))
 
     async def post_task(task: str, capability: str = "") -> str:
         return market.post(task, capability, hub)
