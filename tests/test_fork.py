@@ -451,3 +451,18 @@ def test_a_fork_reproduces_a_crewai_run_too(home: Path) -> None:
     calls = _events(home, fork, "model.call")
     assert calls and all(c["data"].get("replayed") for c in calls)
     assert not _events(home, fork, "fork.diverged")
+
+
+def test_replay_tools_never_reuses_a_marketplace_post(home: Path) -> None:
+    """Posting a task acts on the run itself (bids, the award, their policies): a fork with
+    --replay-tools posts it again rather than telling the hub of an award made elsewhere."""
+    assert _run(home, "translation-desk") == 0
+    source = _last_session(home)
+    assert _run(home, "translation-desk", "--from", source, "--replay-tools") == 0
+    fork = _last_session(home)
+    kinds = [e["kind"] for e in _events(home, fork) if e["kind"].startswith("task.")]
+    assert kinds == [e["kind"] for e in _events(home, source) if e["kind"].startswith("task.")]
+    assert kinds.count("task.awarded") == 3
+    # the file the lead writes is still taken from the recording (it did not run)
+    assert not (home / "sessions" / fork / "workspace" / "release-4.2.fr.md").exists()
+    assert _transcript(home, fork) == _transcript(home, source)

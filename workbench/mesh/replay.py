@@ -236,6 +236,10 @@ def _args_key(tool: str, args: dict[str, Any]) -> tuple[str, str]:
     return tool, json.dumps(args, sort_keys=True, default=str)
 
 
+#: Tags of tools whose result is the run's own doing: never answered from a recording.
+RUN_STATE_TAGS = frozenset({"marketplace"})
+
+
 class RecordedTools:
     """The source's tool results, each reused at most once, while the replay lasts."""
 
@@ -269,6 +273,10 @@ class _RecordedTool:
         return getattr(self._tool, name)
 
     async def invoke(self, ctx: Any, args: dict[str, Any]) -> str:
+        if RUN_STATE_TAGS & frozenset(getattr(self._tool, "tags", ())):
+            # it acts on this run itself (posting a marketplace task: bids, an award, its
+            # policies): a recorded result would tell of an award that never happened here
+            return await self._tool.invoke(ctx, args)
         hit = self._recorded.take(self._tool.name, args)
         if hit is None:
             return await self._tool.invoke(ctx, args)
