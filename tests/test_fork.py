@@ -433,6 +433,10 @@ def test_recorded_messages_are_whole_again_however_a_conversation_changes(
     assert rows == [(1, None, 0), (2, 1, 2), (3, None, 0), (4, 2, 1), (5, None, 0),
                     (6, None, 0)]
     store.close()
+    # at any depth, in any spelling
+    assert safe_params({"extra_body": {"api_key": "sk-1", "seed": 3}, "api-key": "sk-2",
+                        "X-Auth-Token": "t", "passphrase": "p", "stop": ["a"]}) == {
+        "extra_body": {"seed": 3}, "stop": ["a"]}
     assert safe_params({"temperature": 0.2, "api_key": "k", "extra_headers": {"x": 1},
                         "Authorization": "b", "max_tokens": 9, "api_base": "u"}) == {"temperature": 0.2,
                                                                     "max_tokens": 9}

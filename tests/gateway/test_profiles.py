@@ -50,6 +50,11 @@ def _spec(text: str = CREW):
         ("  fast:\n    model: openai/x\n    colour: blue\n", 5, "unknown key 'colour'"),
         ("  fast:\n    model: openai/x\n    api_key: sk-123\n", 5, "keys never go in files"),
         ("  fast:\n    model: openai/x\n    params: {secret_token: x}\n", 5, "keys never go"),
+        # nested, and in other spellings
+        ("  fast:\n    model: openai/x\n    params:\n      extra_body:\n        api_key: sk-1\n",
+         7, "params.extra_body.api_key: API keys never go"),
+        ("  fast:\n    model: openai/x\n    params: {X-Auth-Token: t}\n", 5, "keys never go"),
+        ("  fast:\n    model: openai/x\n    passphrase: p\n", 5, "keys never go"),
         ("  fast:\n    temperature: 0.2\n", 3, "missing required key 'model'"),
         ("  fast:\n    model: openai/x\n    timeout: -1\n", 5, "between"),
         ("  fast:\n    model: openai/x\n    num_retries: 1.5\n", 5, "whole number"),

@@ -154,6 +154,52 @@ def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
     return _GENERIC.sub(lambda m: m.group(1) + REDACTED, text)
 
 
+#: A name that holds a credential: refused in model files (`key_name`).
+_KEY_NAME = re.compile(r"(^|_)(api_?key|key|token|password|passphrase|secrets?)$|secret")
+#: A name that may carry a credential or an address that may: left out of recordings
+#: (`sensitive_name`), whatever its value.
+_SENSITIVE_NAME = re.compile(
+    r"(^|_)(api_?key|keys?|token|secrets?|passw\w*|passphrase|auth\w*|bearer|headers?"
+    r"|cookies?|credentials?|base|url|uri|endpoint)$|^(api_?key|auth|secret|access_token)")
+
+
+def _normal(name: Any) -> str:
+    """`API-Key`, `api key` and `api_key` alike."""
+    return re.sub(r"[\s.-]+", "_", str(name).strip().lower())
+
+
+def key_name(name: Any) -> bool:
+    """`name` is one a credential goes under (`api_key`, `x-auth-token`, `passphrase`)."""
+    return bool(_KEY_NAME.search(_normal(name)))
+
+
+def sensitive_name(name: Any) -> bool:
+    """`name` may hold a credential or an address that may (headers, URLs, auth)."""
+    return bool(_SENSITIVE_NAME.search(_normal(name)))
+
+
+def key_paths(value: Any, path: tuple[Any, ...] = ()) -> Iterable[tuple[Any, ...]]:
+    """Where in `value` (mappings and lists, at any depth) a credential's name is a key."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if key_name(k):
+                yield (*path, k)
+            else:
+                yield from key_paths(v, (*path, k))
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            yield from key_paths(v, (*path, i))
+
+
+def without_sensitive(value: Any) -> Any:
+    """`value` with every entry under a sensitive name left out, at any depth."""
+    if isinstance(value, dict):
+        return {k: without_sensitive(v) for k, v in value.items() if not sensitive_name(k)}
+    if isinstance(value, list | tuple):
+        return [without_sensitive(v) for v in value]
+    return value
+
+
 #: Providers whose key is found the way `get_key` looks (the keyring, then the variable):
 #: a call to one without a key can only fail. Bedrock also signs with AWS profiles and
 #: instance roles, which this check cannot see, so it is left to the provider to judge.

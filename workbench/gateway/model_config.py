@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from workbench.errors import SpecError
+from workbench.gateway.credentials import key_name, key_paths
 from workbench.gateway.profiles import ModelProfile, ModelProfiles, Target
 from workbench.gateway.routing import RouteRule, compile_rule
 from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, read_yaml_text
@@ -44,12 +45,6 @@ _KEY_HELP = (
     "API keys never go in files; store it with `workbench keys set PROVIDER` "
     "or set the provider's environment variable"
 )
-
-
-def _looks_secret(name: str) -> bool:
-    name = name.lower()
-    return (name.endswith(("_key", "_token")) or name in ("key", "token", "password")
-            or "secret" in name)
 
 
 def _located(message: str, where: str) -> SpecError:
@@ -97,7 +92,7 @@ def parse_profiles(
         values: dict[str, Any] = {}
         for key, value in body.items():
             key_s = str(key)
-            if _looks_secret(key_s):
+            if key_name(key_s):
                 raise fail(f"{where}.{name}.{key_s}: {_KEY_HELP}", alias, key)
             if key_s not in PROFILE_KEYS:
                 raise fail(
@@ -112,9 +107,9 @@ def parse_profiles(
             raise fail(f"{where}.{name}.model: must be a LiteLLM model string, not another "
                        "alias (use fallbacks to chain aliases)", alias, "model")
         params = dict(values.pop("params", {}))
-        for key in params:
-            if _looks_secret(str(key)):
-                raise fail(f"{where}.{name}.params.{key}: {_KEY_HELP}", alias, "params", key)
+        for path in key_paths(params):  # at any depth: extra_body: {api_key: ...} too
+            raise fail(f"{where}.{name}.params.{'.'.join(map(str, path))}: {_KEY_HELP}",
+                       alias, "params", *path)
         for key in _CALL_PARAMS:  # given as keys of their own, they win over `params`
             if key in values:
                 params[key] = values.pop(key)

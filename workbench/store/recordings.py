@@ -11,7 +11,6 @@ of those, none whose name says it is a credential).
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from sqlalchemy import (
     select,
 )
 
+from workbench.gateway.credentials import without_sensitive
 from workbench.store.db import EVENTS, Store
 from workbench.store.writer import BatchWriter
 
@@ -55,20 +55,14 @@ EXCHANGES = Table(
     Column("response", Text, nullable=False),
 )
 
-#: Parameter names that may carry a credential (or an address that may): never recorded,
-#: whatever their value.
-_SECRET_PARAM = re.compile(
-    r"(^|_)(api_?key|keys?|token|secrets?|passw\w*|auth\w*|bearer|headers?|cookies?"
-    r"|credentials?|base|url|uri|endpoint)$|^(api_?key|auth|secret|access_token)", re.I)
-
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
 def safe_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Call parameters fit to record: those whose name may hold a credential left out."""
-    return {k: v for k, v in params.items() if not _SECRET_PARAM.search(str(k))}
+    """Call parameters fit to record: every entry whose name may hold a credential (or an
+    address that may) left out, at any depth."""
+    return without_sensitive(params)
 
 
 @dataclass(slots=True)
