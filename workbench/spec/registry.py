@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -243,7 +243,9 @@ def _resolve(entry: dict[str, Any], lines: dict, path: tuple, file: str, crews: 
     base = copy.deepcopy(src_agents[index])
     if USE in base:  # taken in turn from another crew
         base = _resolve(base, src_lines, ("agents", index), source.file, crews, (*stack, ref))
-    base = _with_crew_defaults(base, src_data)
+    if source.source == TEAM:
+        _no_team_servers(entry, base, src_data, ref, fail)
+    base = _with_crew_defaults(base, src_data, servers=source.source != TEAM)
     _check_agent(base, src_lines, ("agents", index), source.file, ref)
     merged = {**base, **{k: v for k, v in entry.items() if k != USE}}
     where = line_of(lines, (*path, USE))
@@ -253,13 +255,39 @@ def _resolve(entry: dict[str, Any], lines: dict, path: tuple, file: str, crews: 
     return merged
 
 
-def _with_crew_defaults(agent: dict[str, Any], crew: dict[str, Any]) -> dict[str, Any]:
+def _no_team_servers(entry: dict[str, Any], agent: dict[str, Any], crew: dict[str, Any],
+                     ref: str, fail: Callable[..., None]) -> None:
+    """An agent taken from the team's database brings no MCP server with it: a server
+    starts a program or connects to a URL (with headers from your environment), and whoever
+    can write to the shared database must not choose that for your run. Its tools that
+    name a server need one declared in your crew (as the agent's own `mcp_servers`)."""
+    tools = entry.get("tools", agent.get("tools"))
+    own = entry.get("mcp_servers") if isinstance(entry.get("mcp_servers"), dict) else {}
+    offered = {**(crew.get("mcp_servers") if isinstance(crew.get("mcp_servers"), dict) else {}),
+               **(agent.get("mcp_servers") if isinstance(agent.get("mcp_servers"), dict)
+                  else {})}
+    needed = sorted({t[4:].partition("/")[0] for t in tools or []
+                     if isinstance(t, str) and t.startswith("mcp:")} - set(own))
+    withheld = [n for n in needed if n in offered]
+    if withheld:
+        fail(f"use: {ref} comes from the team's database, and its tools need the MCP "
+             f"server(s) {', '.join(withheld)}: servers are never taken from there (they "
+             "start programs or reach URLs); after checking what they run, declare them "
+             "beside use: (mcp_servers:)", USE)
+
+
+def _with_crew_defaults(agent: dict[str, Any], crew: dict[str, Any],
+                        servers: bool = True) -> dict[str, Any]:
     """What the used agent had from its own crew goes with it: the crew's model and
-    api_base (when the agent names none), and the crew's MCP servers its tools name."""
+    api_base (when the agent names none), and (`servers`) the crew's MCP servers its tools
+    name."""
     out = dict(agent)
     for key in ("model", "api_base"):
         if not out.get(key) and isinstance(crew.get(key), str) and crew[key]:
             out[key] = crew[key]
+    if not servers:
+        out.pop("mcp_servers", None)
+        return out
     servers = crew.get("mcp_servers")
     tools = out.get("tools")
     if isinstance(servers, dict) and isinstance(tools, list):
