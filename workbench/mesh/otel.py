@@ -48,8 +48,8 @@ PROVIDERS = {
 }
 #: Keys of an event's payload that hold what people or models wrote: only with capture.
 CONTENT_KEYS = frozenset({
-    "args", "answer", "body", "content", "context", "description", "message", "messages",
-    "output", "prompt", "question", "reason", "result", "task", "text", "title",
+    "args", "answer", "body", "capability", "content", "context", "description", "message",
+    "messages", "output", "prompt", "question", "reason", "result", "task", "text", "title",
 })
 #: Payload strings longer than this are prose, not identifiers: only with capture.
 MAX_PLAIN = 120
