@@ -82,3 +82,20 @@ def test_a_conversation_that_is_gone_leaves_nothing_behind() -> None:
     del head
     gc.collect()
     assert key not in client._CONVERTED
+
+
+def test_an_image_reaches_the_model_as_a_marker_never_as_data() -> None:
+    """The client tells AutoGen it takes images (so AutoGen does not rebuild every history
+    on every call) and marks each image's place itself, as AutoGen's remove_images does."""
+    from autogen_core import Image
+    from autogen_core.models import UserMessage
+
+    from workbench.engines.autogen.client import MODEL_INFO, to_openai
+
+    # a 1x1 PNG
+    image = Image.from_base64(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
+        "RU5ErkJggg==")
+    converted = to_openai([UserMessage(content=["Look at this:", image], source="user")])
+    assert converted == [{"role": "user", "content": "Look at this:\n<image>"}]
+    assert MODEL_INFO["vision"] is True

@@ -7,7 +7,7 @@ import weakref
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
-from autogen_core import CancellationToken, FunctionCall
+from autogen_core import CancellationToken, FunctionCall, Image
 from autogen_core.models import (
     AssistantMessage,
     ChatCompletionClient,
@@ -26,8 +26,11 @@ from workbench.errors import ProviderError
 from workbench.gateway.types import ModelRequest, Purpose
 from workbench.mesh.context import RunContext
 
+#: `vision`: images reach this client and become `<image>` here (`_text`), as AutoGen's
+#: `remove_images` would make them; told there is no vision, AutoGen rebuilds every
+#: agent's whole history on every call to do the same, a cost that grows with the run.
 MODEL_INFO = ModelInfo(
-    vision=False,
+    vision=True,
     function_calling=True,
     json_output=False,
     family="unknown",
@@ -40,7 +43,9 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(c if isinstance(c, str) else str(c) for c in content)
+        # an image is never sent: its place is marked, as AutoGen's remove_images does
+        return "\n".join(c if isinstance(c, str) else "<image>" if isinstance(c, Image)
+                         else str(c) for c in content)
     return str(content)
 
 
