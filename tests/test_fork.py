@@ -470,3 +470,19 @@ def test_replay_tools_never_reuses_a_marketplace_post(home: Path) -> None:
     # the file the lead writes is still taken from the recording (it did not run)
     assert not (home / "sessions" / fork / "workspace" / "release-4.2.fr.md").exists()
     assert _transcript(home, fork) == _transcript(home, source)
+
+
+def test_a_session_id_is_taken_as_typed_never_as_a_pattern(home: Path, capsys) -> None:
+    """`%`, `_` and an empty id match no session: a careless `sessions purge %` or
+    `--from ''` must not pick the only session there is."""
+    assert _run(home, "market-entry") == 0
+    only = _last_session(home)
+    for typed in ("%", "_", "%@1", ""):
+        capsys.readouterr()
+        assert _run(home, "market-entry", "--from", typed) == 2, typed
+        assert "Traceback" not in capsys.readouterr().err
+    for typed in ("%", "_" * 32, ""):
+        assert main(["--home", str(home), "sessions", "purge", typed]) == 2, typed
+    with _store(home) as store:
+        assert store.get_session(only[:8])["id"] == only
+        assert iter_exchanges(store, only) and list(iter_exchanges(store, only))

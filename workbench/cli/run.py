@@ -58,9 +58,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from workbench.mesh.replay import ForkSource
     from workbench.mesh.session import Session, prepare
 
-    if args.replay_tools and not args.fork:
+    if args.replay_tools and args.fork is None:
         raise UserInputError("--replay-tools reuses a recording: give --from SESSION[@SEQ]")
-    fork = ForkSource.parse(args.fork, args.replay_tools) if args.fork else None
+    fork = ForkSource.parse(args.fork, args.replay_tools) if args.fork is not None else None
     config = settings(args)
     use_otel(args)
     path = resolve_crew(args.crew, config)

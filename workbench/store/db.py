@@ -479,10 +479,15 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def get_session(self, session_id: str) -> dict[str, Any]:
-        """A session by id or by a unique prefix of it."""
+        """A session by id or by a unique prefix of it (taken as typed: `%` and `_` match
+        only themselves, and an empty id matches nothing)."""
+        if not session_id.strip():
+            raise UserInputError("give a session id (or a unique prefix of one); see "
+                                 "`workbench sessions list`")
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(SESSIONS).where(SESSIONS.c.id.like(f"{session_id}%")).limit(2)
+                select(SESSIONS).where(SESSIONS.c.id.startswith(session_id, autoescape=True))
+                .limit(2)
             ).all()
         if not rows:
             raise UserInputError(f"no session {session_id!r}; see `workbench sessions list`")
