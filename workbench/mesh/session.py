@@ -337,18 +337,21 @@ class Session:
             self.ctx.fail(f"{what} could not be stored: {describe_error(exc)}")
         return failed
 
+    def _records(self) -> list[Any]:
+        """The writers that keep the run's record (events, audit, exchanges)."""
+        return [self.writer, *(w for w in self.writers if hasattr(w, "flush"))]
+
     async def _stored_so_far(self) -> None:
         """Before a tool acts on the world, everything that led to it is stored and audited;
         a write that failed has stopped the run by then, so the tool does not run."""
-        writers = [self.writer, *(w for w in self.writers if hasattr(w, "flush"))]
+        writers = self._records()
         await asyncio.to_thread(lambda: [w.flush() for w in writers])
 
     async def _keep_up(self) -> None:
         """Before a model call, a writer more than MAX_BACKLOG events behind is caught up:
         a fast run never gets far ahead of its record (what a crash can lose, and how long
         a run goes on past a store that stopped taking writes, stay bounded)."""
-        writers = [self.writer, *(w for w in self.writers if hasattr(w, "flush"))]
-        behind = [w for w in writers if getattr(w, "backlog", 0) > MAX_BACKLOG]
+        behind = [w for w in self._records() if getattr(w, "backlog", 0) > MAX_BACKLOG]
         if behind:
             await asyncio.to_thread(lambda: [w.flush() for w in behind])
 
