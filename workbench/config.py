@@ -125,8 +125,12 @@ class Settings:
         """--policies / WORKBENCH_POLICIES, else ./policies, else the shipped defaults."""
         if self.policies:
             return self.policies
+        from workbench.governance.policy import has_central
+
+        # any spelling the loader reads (central.yml too): else the user's folder would be
+        # passed over for the shipped rules without a word
         local = Path.cwd() / "policies"
-        if (local / "central.yaml").is_file():
+        if has_central(local):
             return local
         return SHIPPED_POLICIES
 

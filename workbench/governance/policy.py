@@ -280,6 +280,19 @@ def _make_rule(rid: str, on: str, effect: str, reason: str, overridable: bool,
                 c.program, c.variables, c.needs, c.uses_functions)
 
 
+def is_central(path: Path) -> bool:
+    """Whether `path` is a policy folder's central file, in any spelling it is read in
+    (`central.yaml`, `central.yml`, `Central.YAML`)."""
+    return path.is_file() and path.stem.lower() == "central" and \
+        path.suffix.lower() in SUFFIXES
+
+
+def has_central(folder: Path) -> bool:
+    """Whether `folder` holds a central file: a policy folder, not just a folder's name."""
+    return folder.is_dir() and any(is_central(p) for p in folder.iterdir()
+                                   if not p.name.startswith("."))
+
+
 def _policy_files(folder: Path, errors: list[PolicyError],
                   notes: list[str]) -> tuple[Path | None, dict[str, Path]]:
     """The central file and each domain's file; what is there but not read goes to `notes`,
@@ -288,8 +301,7 @@ def _policy_files(folder: Path, errors: list[PolicyError],
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         if path.name.startswith("."):
             continue
-        if path.is_file() and path.stem.lower() == "central" and \
-                path.suffix.lower() in SUFFIXES:
+        if is_central(path):
             central.append(path)
         elif path.name != "domains" and path.suffix.lower() in SUFFIXES:
             notes.append(f"{path}: not read (domain files go in domains/)")

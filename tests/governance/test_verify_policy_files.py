@@ -1,0 +1,61 @@
+"""The policy folder a run picks is the one `policies check` reads, in every spelling the
+loader accepts: a ./policies folder whose central file is `central.yml` is not passed over."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench.cli import main
+from workbench.config import SHIPPED_POLICIES, Settings
+
+DENY_TOOLS = """\
+version: 1
+rules:
+  - {id: local-no-tools, on: tool_call, effect: deny, reason: no tools here}
+"""
+
+CREW = """\
+name: calc
+model: scripted/demo
+topology: {kind: network, max_turns: 2}
+agents:
+  - {name: solo, role: Solo, goal: Count, tools: [calculator]}
+script:
+  - {agent: solo, call: calculator, args: {expression: "1+1"}}
+  - {agent: solo, say: "Done. TERMINATE"}
+"""
+
+
+@pytest.mark.parametrize("name", ["central.yml", "Central.yaml", "CENTRAL.YML"])
+def test_a_local_policy_folder_is_used_whatever_the_central_files_spelling(
+        tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch, capsys,
+        name: str) -> None:
+    work = tmp_path / "work"
+    (work / "policies").mkdir(parents=True)
+    (work / "policies" / name).write_text(DENY_TOOLS)
+    (work / "calc.yaml").write_text(CREW)
+    monkeypatch.chdir(work)
+    assert Settings().policy_dir() == work / "policies"
+    assert main(["policies", "check"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{work / 'policies'}: ok · 1 central rules"), out
+    # the run is judged by the same folder: its one rule denies the tool call
+    assert main(["run", "calc.yaml", "--approvals", "deny", "--json"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+              if line.startswith("{")]
+    decisions = [e["data"] for e in events if e["kind"] == "policy.decision"
+                 and e["data"]["action"] == "tool_call"]
+    assert decisions and all(d["effect"] == "deny" and d["rule_ids"] == ["local-no-tools"]
+                             for d in decisions), decisions
+
+
+def test_a_policies_folder_without_a_central_file_is_not_taken(
+        tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "work"
+    (work / "policies" / "notes").mkdir(parents=True)
+    (work / "policies" / "central.yaml.bak").write_text(DENY_TOOLS)
+    monkeypatch.chdir(work)
+    assert Settings().policy_dir() == SHIPPED_POLICIES
