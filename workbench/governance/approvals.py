@@ -362,7 +362,20 @@ class PromptApprovals(DatabaseApprovals):
                     elif choice == "e":
                         out.write("  arguments as JSON: ")
                         out.flush()
-                        args = json.loads(sys.stdin.readline() or "null")
+                        line = sys.stdin.readline()
+                        if not line:
+                            # the reviewer chose to change the call: the call as asked was
+                            # not approved, and nobody is left to give the edit
+                            with contextlib.suppress(UserInputError):
+                                decide(self.store, a.id, "rejected", self.reviewer,
+                                       "no edited arguments on the terminal (end of input)")
+                            out.write("  no answer (end of input): rejected\n")
+                            return
+                        args = json.loads(line)
+                        if not isinstance(args, dict):
+                            # `null` would mean "as asked": an edit is an object
+                            out.write("  edited arguments must be a JSON object\n")
+                            continue
                         decide(self.store, a.id, "approved", self.reviewer, args=args)
                     elif choice == "r":
                         why = self._reason(out)
