@@ -59,3 +59,42 @@ def test_a_policies_folder_without_a_central_file_is_not_taken(
     (work / "policies" / "central.yaml.bak").write_text(DENY_TOOLS)
     monkeypatch.chdir(work)
     assert Settings().policy_dir() == SHIPPED_POLICIES
+
+
+GROUPS = """\
+version: 1
+groups: {legal-leads: [alice]}
+rules: []
+"""
+LEGAL_REVIEW = """\
+version: 1
+rules:
+  - {id: mail-review, on: tool_call, when: 'tool.name == "send_email"',
+     effect: require_approval, reviewers: [legal-leads]}
+"""
+SUPPORT_REVIEW = """\
+version: 1
+rules:
+  - {id: mail-review, on: tool_call, when: 'tool.name == "calculator"',
+     effect: require_approval}
+"""
+
+
+@pytest.mark.parametrize("where", ["central", "support"])
+def test_one_rule_id_in_two_files_is_refused(tmp_path: Path, home: Path, capsys,
+                                             where: str) -> None:
+    # approvals look a flagged rule up by id: a second rule of that id without reviewers
+    # would let anyone approve what legal-leads must approve
+    from tests.governance.test_policies import write_policies
+
+    central = GROUPS
+    domains = {"legal": LEGAL_REVIEW}
+    if where == "central":
+        central = GROUPS.replace("rules: []", SUPPORT_REVIEW.split("\n", 1)[1])
+    else:
+        domains["support"] = SUPPORT_REVIEW
+    folder = write_policies(tmp_path / "p", central, **domains)
+    assert main(["policies", "check", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "rule 'mail-review': duplicate rule id (also at " in err, err
+    assert "Traceback" not in err

@@ -274,6 +274,20 @@ def _check_reviewers(policy: PolicySet, errors: list[PolicyError]) -> None:
                 rule.file, rule.reviewers_line, rule.id))
 
 
+def _check_unique_ids(policy: PolicySet, errors: list[PolicyError]) -> None:
+    """A rule id names one rule in the whole set: decisions, approvals and the audit name
+    rules by id, so a domain's rule of a central rule's id (or another domain's) would lend
+    it that rule's reviewers, or take them away."""
+    first: dict[str, Rule] = {}
+    for rule in policy.rules():
+        other = first.setdefault(rule.id, rule)
+        if other is not rule:
+            where = f"{other.file}:{other.line}" if other.line else other.file
+            errors.append(PolicyError(f"duplicate rule id (also at {where}); a rule id names "
+                                      "one rule in the whole policy set", rule.file,
+                                      rule.line, rule.id))
+
+
 def _make_rule(rid: str, on: str, effect: str, reason: str, overridable: bool,
                domain: str | None, file: str, line: int | None, c: Condition) -> Rule:
     return Rule(rid, on, c.source, effect, reason, overridable, domain, file, line,
@@ -377,6 +391,7 @@ def load_policies(folder: Path) -> PolicySet:
         digest.update(f"domains/{path.name}\0".encode() + d_text.encode())
         policy.domains[key] = _rules(d_data, d_lines, str(path), key, errors)
     _check_reviewers(policy, errors)
+    _check_unique_ids(policy, errors)
     if errors:
         raise errors[0] if len(errors) == 1 else PolicyErrors(errors)
     policy.hash = digest.hexdigest()
