@@ -231,7 +231,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         print(f"audit trail ok: {entries}, head {result.head} "
               f"({rate:,.0f} entries/s)")
         return EXIT_OK
-    print(f"audit trail BROKEN: {result.message} ({entries} verified before it)",
+    where = " before it" if result.broken_seq is not None else ""  # else every entry was
+    print(f"audit trail BROKEN: {result.message} ({entries} verified{where})",
           file=sys.stderr)
     return EXIT_FAILED
 

@@ -383,6 +383,12 @@ class Session:
             status = "failed"
             calls = "1 call" if blocked == 1 else f"{blocked:,} calls"
             error = f"every model call was blocked by policy ({calls}): {self.ctx.blocked_reason}"
+        # everything put so far is stored before the end is told: a record that could not
+        # be kept makes the end a failure (its run.failed says why), never "completed"
+        for w in self._records():
+            w.flush()
+        if self.ctx.failure and status != "failed":
+            status, error = "failed", self.ctx.failure
         summary = dict(
             status=status, turns=t.turns, prompt_tokens=t.prompt_tokens,
             completion_tokens=t.completion_tokens, cost_usd=round(t.cost_usd, 6),

@@ -264,6 +264,15 @@ def _join(con: sqlite3.Connection, results: list[RangeResult],
 
 
 _SPACES = re.compile(r"\s+")
+#: The only trigger taken as a guard (lower case, spaces collapsed): before every UPDATE or
+#: DELETE, unconditionally, abort. Anything more (a WHEN, a WHERE, a comment) is no guard.
+_SQLITE_GUARD = re.compile(
+    r"create trigger (?:if not exists )?(?:main ?\. ?)?(?:\w+|\"[^\"]+\"|`[^`]+`|\[[^\]]+\]) "
+    r"before (update|delete) on (?:main ?\. ?)?(?:audit_entry|\"audit_entry\"|`audit_entry`"
+    r"|\[audit_entry\]) (?:for each row )?begin ?select raise ?\( ?abort ?, ?'(?:[^']|'')*' ?\)"
+    r" ?; ?end;?")
+#: The PostgreSQL function's body that is a guard: raise, nothing else.
+_PG_GUARD = re.compile(r"begin ?raise exception ?'(?:[^']|'')*' ?; ?end ?;?")
 
 
 def missing_triggers(conn: Connection) -> list[str]:
@@ -274,12 +283,11 @@ def missing_triggers(conn: Connection) -> list[str]:
         for name, sql in conn.exec_driver_sql(
                 "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
                 "AND tbl_name = 'audit_entry'"):
-            body = _SPACES.sub(" ", (sql or "").lower())
-            for statement in TRIGGERS:
-                # it must fire on every such statement and abort it
-                if f"before {statement.lower()} on audit_entry" in body \
-                        and "raise(abort" in body and " when " not in body:
-                    found.setdefault(statement, name)
+            # the whole definition, not words found in it: a RAISE(ABORT) that never runs
+            # (`SELECT RAISE(ABORT, 'x') WHERE 0`, or one in a comment) refuses nothing
+            guard = _SQLITE_GUARD.fullmatch(_SPACES.sub(" ", (sql or "").lower()).strip())
+            if guard:
+                found.setdefault(guard.group(1).upper(), name)
     elif dialect == "postgresql":
         return _missing_pg_triggers(conn)
     else:  # no trigger was ever made there: nothing to compare with
@@ -297,11 +305,14 @@ def _missing_pg_triggers(conn: Connection) -> list[str]:
     """PostgreSQL's catalog, not information_schema: a trigger that is disabled, fires only
     WHEN some condition holds, or calls a function that no longer raises refuses nothing."""
     found: dict[str, str] = {}
-    for name, tgtype, enabled, unconditional, body in conn.exec_driver_sql(
-            "SELECT t.tgname, t.tgtype, t.tgenabled, t.tgqual IS NULL, p.prosrc "
+    for name, tgtype, enabled, unconditional, body, language in conn.exec_driver_sql(
+            "SELECT t.tgname, t.tgtype, t.tgenabled, t.tgqual IS NULL, p.prosrc, l.lanname "
             "FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+            "JOIN pg_language l ON l.oid = p.prolang "
             "WHERE t.tgrelid = to_regclass('audit_entry') AND NOT t.tgisinternal"):
-        raises = "raise exception" in _SPACES.sub(" ", (body or "").lower())
+        # the whole body, not words in it: `IF false THEN RAISE EXCEPTION ...` refuses nothing
+        raises = language == "plpgsql" and bool(
+            _PG_GUARD.fullmatch(_SPACES.sub(" ", (body or "").lower()).strip()))
         # 'O' fires in ordinary sessions, 'A' in every one; 'D' is disabled, 'R' only
         # fires on a replica
         if not (tgtype & _PG_BEFORE and str(enabled) in ("O", "A") and unconditional
