@@ -38,6 +38,8 @@ class AutoGenEngine:
         hub = ctx.topology.hub
         thoughts: dict[str, str] = {}
         final = ""
+        #: Each agent's last message: a layered crew's answer is its last task's (see below).
+        last_of: dict[str, str] = {}
         token = CancellationToken()
         ctx.on_stop(token.cancel)
         try:
@@ -63,7 +65,7 @@ class AutoGenEngine:
                         # only the agents whose edge condition held for this message
                         to = ctx.topology.routed(item.source, item.content)
                     ctx.message(item.source, item.content, to=to)
-                    final = item.content
+                    final = last_of[item.source] = item.content
                 if ctx.stopped.is_set():
                     break
         except RunAborted:
@@ -77,4 +79,9 @@ class AutoGenEngine:
                 raise RunAborted(ctx.failure or "cancelled") from None
             raise RuntimeError(f"AutoGen team failed: {exc}") from exc
         ctx.check_running()
+        topo = ctx.topology
+        if topo.kind == "layered" and not topo.reviewer and topo.executors:
+            # Parallel executors finish in any order; without a reviewer the answer is the
+            # last executor's in the crew's order (CrewAI's last task), not whoever ended last.
+            final = last_of.get(topo.executors[-1], final)
         return final
