@@ -205,7 +205,7 @@ def test_a_run_killed_with_9_is_marked_interrupted_by_another_process(
         out = _finish(follower, code=1)
     finally:
         run.kill()
-    assert f"■ session {sid} interrupted: interrupted: its process {run.pid} ended" in out
+    assert f"■ session {sid} interrupted: its process {run.pid} ended" in out
     assert backend.sql("select status from session") == [("interrupted",)]
     assert backend.scalar("select status from approval") == "expired"
     kinds = Counter(k for (k,) in backend.sql("select kind from audit_entry"))

@@ -72,8 +72,8 @@ def follow_session(store: Any, args: argparse.Namespace) -> int:
             print(json.dumps({"session_id": sid, "kind": "session.ended", "status": status,
                               "error": session.get("error")}), flush=True)
         else:
-            print(f"■ session {sid} {status}"
-                  + (f": {session['error']}" if session.get("error") else ""), flush=True)
+            why = (session.get("error") or "").removeprefix(f"{status}: ")  # said once
+            print(f"■ session {sid} {status}" + (f": {why}" if why else ""), flush=True)
     if status == "completed":
         return EXIT_OK
     if status == "cancelled":

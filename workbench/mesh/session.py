@@ -359,7 +359,11 @@ class Session:
         """Keep the session's row current while it runs (other terminals list it), at most
         every PROGRESS_S: the events themselves are the record. Called under the bus's lock:
         it only takes the totals as they are at this event and queues them."""
-        if event.kind != ev.MESSAGE or time.monotonic() - self._progress_at < PROGRESS_S:
+        # a run that waits for a person now gets all it did onto its row at once: killed
+        # while it waits, its session still shows its turns and tokens
+        waits = event.kind in (ev.APPROVAL_REQUESTED, ev.HUMAN_REQUESTED)
+        if not waits and (event.kind != ev.MESSAGE
+                          or time.monotonic() - self._progress_at < PROGRESS_S):
             return
         self._progress_at = time.monotonic()
         self._progress_writer.put(self.ctx.totals.as_row())
