@@ -101,6 +101,8 @@ class Crews:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or current_settings()
         self._team: dict[str, CrewSource] | None = None
+        #: Crew files `all()` could not read, as `file:line: problem`.
+        self.problems: list[str] = []
 
     def team(self) -> dict[str, CrewSource]:
         if self._team is None:
@@ -115,9 +117,13 @@ class Crews:
     def find(self, name: str) -> CrewSource | None:
         found = self.files().get(name)
         if found is not None:
+            from workbench.spec.yamlpos import LocatedYAMLError, read_yaml_text
+
             try:
-                text = found.path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
+                text = read_yaml_text(found.path)
+            except LocatedYAMLError as exc:  # not UTF-8: the line of the first bad byte
+                raise SpecError(str(exc), str(found.path), exc.line) from None
+            except OSError as exc:
                 raise SpecError(f"cannot read the crew file: {exc}", str(found.path)) from None
             return CrewSource(name, found.source, str(found.path), text, found.overrides)
         return self.team().get(name)
@@ -129,7 +135,11 @@ class Crews:
         """Every crew in force: the files', then the team's not found in a folder."""
         files = self.files()
         for name in sorted(files):
-            found = self.find(name)
+            try:
+                found = self.find(name)
+            except SpecError as exc:  # one unreadable file must not hide every other crew
+                self.problems.append(str(exc))
+                continue
             if found is not None:
                 yield found
         for name, snapshot in sorted(self.team().items()):
@@ -422,7 +432,7 @@ def load_registry(settings: Settings | None = None) -> Registry:
     from workbench.spec.loader import parse_crew
 
     crews = Crews(settings)
-    out = Registry([])
+    out = Registry([], crews.problems)  # one list: unreadable files and invalid crews
     for source in crews.all():
         try:
             spec = parse_crew(source.text, source.file, crews=crews)

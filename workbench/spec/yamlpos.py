@@ -9,6 +9,7 @@ hostile file is refused in milliseconds and never reaches Python's recursion lim
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,23 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:
                                None) from None
     finally:
         loader.dispose()
+
+
+#: A JSON string literal (JSON strings hold no raw newline, so emptying them keeps lines).
+_JSON_STRING = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def check_json_depth(text: str) -> None:
+    """Refuse JSON nested more than MAX_DEPTH deep, with the line, before it is parsed:
+    the JSON parser and everything that walks its result recurse once per level."""
+    bare = _JSON_STRING.sub('""', text)
+    depth = 0
+    for m in _JSON_BRACKET.finditer(bare):
+        depth += 1 if m.group() in "[{" else -1
+        if depth > MAX_DEPTH:
+            raise LocatedYAMLError(f"nested more than {MAX_DEPTH} levels deep",
+                                   bare.count("\n", 0, m.start()) + 1)
 
 
 def decode_yaml(raw: bytes) -> str:

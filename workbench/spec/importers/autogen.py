@@ -30,6 +30,7 @@ from workbench.spec.importers.common import (
     pick,
     scrub,
 )
+from workbench.spec.yamlpos import MAX_DEPTH, LocatedYAMLError, check_json_depth
 
 MAX_JSON_BYTES = 20_000_000
 #: The marker of AutoGen's own stock descriptions (not worth keeping as a role).
@@ -71,11 +72,12 @@ def load_json(path: Path) -> Any:
         raise SpecError("not UTF-8 text", str(path), raw.count(b"\n", 0, exc.start) + 1) \
             from None
     try:
+        check_json_depth(text)  # before parsing: the parser and the import recurse per level
         return json.loads(text)
+    except LocatedYAMLError as exc:
+        raise SpecError(str(exc), str(path), exc.line) from None
     except json.JSONDecodeError as exc:
         raise SpecError(f"invalid JSON: {exc.msg}", str(path), exc.lineno) from None
-    except RecursionError:
-        raise SpecError("invalid JSON: nested too deeply", str(path)) from None
 
 
 def teams_in(data: Any, file: str) -> list[tuple[TeamChoice, dict[str, Any]]]:
@@ -225,8 +227,9 @@ def _crew_meta(participants: list[dict[str, Any]]) -> dict[str, Any] | None:
         metadata = (p.get("config") or {}).get("metadata")
         if isinstance(metadata, dict) and isinstance(metadata.get(META_CREW), str):
             try:
+                check_json_depth(metadata[META_CREW])
                 data = json.loads(metadata[META_CREW])
-            except ValueError:
+            except (ValueError, LocatedYAMLError):
                 return None
             return data if isinstance(data, dict) else None
     return None
@@ -333,9 +336,11 @@ def _first_sentence(text: str) -> str:
 def _agent_meta(crew: ImportedCrew, text: str, label: str) -> dict[str, Any]:
     """The fields a workbench export keeps in an agent's metadata (checked by the schema)."""
     try:
+        check_json_depth(text)
         data = json.loads(text)
-    except ValueError:
-        crew.warn(f"{label}: its workbench metadata is not JSON; ignored")
+    except (ValueError, LocatedYAMLError):
+        crew.warn(f"{label}: its workbench metadata is not JSON within "
+                  f"{MAX_DEPTH} levels; ignored")
         return {}
     if not isinstance(data, dict):
         return {}

@@ -15,6 +15,8 @@ from typing import Any
 
 #: Python files larger than this are not read for hints.
 MAX_HINT_BYTES = 1_000_000
+#: Deepest syntax tree read for hints: the passes walk it recursively.
+MAX_HINT_DEPTH = 200
 #: The literal an exported crew.py keeps the workbench's own fields in.
 CREW_LITERAL = "WORKBENCH_CREW"
 #: Keyword arguments that carry no meaning for the workbench (logging only).
@@ -192,6 +194,16 @@ class _Reader:
             self.hints.warnings.append(
                 f"{shown}:{exc.lineno or 0}: not valid Python ({exc.msg}); its hints (process, "
                 "tools, context, inputs) are skipped")
+            return
+        except (RecursionError, MemoryError):  # the parser's own limit on nesting
+            self.hints.warnings.append(f"{shown}: nested too deeply for Python's parser; its "
+                                       "hints (process, tools, context, inputs) are skipped")
+            return
+        deep = _too_deep(tree)
+        if deep is not None:
+            self.hints.warnings.append(
+                f"{shown}:{deep}: nested more than {MAX_HINT_DEPTH} levels deep; its hints "
+                "(process, tools, context, inputs) are skipped")
             return
         self.text, self.file = text, shown
         self.hints.files.append(shown)
@@ -398,6 +410,18 @@ class _Reader:
                 self.hints.inputs[key] = str(value)
             else:  # computed at run time (a date, a file's text): the user gives it
                 self.hints.inputs.setdefault(key, "")
+
+
+def _too_deep(tree: ast.AST) -> int | None:
+    """The line where the tree nests deeper than MAX_HINT_DEPTH, else None (walked without
+    recursion, so a hostile file cannot exhaust the stack here)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_HINT_DEPTH:
+            return getattr(node, "lineno", 1)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return None
 
 
 def _uses_self_tasks(call: ast.Call) -> bool:
