@@ -99,7 +99,11 @@ def find_crew(name: str, settings: Settings) -> Path:
     """A crew by path (anything with a '/' or a .yaml suffix, or an existing file), or by
     name under the one rule above."""
     path = Path(name)
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except (OSError, ValueError):  # too long a name for the file system, a NUL
+        is_file = False
+    if is_file:
         return path
     if path.suffix in SUFFIXES or "/" in name:
         raise SpecError("no such crew file", name)

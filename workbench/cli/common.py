@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -95,8 +96,6 @@ def warn(lines: list[str]) -> None:
 def guarded(call: Callable[[], int]) -> int:
     """Run a command line and turn what it raises into one line on stderr and an exit code:
     bad input 2, a failure 1, Ctrl-C 130; never a traceback (unless WORKBENCH_DEBUG)."""
-    import os
-
     from workbench.errors import WorkbenchError
 
     try:
@@ -114,12 +113,27 @@ def guarded(call: Callable[[], int]) -> int:
         where = f" {exc.filename}" if exc.filename else ""
         print(f"workbench: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as exc:
+        if exc.errno not in (errno.ENAMETOOLONG, errno.ELOOP):
+            return _internal(exc)
+        # a path the user gave that the file system cannot even look up
+        name = str(exc.filename or "")
+        where = f" {name[:60]}…" if len(name) > 60 else f" {name}" if name else ""
+        print(f"workbench: error: cannot use{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except Exception as exc:
-        if os.environ.get("WORKBENCH_DEBUG"):
-            raise
-        print(f"workbench: internal error: {type(exc).__name__}: {exc} "
-              "(set WORKBENCH_DEBUG=1 to see the traceback)", file=sys.stderr)
-        return EXIT_FAILED
+        return _internal(exc)
+
+
+def _internal(exc: Exception) -> int:
+    """An error that is no user's mistake: one line, exit 1 (raised under WORKBENCH_DEBUG)."""
+    import os
+
+    if os.environ.get("WORKBENCH_DEBUG"):
+        raise exc
+    print(f"workbench: internal error: {type(exc).__name__}: {exc} "
+          "(set WORKBENCH_DEBUG=1 to see the traceback)", file=sys.stderr)
+    return EXIT_FAILED
 
 
 T = TypeVar("T")

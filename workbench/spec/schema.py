@@ -27,12 +27,15 @@ CREW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 #: The marketplace's named award rules (mesh/market.py); anything else is a CEL condition.
 AWARD_RULES = ("cheapest", "best", "balanced")
 CREW_NAME_RULE = ("1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit, "
-                  "with no '..'")
+                  "with no '..', and not a device name such as con, nul, com1")
+#: Names Windows keeps for devices, with any extension (`con.yaml` opens the console there).
+DEVICE_NAMES = re.compile(r"(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?", re.IGNORECASE)
 
 
 def crew_name_problem(name: str) -> str | None:
     """Why `name` cannot name a crew (it becomes a file name), or None if it can."""
-    if CREW_NAME.match(name) and ".." not in name:
+    # fullmatch: `$` alone would let a trailing newline through
+    if CREW_NAME.fullmatch(name) and ".." not in name and not DEVICE_NAMES.fullmatch(name):
         return None
     return f"crew name {name!r} is not a safe file name: use {CREW_NAME_RULE}"
 
