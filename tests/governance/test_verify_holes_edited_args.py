@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -42,8 +43,6 @@ def _db(home: Path) -> Backend:
 
 def _waiting(proc: subprocess.Popen[str], home: Path) -> str:
     """The id of the approval the run waits for, once its database is there."""
-    import time
-
     db = _db(home)
     while proc.poll() is None:
         try:
@@ -167,3 +166,50 @@ async def test_an_edit_in_workbench_review_is_judged_again(tmp_path: Path, engin
     assert not result["data"]["ok"]
     assert "denied by policy (as edited by rita)" in result["content"]
     assert _sent(home) == []
+
+
+def test_an_edit_in_a_fork_is_judged_again(tmp_path: Path) -> None:
+    """`run --from` with the source's tool results reused: the agent's call is held again
+    (approvals are never replayed), and an edit to a personal mailbox is denied there too;
+    the only mail is the one the source sent."""
+    home = tmp_path / "home"
+    ops = {**ORIGINAL, "to": "ops@acme.example.com"}
+    proc = _run(tmp_path, "autogen", "wait")
+    try:
+        first = _waiting(proc, home)
+        assert main(["--home", str(home), "approvals", "approve", first, "--reviewer", "rita",
+                     "--args", json.dumps(ops)]) == 0
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    source = _events(out)[0]["session_id"]
+    assert len(_sent(home)) == 1
+    crew = tmp_path / "mailer.yaml"
+    env = {**os.environ, "WORKBENCH_HOME": str(home)}
+    env.pop("WORKBENCH_DB", None)
+    fork = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "--policies", str(POLICIES), "run", str(crew),
+         "--from", source, "--replay-tools", "--approvals", "wait", "--json"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, cwd=ROOT)
+    try:
+        db = _db(home)
+        deadline = time.time() + 90
+        while not (second := db.scalar(
+                "select id from approval where status = 'pending' and id != :id",
+                {"id": first})):
+            assert time.time() < deadline and fork.poll() is None, "no approval was requested"
+            time.sleep(0.1)
+        assert main(["--home", str(home), "approvals", "approve", second, "--reviewer",
+                     "rita", "--args", json.dumps(GMAIL)]) == 0
+        out, err = fork.communicate(timeout=120)
+    finally:
+        fork.kill()
+    assert fork.returncode == 0, err
+    events = _events(out)
+    assert events[0]["data"]["forked_from"]["session_id"] == source
+    result = next(e for e in events if e["kind"] == "tool.result")
+    assert not result["data"]["ok"]
+    assert "denied by policy (as edited by rita)" in result["content"]
+    assert len(_sent(home)) == 1
