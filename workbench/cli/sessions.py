@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from workbench.cli.common import EXIT_OK, actions, print_table, store_for
+from workbench.cli.common import EXIT_OK, actions, print_table, store_for, warn
 from workbench.cli.compare import add_compare_parser, compare_sessions
 from workbench.cli.follow import add_follow_parser, follow_session
 
@@ -50,7 +50,13 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     if args.action == "purge":
         return purge_session(args)
     store = store_for(args, read_only=True)
-    store.reap_lapsed_sessions()
+    try:
+        store.reap_lapsed_sessions()
+    except Exception as exc:  # a store that takes no writes (a full disk) is still read
+        from workbench.store.db import describe_error
+
+        warn([f"runs whose process is gone could not be marked interrupted: "
+              f"{describe_error(exc)}"])
     if args.action == "follow":
         return follow_session(store, args)
     if args.action == "compare":
