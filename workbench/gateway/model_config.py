@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from workbench.errors import SpecError
-from workbench.gateway.credentials import key_name, key_paths
+from workbench.gateway.credentials import key_name
 from workbench.gateway.profiles import ModelProfile, ModelProfiles, Target
 from workbench.gateway.routing import RouteRule, compile_rule
 from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, read_yaml_text
@@ -41,10 +41,48 @@ _ROUTE_KEYS = ("when", "use")
 #: Keys that are LiteLLM call parameters of their own (they join `params`).
 _CALL_PARAMS = ("temperature", "max_tokens")
 
-_KEY_HELP = (
+KEY_HELP = (
     "API keys never go in files; store it with `workbench keys set PROVIDER` "
     "or set the provider's environment variable"
 )
+
+
+#: Header names whose value is a credential (key_name already covers x-api-key, x-auth-token).
+_AUTH_HEADER = re.compile(r"^(proxy[\s._-]?)?authori[sz]ation$|^cookie$", re.I)
+
+
+def url_credential(url: str) -> str | None:
+    """The credential a URL carries (a user or password, a key in its query), or None."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        if parts.username or parts.password:
+            return "a user or password before its host"
+    except ValueError:
+        return None
+    for name, _ in parse_qsl(parts.query, keep_blank_values=True):
+        if key_name(name):
+            return f"{name}= in its query"
+    return None
+
+
+def credential_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Where in `params` a credential is: under a key's name (key_name, Authorization,
+    Cookie), or a URL with a user, password or key in it; at any depth."""
+    out: list[tuple[Any, ...]] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if key_name(k) or _AUTH_HEADER.match(str(k).strip()):
+                out.append((*path, k))
+            else:
+                out += credential_paths(v, (*path, k))
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            out += credential_paths(v, (*path, i))
+    elif isinstance(value, str) and path and url_credential(value):
+        out.append(path)
+    return out
 
 
 def _located(message: str, where: str) -> SpecError:
@@ -93,7 +131,7 @@ def parse_profiles(
         for key, value in body.items():
             key_s = str(key)
             if key_name(key_s):
-                raise fail(f"{where}.{name}.{key_s}: {_KEY_HELP}", alias, key)
+                raise fail(f"{where}.{name}.{key_s}: {KEY_HELP}", alias, key)
             if key_s not in PROFILE_KEYS:
                 raise fail(
                     f"{where}.{name}: unknown key {key_s!r}; a profile has "
@@ -107,8 +145,9 @@ def parse_profiles(
             raise fail(f"{where}.{name}.model: must be a LiteLLM model string, not another "
                        "alias (use fallbacks to chain aliases)", alias, "model")
         params = dict(values.pop("params", {}))
-        for path in key_paths(params):  # at any depth: extra_body: {api_key: ...} too
-            raise fail(f"{where}.{name}.params.{'.'.join(map(str, path))}: {_KEY_HELP}",
+        # at any depth: extra_body: {api_key: ...}, extra_headers: {Authorization: ...}
+        for path in credential_paths(params):
+            raise fail(f"{where}.{name}.params.{'.'.join(map(str, path))}: {KEY_HELP}",
                        alias, "params", *path)
         for key in _CALL_PARAMS:  # given as keys of their own, they win over `params`
             if key in values:
@@ -179,6 +218,9 @@ def _check_value(key: str, value: Any, where: str, fail: Any) -> Any:
             raise fail(f"{where}: must be a non-empty string")
         if key == "api_base" and not re.match(r"^https?://", value):
             raise fail(f"{where}: must be an http:// or https:// URL")
+        carried = url_credential(value) if key == "api_base" else None
+        if carried:
+            raise fail(f"{where}: the URL carries a credential ({carried}); {KEY_HELP}")
         return value.strip()
     if key == "fallbacks":
         if isinstance(value, str):

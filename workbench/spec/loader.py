@@ -120,6 +120,7 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
         from workbench.gateway.model_config import parse_profiles
 
         parse_profiles(spec.models, file, lines, ("models",), "crew")
+    _check_api_bases(spec, fail)
 
     from workbench.tools.mcp import check_servers  # MCP refs name servers, not modules
 
@@ -161,6 +162,20 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
             if entry.call not in agent_tools and entry.call not in short and not mcp:
                 fail(f"script calls {entry.call!r}, which agent {entry.agent!r} does not have",
                      "script", i, "call")
+
+
+def _check_api_bases(spec: CrewSpec, fail: Any) -> None:
+    """A crew's or an agent's `api_base` holds no credential (`https://user:key@host`,
+    `?api_key=`): the crew file is stored with every session and exported."""
+    from workbench.gateway.model_config import KEY_HELP, url_credential
+
+    bases = [(("api_base",), spec.api_base)] + [
+        (("agents", i, "api_base"), a.api_base) for i, a in enumerate(spec.agents)]
+    for path, url in bases:
+        carried = url_credential(url) if url else None
+        if carried:
+            fail(f"{'.'.join(map(str, path))}: the URL carries a credential ({carried}); "
+                 f"{KEY_HELP}", *path)
 
 
 def check_functions(spec: CrewSpec, registry: ToolRegistry, fail: Any) -> None:
