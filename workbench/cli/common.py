@@ -157,7 +157,11 @@ async def until_done(work: Awaitable[T], cancel: Callable[[], None],
             print(notice, file=sys.stderr, flush=True)
         cancel()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # a closed terminal (SIGHUP) stops the run like SIGTERM: stored as cancelled, not left
+    # running until another command finds its process gone
+    signals = [signal.SIGINT, signal.SIGTERM, *([signal.SIGHUP] if hasattr(signal, "SIGHUP")
+                                                 else [])]
+    for sig in signals:
         try:
             loop.add_signal_handler(sig, stop)
         except (NotImplementedError, RuntimeError, ValueError):
@@ -165,7 +169,7 @@ async def until_done(work: Awaitable[T], cancel: Callable[[], None],
     try:
         return await work
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in signals:
             try:
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError, ValueError):
