@@ -90,7 +90,8 @@ class RunPrinter:
                 + f"\n  agents: {agents}")
 
     def _message(self, e: Event, d: dict[str, Any]) -> str:
-        return f"{self._agent(e.agent)} → {e.to or 'all'}: {_short(e.content)}"
+        # no recipients: a graph message whose edges' conditions all failed, or an end
+        return f"{self._agent(e.agent)} → {e.to or 'no one'}: {_short(e.content)}"
 
     def _handoff(self, e: Event, d: dict[str, Any]) -> str:
         return self._c(f"  ↪ {e.agent} hands off to {e.to}", "2")

@@ -278,7 +278,7 @@ def write_question(out: TextIO, q: HumanQuestion, default: str | None = None) ->
     out.write(f"\n👤 {q.prompt}\n")
     for m in q.context[-3:]:
         said = " ".join(str(m.get("content") or "").split())[:300]
-        out.write(f"  {m.get('agent') or '?'} → {m.get('to') or 'all'}: {said}\n")
+        out.write(f"  {m.get('agent') or '?'} → {m.get('to') or 'no one'}: {said}\n")
     # the answer under review; for a turn, what the agent was asked only when no message
     # shows it (an engine's prompt repeats the conversation)
     if q.text and (q.kind == "feedback" or not q.context):

@@ -181,7 +181,7 @@ JUDGE_SYSTEM = (
 
 def judge_prompt(rubric: str, task: str, run: RunRecord) -> list[dict[str, Any]]:
     """The messages a judge is sent: the task, the answer, the conversation and the rubric."""
-    transcript = "\n".join(f"[{e.get('agent')} → {e.get('to') or 'all'}] {e.get('content')}"
+    transcript = "\n".join(f"[{e.get('agent')} → {e.get('to') or 'no one'}] {e.get('content')}"
                            for e in run.events if e["kind"] == "message")
     if len(transcript) > JUDGE_TRANSCRIPT_CHARS:
         half = JUDGE_TRANSCRIPT_CHARS // 2

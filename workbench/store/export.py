@@ -36,7 +36,7 @@ def session_json(store: Store, session_id: str) -> dict[str, Any]:
 
 
 def _md_message(e: dict[str, Any], d: dict[str, Any]) -> list[str]:
-    return [f"**{e['agent']} → {e['to'] or 'all'}**", "", e["content"] or "", ""]
+    return [f"**{e['agent']} → {e['to'] or 'no one'}**", "", e["content"] or "", ""]
 
 
 def _md_tool_requested(e: dict[str, Any], d: dict[str, Any]) -> list[str]:

@@ -56,7 +56,10 @@ def agent_style(model: RunModel, name: str | None, bold: bool = True) -> Style:
 
 def _recipients(model: RunModel, to: str | None) -> Text:
     out = Text()
-    for i, name in enumerate((to or "all").split(",")):
+    if not to:  # routed to no one (a graph's end, or no edge's `when` held)
+        out.append("no one", DIM)
+        return out
+    for i, name in enumerate(to.split(",")):
         if i:
             out.append(",", DIM)
         out.append(name, agent_style(model, name, bold=False))

@@ -111,7 +111,7 @@ def approval_context(item: Any, clock: Any) -> RenderableType:
         for m in a.context:
             line = Text()
             line.append(str(m.get("agent") or "?"), "bold")
-            line.append(f" → {m.get('to') or 'all'}: ", "dim")
+            line.append(f" → {m.get('to') or 'no one'}: ", "dim")
             line.append(" ".join(str(m.get("content") or "").split())[:500])
             parts.append(line)
     return Group(*parts)

@@ -77,7 +77,7 @@ def _context_text(asked: Asked) -> Text:
     out = Text()
     for m in asked.context[-4:]:
         out.append(f"{m.get('agent') or '?'}", "bold")
-        out.append(f" → {m.get('to') or 'all'}: ", "dim")
+        out.append(f" → {m.get('to') or 'no one'}: ", "dim")
         out.append(" ".join(str(m.get("content") or "").split())[:400] + "\n")
     if asked.text and (asked.ask == "feedback" or not asked.context):
         out.append("answer to review: " if asked.ask == "feedback" else "asked: ", "dim")
