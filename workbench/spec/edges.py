@@ -13,9 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-#: The names an edge condition may use: the message that just left the edge's source.
-NAMES: dict[str, frozenset[str]] = {"message": frozenset({"text", "from"})}
-_FIELD = re.compile(r"(?<![\w.\"'])(message)\s*\.\s*([A-Za-z_]\w*)")
+
+def facts(text: str, sender: str) -> dict[str, dict[str, str]]:
+    """What an edge condition sees: the message that just left the edge's source. The one
+    definition of these names: the checker's NAMES and the run's context both come from it."""
+    return {"message": {"text": text, "from": sender}}
+
+
+#: The names an edge condition may use, and their fields.
+NAMES: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in facts("", "").items()}
+_FIELD = re.compile(rf"(?<![\w.\"'])({'|'.join(NAMES)})\s*\.\s*([A-Za-z_]\w*)")
 _STRINGS = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:\\.|[^"\\\n])*"'
                       r"|'(?:\\.|[^'\\\n])*'")
 
@@ -31,8 +38,7 @@ class EdgeCondition:
         import cel
 
         try:
-            result = self.program.execute(cel.Context({"message": {"text": text,
-                                                                   "from": sender}}))
+            result = self.program.execute(cel.Context(facts(text, sender)))
         except Exception:
             # fail closed: a condition that cannot be evaluated does not route the message
             return False
@@ -56,19 +62,25 @@ def compile_when(expr: str) -> EdgeCondition:
             hint = (f'; to match text write message.text.contains("{name}")'
                     if name.isupper() else "")
             raise ValueError(f"unknown name {name!r} in `when`: an edge condition sees "
-                             f"message.text and message.from{hint}")
+                             f"{_listed()}{hint}")
     for obj, attr in _FIELD.findall(_STRINGS.sub('""', expr)):
         if attr not in NAMES[obj]:
             raise ValueError(f"unknown name '{obj}.{attr}' in `when`: the message has "
                              f"{', '.join(sorted(NAMES[obj]))}")
     try:
-        result = program.execute(cel.Context({"message": {"text": "", "from": ""}}))
+        result = program.execute(cel.Context(facts("", "")))
     except Exception:
         result = True  # may depend on the text (e.g. int(message.text)); judged at run time
     if not isinstance(result, bool):
         raise ValueError(f"`when` must be true or false, but {expr!r} gives "
                          f"{type(result).__name__} values")
     return EdgeCondition(expr, program)
+
+
+def _listed() -> str:
+    """`message.from and message.text`: every name, for messages."""
+    names = sorted(f"{n}.{f}" for n, fields in NAMES.items() for f in fields)
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def _reach(succ: dict[str, list[str]], start: Sequence[str]) -> set[str]:
