@@ -206,6 +206,9 @@ def _line_run_ended(line: Text, entry: Entry, model: RunModel) -> None:
     tokens = (d.get("prompt_tokens") or 0) + (d.get("completion_tokens") or 0)
     line.append(f" in {duration(d.get('elapsed_s') or 0)} · "
                 f"{plural(d.get('turns', 0), 'turn')} · {plural(tokens, 'token')}  ", DIM)
+    if d.get("blocked_calls"):  # some of its model calls never left: the run says so
+        line.append(f"{plural(d['blocked_calls'], 'model call')} blocked by policy  ",
+                    "bold yellow")
     if status != "cancelled":  # its reason is already in the mark
         line.append(one_line(entry.text, 200))
 
@@ -387,7 +390,9 @@ def _detail_run_ended(parts: list[RenderableType], entry: Entry, model: RunModel
         ("status", d.get("status")), ("elapsed", duration(d.get("elapsed_s") or 0)),
         ("turns", d.get("turns")), ("tokens", f"{tokens:,}"),
         ("cost", format_cost(d.get("cost_usd"), d.get("cost_known", True))),
-        ("calls", f"{d.get('model_calls', 0)} model · {d.get('tool_calls', 0)} tool"),
+        ("calls", f"{d.get('model_calls', 0)} model · {d.get('tool_calls', 0)} tool"
+                  + (f" · {d['blocked_calls']} blocked by policy"
+                     if d.get("blocked_calls") else "")),
     ]))
     parts.append(Text(entry.text))
 
