@@ -138,9 +138,8 @@ def test_a_local_primary_that_drops_falls_back_redacted(tmp_path: Path, capsys, 
             FakeProvider(responder=lambda p: Reply(content="sent. TERMINATE")) as external:
         events = _run(tmp_path, capsys, engine, model, LOCAL, local.api_base, EXTERNAL,
                       external.api_base)
-    # (LiteLLM's HTTP handler sends a request once more on a new connection when the first
-    # one drops: the primary may hear each call twice, with the same judged messages)
-    assert local.received and external.requests
+    # one attempt on each target per call: nothing is sent again behind the record's back
+    assert external.requests and len(local.received) == len(external.requests)
     _assert_raw(local.text())
     _assert_redacted(json.dumps(external.requests))
     calls = _calls(events)
@@ -232,3 +231,26 @@ STRICTER = """
     effect: deny
     reason: the local server is retired
 """
+
+
+@pytest.mark.parametrize("model", [LOCAL, "ollama/llama3.2"])
+@pytest.mark.parametrize("retries", [0, 1])
+async def test_a_dropped_connection_is_sent_again_only_as_a_counted_attempt(
+        model: str, retries: int) -> None:
+    """LiteLLM's own HTTP handler used to send the request again on a new connection when
+    the first one dropped: the server heard every attempt twice, the record said once."""
+    from workbench.errors import ProviderError
+    from workbench.gateway.gateway import Gateway
+    from workbench.gateway.model_config import parse_profiles
+    from workbench.gateway.profiles import ModelProfiles
+    from workbench.gateway.types import ModelRequest
+
+    with DroppingServer() as server:
+        profiles = ModelProfiles(parse_profiles({"m": {
+            "model": model, "api_base": server.api_base, "num_retries": retries,
+            "backoff": 0.01, "max_backoff": 0.02, "timeout": 10}}, "models.yaml"))
+        with pytest.raises(ProviderError) as info:
+            await Gateway(profiles=profiles).complete(
+                ModelRequest("writer", "m", [{"role": "user", "content": "hi"}]))
+    assert len(server.received) == retries + 1
+    assert info.value.attempts == retries + 1  # type: ignore[attr-defined]

@@ -15,6 +15,7 @@ import json
 import os
 import random
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -49,8 +50,32 @@ def load_litellm() -> Any:
         litellm.telemetry = False
         litellm.suppress_debug_info = True
         litellm.drop_params = True
+        _no_hidden_resend()
         _litellm = litellm
     return _litellm
+
+
+def _no_hidden_resend() -> None:
+    """LiteLLM's own HTTP handler (local servers, Ollama, vLLM and others) sends a request a
+    second time, on a new connection, when the first connection fails or drops: a provider
+    that took the prompt and dropped the line got it twice, under one counted, judged
+    attempt, and `num_retries: 0` was not honoured. The failure is handed back instead, so
+    the retry loop below is the only one that sends again, and counts and judges it."""
+    try:
+        from litellm.llms.custom_httpx.http_handler import AsyncHTTPHandler
+    except ImportError:
+        return
+    if not hasattr(AsyncHTTPHandler, "single_connection_post_request"):
+        return
+
+    async def hand_back_the_failure(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # only ever called while handling the first connection's failure: raise that one
+        failure = sys.exc_info()[1]
+        if failure is None:
+            raise ConnectionError("the connection to the provider failed")
+        raise failure
+
+    AsyncHTTPHandler.single_connection_post_request = hand_back_the_failure
 
 
 def _parse_args(raw: Any) -> dict[str, Any]:
