@@ -113,3 +113,19 @@ def test_the_edge_checker_names_exactly_what_the_run_supplies() -> None:
     assert {k: frozenset(v) for k, v in supplied.items()} == edges.NAMES
     with pytest.raises(SpecError, match="unknown name 'message.to'"):
         parse_crew(_graph('message.to == "critic"'), "crew.yaml")
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_name_an_award_condition_may_use_has_a_value_on_a_real_run(
+        engine: str, tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shipped = (Path(__file__).resolve().parents[2] / "crews" / "translation-desk.yaml")
+    when = _all_present(_every(NAMES)) + ' && bidder.name != ""'
+    crew = tmp_path / "translation-desk.yaml"
+    crew.write_text(shipped.read_text().replace("award: balanced", f"award: '{when}'"))
+    assert main(["crews", "validate", str(crew)]) == 0
+    capsys.readouterr()
+    assert main(["run", str(crew), "--engine", engine, "--approvals", "deny", "--json"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    awards = [e for e in events if e["kind"] == "task.awarded"]
+    # a name without a value fails the condition on every bid: no task would be awarded
+    assert awards and all(e["agent"] for e in awards), awards
