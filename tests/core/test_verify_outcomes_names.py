@@ -151,3 +151,14 @@ def test_policies_check_reads_the_domains_of_your_crew_not_the_shipped_one(
     # the shipped market-entry's agents are hidden by yours
     assert not any(a.startswith("market-entry/") for d, agents in domains.items()
                    if d != "mine" for a in agents)
+
+
+def test_an_mcp_server_name_with_a_trailing_newline_is_refused(
+        tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its name becomes a log file's name (mcp-<name>.log) and a tool prefix."""
+    crew = tmp_path / "crew.yaml"
+    crew.write_text('name: m\nmcp_servers:\n  "t\\n": {command: mcp-server-time}\n'
+                    "topology: {kind: network, max_turns: 2}\n"
+                    'agents:\n  - {name: a, role: A, goal: G, tools: ["mcp:t"]}\n')
+    assert main(["crews", "validate", str(crew)]) == 2
+    assert f"{crew}:3: MCP server name 't\\n' must be letters" in _err(capsys)

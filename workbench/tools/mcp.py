@@ -77,13 +77,13 @@ def check_servers(spec: CrewSpec, fail: Callable[..., None]) -> None:
     bad_name = ("MCP server name {!r} must be letters, digits, '_' or '-' (it becomes a tag "
                 "and a tool name prefix)")
     for name in spec.mcp_servers:
-        if not SERVER_NAME.match(name):
+        if not SERVER_NAME.fullmatch(name):
             fail(bad_name.format(name), "mcp_servers", name)
     defined: dict[str, tuple[str, McpServerSpec]] = {}
     for i, agent in enumerate(spec.agents):
         for name, server in agent.mcp_servers.items():
             path = ("agents", i, "mcp_servers", name)
-            if not SERVER_NAME.match(name):
+            if not SERVER_NAME.fullmatch(name):
                 fail(bad_name.format(name), *path)
             if name in spec.mcp_servers:
                 fail(f"MCP server {name!r} of agent {agent.name!r} has the name of a server of "
@@ -96,7 +96,7 @@ def check_servers(spec: CrewSpec, fail: Callable[..., None]) -> None:
             if not ref.startswith(MCP_PREFIX):
                 continue
             server_name, tool = parse_ref(ref)
-            if not SERVER_NAME.match(server_name) or (tool is not None
+            if not SERVER_NAME.fullmatch(server_name) or (tool is not None
                                                       and (not tool or "/" in tool)):
                 fail(f"MCP tool {ref!r} must be written mcp:SERVER (all its tools) or "
                      "mcp:SERVER/TOOL", "agents", i, "tools", j)
