@@ -110,3 +110,20 @@ def test_a_record_lost_in_the_runs_last_batch_ends_it_as_failed(
     last, = con.execute("select kind from event order by seq desc limit 1").fetchone()
     assert (status, last) == ("failed", "run.failed")
     con.close()
+
+
+@pytest.mark.parametrize("engine", ["autogen", "crewai"])
+def test_a_request_enters_the_chain_before_its_decision(tmp_path: Path, engine: str) -> None:
+    """--approvals deny decides at once: the decision must still follow the request."""
+    home = tmp_path / "home"
+    assert main(["--home", str(home), "run", "support-triage", "--engine", engine,
+                 "--approvals", "deny"]) == 0
+    con = sqlite3.connect(home / "workbench.db")
+    rows = con.execute("select seq, kind, payload from audit_entry "
+                       "where kind in ('approval.requested', 'approval.decided')").fetchall()
+    con.close()
+    seqs = {(kind, json.loads(payload)["approval_id"]): seq for seq, kind, payload in rows}
+    ids = {a for _, a in seqs}
+    assert ids
+    for approval in ids:
+        assert seqs["approval.requested", approval] < seqs["approval.decided", approval]

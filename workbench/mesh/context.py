@@ -482,6 +482,11 @@ class RunContext:
         self.emit(ev.APPROVAL_REQUESTED, agent, None, decision.reason, approval_id=request.id,
                   tool=tool.name, args=args, rule_ids=decision.rule_ids, expires_at=expires_at,
                   tags=request.tags)
+        if self.before_tool is not None:
+            # the request is stored and audited before anyone decides: a decision that
+            # comes at once (--approvals deny) never enters the chain ahead of it
+            await self.before_tool()
+        self.check_running()
         outcome = await self.lifecycle.abortable(self.approvals.ask(request))
         self.emit(ev.APPROVAL_DECIDED, agent, None, outcome.reason, approval_id=request.id,
                   decision=outcome.verdict.value, reviewer=outcome.reviewer, tool=tool.name,
