@@ -23,7 +23,7 @@ from workbench.governance.brokers import (
     new_request_id,
 )
 from workbench.governance.gate import Decision
-from workbench.governance.reviewer import default_reviewer
+from workbench.governance.reviewer import checked_reviewer, default_reviewer
 from workbench.store import notify
 from workbench.store.audit import AuditChain, AuditRecord
 from workbench.store.db import Store
@@ -141,7 +141,8 @@ def decide(store: Store, approval_id: str, decision: str, reviewer: str,
     """
     if decision not in ("approved", "rejected", "expired"):
         raise UserInputError(f"a decision is approved or rejected, not {decision!r}")
-    if decision == "rejected" and not reason:
+    reviewer = checked_reviewer(reviewer)  # every decision names who made it
+    if decision == "rejected" and not (reason or "").strip():
         raise UserInputError("a rejection needs a reason (the agent is told it)")
     if args is not None and not isinstance(args, dict):
         raise UserInputError("edited arguments must be a JSON object")
@@ -326,7 +327,8 @@ class PromptApprovals(DatabaseApprovals):
 
     def __init__(self, store: Store, timeout_s: float, reviewer: str | None = None) -> None:
         super().__init__(store, timeout_s)
-        self.reviewer = reviewer or default_reviewer()
+        # a blank --reviewer is refused before the run, not when the first decision is stored
+        self.reviewer = checked_reviewer(reviewer or default_reviewer())
 
     async def _decided(self, request: ApprovalRequest, approval: Approval) -> Approval:
         threading.Thread(target=self._ask, args=(approval, request.shown), daemon=True).start()

@@ -15,7 +15,14 @@ def make_app(args: argparse.Namespace, review: bool = False) -> Any:
                                   getattr(args, "policies", None))
     # `workbench review --reviewer NAME` or `workbench --reviewer NAME`; else the app asks
     # WORKBENCH_REVIEWER, then the OS user
-    reviewer = getattr(args, "reviewer", None) or getattr(args, "app_reviewer", None)
+    reviewer = getattr(args, "reviewer", None)
+    if reviewer is None:
+        reviewer = getattr(args, "app_reviewer", None)
+    if reviewer is not None:
+        from workbench.governance.reviewer import checked_reviewer
+
+        # a blank name is refused before the window opens, not at the first decision
+        reviewer = checked_reviewer(reviewer)
     return WorkbenchApp(settings, review=review, reviewer=reviewer)
 
 

@@ -254,14 +254,9 @@ class Services:
 
     @reviewer.setter
     def reviewer(self, name: str) -> None:
-        from workbench.errors import UserInputError
+        from workbench.governance.reviewer import checked_reviewer
 
-        name = " ".join(name.split())
-        if not name:
-            raise UserInputError("a reviewer name cannot be empty")
-        if len(name) > 64:
-            raise UserInputError("a reviewer name is at most 64 characters")
-        self._reviewer = name
+        self._reviewer = checked_reviewer(name)
 
     def close(self) -> None:
         if self._store is not None:

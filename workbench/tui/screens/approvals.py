@@ -332,12 +332,14 @@ class ApprovalsScreen(SectionScreen):
         if item is not None:
             self._confirm_then_send(item, always=True)
 
-    def _confirm_then_send(self, item: Any, always: bool) -> None:
+    def _confirm_then_send(self, item: Any, always: bool,
+                           args: dict[str, Any] | None = None) -> None:
         """An action that reaches outside the workbench (a tool tagged `external`: email,
-        the network) is approved only after a second yes: one stray key must not send it."""
+        the network) is approved only after a second yes: one stray key must not send it,
+        whether it is approved as asked or with edited arguments."""
         a = item.approval
         if not item.external:
-            self._send(a, "approved", always=always)
+            self._send(a, "approved", always=always, args=args)
             return
         from workbench.tui.screens.modals import ConfirmModal
 
@@ -348,7 +350,7 @@ class ApprovalsScreen(SectionScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._send(a, "approved", always=always)
+                self._send(a, "approved", always=always, args=args)
 
         self.app.push_screen(ConfirmModal(question, "Approve"), answered)
 
@@ -361,7 +363,7 @@ class ApprovalsScreen(SectionScreen):
 
         def edited(args: dict[str, Any] | None) -> None:
             if args is not None:
-                self._send(a, "approved", args=args)
+                self._confirm_then_send(item, always=False, args=args)
 
         self.app.push_screen(ArgsModal(a.tool, a.args), edited)
 

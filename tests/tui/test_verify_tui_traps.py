@@ -1,0 +1,112 @@
+"""TUI traps checked again: an external action approved with edited arguments asks once more,
+a decision always names a reviewer and a rejection a reason (every path), and digits typed
+in a dialog's field stay there without switching the section under it."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, OptionList
+
+from tests.tui.conftest import settle, wait_for
+from tests.tui.seed import PENDING_ID
+from tests.tui.test_compose import compose
+from tests.tui.test_journeys import open_crew
+from workbench.cli.app import main
+from workbench.errors import UserInputError
+from workbench.governance.approvals import decide
+from workbench.tui.screens.approvals import ApprovalsScreen
+from workbench.tui.screens.compose_modals import AgentPickerModal, ToolsModal
+from workbench.tui.screens.modals import ArgsModal, ConfirmModal
+
+
+def _approval(app):
+    return next(a for a in app.services.approvals(pending_only=False) if a.id == PENDING_ID)
+
+
+async def test_edited_arguments_of_an_external_action_are_approved_after_a_second_yes(
+        seeded, make_app) -> None:
+    app = make_app()
+    edited = '{"to": "it@example.com", "subject": "Fixed", "body": "Done."}'
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert isinstance(app.screen, ArgsModal)
+        app.screen.query_one("TextArea").text = edited
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal), "send_email is tagged external"
+        assert "external" in app.screen.question
+        await pilot.press("n")
+        await settle(pilot)
+        assert isinstance(app.screen, ApprovalsScreen)
+        assert _approval(app).status == "pending"
+        await pilot.press("e")
+        await settle(pilot)
+        app.screen.query_one("TextArea").text = edited
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        await wait_for(pilot, lambda: app.pending == 0, what="the badge to clear")
+    a = _approval(app)
+    assert a.status == "approved" and a.reviewer == "dana"
+    assert a.edited_args == {"to": "it@example.com", "subject": "Fixed", "body": "Done."}
+
+
+def test_a_blank_reviewer_or_reason_is_refused_however_the_decision_comes(
+        seeded, make_app, capsys) -> None:
+    from workbench.cli import build_parser
+    from workbench.tui.launch import make_app as launch_app
+
+    store = make_app().services.store
+    with pytest.raises(UserInputError, match="reviewer name cannot be empty"):
+        decide(store, PENDING_ID, "rejected", "   ", reason="not now")
+    with pytest.raises(UserInputError, match="needs a reason"):
+        decide(store, PENDING_ID, "rejected", "dana", reason=" \t ")
+    assert main(["approvals", "reject", PENDING_ID, "--reason", "   "]) == 2
+    assert main(["approvals", "approve", PENDING_ID, "--reviewer", "  "]) == 2
+    assert "a reviewer name cannot be empty" in capsys.readouterr().err
+    parser = build_parser()
+    for argv in (["review", "--reviewer", " "], ["--reviewer", ""]):
+        with pytest.raises(UserInputError, match="reviewer name cannot be empty"):
+            launch_app(parser.parse_args(argv), review=argv[0] == "review")
+    assert launch_app(parser.parse_args(["review", "--reviewer", " Erin  Example "]),
+                      review=True).services.reviewer == "Erin Example"
+    assert _approval(make_app()).status == "pending"
+
+
+async def test_digits_in_a_dialog_stay_in_its_field_and_switch_no_section(settings,
+                                                                         make_app) -> None:
+    app = make_app(frozen_clock=False, poll=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_crew(pilot, "support-triage")
+        screen = compose(app)
+        await pilot.press("ctrl+b")
+        await wait_for(pilot, lambda: isinstance(app.screen, AgentPickerModal),
+                       what="the registry picker")
+        await settle(pilot)
+        picker = app.screen
+        assert isinstance(app.focused, Input)
+        await pilot.press("3")
+        await settle(pilot)
+        assert app.focused.value == "3" and app.screen is picker
+        picker.query_one(OptionList).focus()
+        await pilot.press("4")
+        await settle(pilot)
+        assert app.current_mode == "compose" and app.screen is picker
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
+        tools = screen.query_one("#agent-tools", Input)
+        tools.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ToolsModal)
+        await pilot.press("5")
+        await settle(pilot)
+        assert app.current_mode == "compose" and isinstance(app.screen, ToolsModal)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen
