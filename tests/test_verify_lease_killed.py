@@ -26,6 +26,7 @@ from workbench.mesh.totals import Totals
 from workbench.store.db import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.approvals import ApprovalsScreen
+from workbench.tui.screens.sessions import SessionsScreen
 from workbench.tui.services import Services
 
 TOTALS = ("turns", "prompt_tokens", "completion_tokens", "model_calls", "tool_calls")
@@ -137,12 +138,36 @@ async def test_the_review_window_refuses_a_killed_runs_request(tui_settings: Set
             [request] = services.approvals(pending_only=False)
             assert request.status == "expired", request
             assert "interrupted" in (request.decision_reason or "")
-            await pilot.press("escape")
-            await pilot.press("1")
-            await settle(pilot)
-            rows = services.list_sessions()
-            assert [r["status"] for r in rows] == ["interrupted"]
+        # the workbench opened afterwards lists the run as interrupted
+        app = WorkbenchApp(settings, services=services, cursor_blink=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            sessions = app.screen
+            assert isinstance(sessions, SessionsScreen)
+            await wait_for(pilot, lambda: [r["status"] for r in sessions._rows]
+                           == ["interrupted"], what="the run listed as interrupted")
     finally:
         if proc.poll() is None:
             proc.kill()
     assert not list((settings.home / "sessions").glob("*/outbox/*.eml"))
+
+
+async def test_the_sessions_list_is_the_first_to_notice_a_killed_run(
+        tui_settings: Settings) -> None:
+    settings = tui_settings
+    proc = _start(settings.home)
+    try:
+        _waiting(settings.home, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    services = Services(settings, reviewer="dana", catalog=lambda: list(CATALOG))
+    app = WorkbenchApp(settings, services=services, cursor_blink=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        sessions = app.screen
+        assert isinstance(sessions, SessionsScreen)
+        await wait_for(pilot, lambda: [r["status"] for r in sessions._rows]
+                       == ["interrupted"], what="the run listed as interrupted")
+        await wait_for(pilot, lambda: app.pending == 0, what="no request left to decide")
+    [request] = services.approvals(pending_only=False)
+    assert request.status == "expired"
