@@ -144,8 +144,8 @@ def _calls(rng: random.Random, agent: str, n: int, serial: list[int]) -> list[di
     return entries
 
 
-def _agents(names: list[str]) -> list[dict]:
-    return [{"name": n, "role": f"Role {n}", "goal": f"Do the {n} part", "tools": TOOLS}
+def _agents(names: list[str], tools: list[str] = TOOLS) -> list[dict]:
+    return [{"name": n, "role": f"Role {n}", "goal": f"Do the {n} part", "tools": tools}
             for n in names]
 
 
@@ -204,19 +204,138 @@ def _layered(rng: random.Random) -> dict:
     return {"topology": topology, "agents": _agents(names), "script": script}
 
 
-GENERATED = [(kind, seed) for kind in ("star", "network", "layered") for seed in (1, 2, 3, 4)]
+def _marketplace(rng: random.Random) -> dict:
+    """A star whose hub posts tasks: the workers with the capability bid, the award rule
+    picks, the winners report back (a capability nobody has leaves its task unawarded)."""
+    caps = ["translation", "proofreading", "sizing"]
+    workers = [f"w{i}" for i in range(rng.randint(2, 4))]
+    held = {w: rng.choice(caps) for w in workers}
+    agents = _agents(["lead", *workers])
+    for agent in agents:
+        agent["capabilities"] = [held.get(agent["name"], "planning")]
+    serial = [0]
+    script: list[dict] = []
+    for round_ in range(rng.randint(1, 2)):
+        if rng.random() < 0.3:
+            script += _calls(rng, "lead", 1, serial)
+        reports: list[dict] = []
+        for k in range(rng.randint(1, 2)):
+            cap = rng.choice(sorted(set(held.values()))) if rng.random() < 0.85 else "astrology"
+            script.append({"agent": "lead",
+                           "post": {"task": f"Task {round_}.{k}", "capability": cap}})
+            holders = [w for w in workers if held[w] == cap]
+            if holders:
+                worker = rng.choice(holders)
+                reports += _calls(rng, worker, rng.randint(0, 1), serial)
+                reports.append({"agent": worker, "say": f"{worker} did task {round_}.{k}."})
+        script += reports
+    script.append({"agent": "lead", "say": "All tasks are done. TERMINATE"})
+    award = rng.choice(["cheapest", "best", "balanced", 'bidder.name != "w0"'])
+    return {"topology": {"kind": "star", "hub": "lead", "allocation": "marketplace",
+                         "award": award, "max_turns": 16},
+            "agents": agents, "script": script}
+
+
+def _routed(rng: random.Random) -> dict:
+    """A star or network crew whose agents are on a routed alias: the rules read the agent,
+    the call's purpose and how many tools it offers, so both engines must ask alike."""
+    crew = rng.choice([_star, _network])(rng)
+    for agent in crew["agents"]:
+        agent["domain"] = rng.choice(["research", "finance", "default"])
+        agent["model"] = "smart"
+    crew["models"] = {"smart": {"route": [
+        {"when": 'agent.domain == "finance"', "use": "scripted/careful"},
+        {"when": 'request.purpose == "selector"', "use": "scripted/picker"},
+        {"when": "request.tools > 2", "use": "scripted/tooled"},
+        {"use": "scripted/demo"},
+    ]}}
+    return crew
+
+
+#: Message and tool rules for the gated crews: what the gate withholds, redacts, denies and
+#: sends for approval must be the same on both engines.
+GATE_POLICY = {
+    "version": 1, "default": "allow",
+    "rules": [
+        {"id": "no-secrets", "on": "message", "when": 'message.text.contains("SECRET")',
+         "effect": "deny", "reason": "Secrets stay with who has them"},
+        {"id": "contacts", "on": "message", "when": 'message.text.contains("@")',
+         "effect": "redact", "reason": "Contact data stays out of agent traffic"},
+        {"id": "not-to-the-hub", "on": "message",
+         "when": '"hub" in message.to && message.text.contains("draft")',
+         "effect": "deny", "reason": "Drafts do not go to the hub"},
+        {"id": "unlucky", "on": "tool_call",
+         "when": 'tool.name == "calculator" && args.expression.contains("3")',
+         "effect": "deny", "reason": "No threes"},
+        {"id": "notes-reviewed", "on": "tool_call",
+         "when": 'tool.name == "write_file" && args.path.endsWith("2.md")',
+         "effect": "require_approval", "reason": "Second notes are reviewed"},
+    ],
+}
+
+
+def _gated(rng: random.Random) -> dict:
+    """A star, network or layered crew whose messages carry secrets, addresses and drafts."""
+    crew = rng.choice([_star, _network, _layered])(rng)
+    for entry in crew["script"]:
+        if "say" in entry and rng.random() < 0.5:
+            entry["say"] += rng.choice([" SECRET: the code is 1234.", " Mail ana@corp.example.",
+                                        " Here is the draft."])
+    return crew
+
+
+def _cut(rng: random.Random) -> dict:
+    """Crews cut short by `max_turns`, with tools that fail, early TERMINATEs and specialists
+    that try to hand off (only the hub has transfer tools)."""
+    kind = rng.choice(["star", "network", "layered"])
+    names = {"star": ["hub", "s0", "s1"], "network": ["p0", "p1", "p2"],
+             "layered": ["planner", "e0", "e1", "critic"]}[kind]
+    script: list[dict] = []
+    for i in range(rng.randint(2, 7)):
+        agent, r = rng.choice(names), rng.random()
+        if r < 0.2 and kind == "star":
+            script.append({"agent": agent, "handoff": rng.choice(names), "say": f"Pass {i}."})
+        elif r < 0.4:
+            script.append({"agent": agent, "call": "read_file", "args": {"path": "missing.md"}})
+        elif r < 0.5:
+            script.append({"agent": agent, "call": "calculator", "args": {"expression": "1/0"}})
+        elif r < 0.6:
+            script.append({"agent": agent, "say": f"{agent} ends it at {i}. TERMINATE"})
+        else:
+            script.append({"agent": agent, "say": f"{agent} talks at {i}."})
+    topology: dict[str, Any] = {"kind": kind, "max_turns": rng.randint(1, 5)}
+    if kind == "star":
+        topology["hub"] = "hub"
+    elif kind == "layered":
+        topology.update(planner="planner", executors=["e0", "e1"])
+        if rng.random() < 0.5:
+            topology["reviewer"] = "critic"
+        else:
+            names = names[:-1]
+            script = [e for e in script if e["agent"] != "critic"]
+    return {"topology": topology, "agents": _agents(names, ["calculator", "read_file"]),
+            "script": script or [{"agent": names[0], "say": "Nothing to add."}]}
+
+
+GENERATORS = {"star": _star, "network": _network, "layered": _layered,
+              "marketplace": _marketplace, "routed": _routed, "gated": _gated, "cut": _cut}
+GENERATED = [(kind, seed) for kind in GENERATORS for seed in (1, 2, 3, 4)]
 
 
 @pytest.mark.parametrize(("kind", "seed"), GENERATED, ids=[f"{k}-{s}" for k, s in GENERATED])
 def test_generated_crews_tell_the_same_story_on_both_engines(
         kind: str, seed: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rng = random.Random(f"{kind}-{seed}")
-    crew = {"name": f"gen-{kind}-{seed}", "model": "scripted/demo",
-            **{"star": _star, "network": _network, "layered": _layered}[kind](rng)}
+    crew = {"name": f"gen-{kind}-{seed}", "model": "scripted/demo", **GENERATORS[kind](rng)}
     path = tmp_path / f"{crew['name']}.yaml"
     path.write_text(yaml.safe_dump(crew, sort_keys=False))
-    story = _compare(path, tmp_path, capsys)
-    assert story, "nothing happened"
+    policies = None
+    if kind == "gated":
+        policies = tmp_path / "policies"
+        policies.mkdir()
+        (policies / "central.yaml").write_text(yaml.safe_dump(GATE_POLICY, sort_keys=False))
+    story = _compare(path, tmp_path, capsys, policies)
+    assert any(s[0] == "message" for s in story), "nobody spoke"
 
 
 def test_a_hub_that_speaks_before_handing_off_keeps_the_floor_on_both_engines(
@@ -258,3 +377,85 @@ def test_the_hub_model_picks_the_next_speaker_the_same_way_on_both_engines(
     path.write_text(yaml.safe_dump(crew, sort_keys=False))
     story = _compare(path, tmp_path, capsys)
     assert _speakers(story) == [("message", "lead"), ("message", "writer"), ("message", "lead")]
+
+
+def _write(tmp_path: Path, crew: dict) -> Path:
+    path = tmp_path / f"{crew['name']}.yaml"
+    path.write_text(yaml.safe_dump(crew, sort_keys=False))
+    return path
+
+
+def _end(story: list[Step]) -> Step:
+    return next(s for s in story if s[0] in ("run.completed", "run.failed"))
+
+
+def test_a_layered_crew_cut_by_max_turns_runs_the_same_turns_on_both_engines(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Two turns: the planner and the first executor. GraphFlow counts one message of a
+    # parallel fan-out, so a count would have let both executors and the critic run.
+    path = _write(tmp_path, {
+        "name": "cut-layers", "model": "scripted/demo",
+        "topology": {"kind": "layered", "planner": "planner", "executors": ["e0", "e1"],
+                     "reviewer": "critic", "max_turns": 2},
+        "agents": _agents(["planner", "e0", "e1", "critic"]),
+        "script": [{"agent": n, "say": f"{n} done."} for n in ("planner", "e0", "e1", "critic")],
+    })
+    story = _compare(path, tmp_path, capsys)
+    assert _speakers(story) == [("message", "planner"), ("message", "e0")]
+    assert _end(story)[2] == "e0 done."
+
+
+def test_a_layered_crew_without_a_reviewer_answers_with_its_last_executor(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # e1 calls a tool first, so on AutoGen it usually finishes after e2: the answer is still
+    # the last executor's in the crew's order, as CrewAI's last task is.
+    path = _write(tmp_path, {
+        "name": "no-reviewer", "model": "scripted/demo",
+        "topology": {"kind": "layered", "planner": "planner", "executors": ["e1", "e2"]},
+        "agents": _agents(["planner", "e1", "e2"]),
+        "script": [{"agent": "planner", "say": "Split it."},
+                   {"agent": "e1", "call": "calculator", "args": {"expression": "6 * 7"}},
+                   {"agent": "e1", "call": "calculator", "args": {"expression": "6 * 8"}},
+                   {"agent": "e1", "say": "e1: 42 and 48."},
+                   {"agent": "e2", "say": "e2: done."}],
+    })
+    story = _compare(path, tmp_path, capsys)
+    assert _end(story)[2] == "e2: done."
+
+
+def test_the_last_allowed_turn_asks_nobody_who_speaks_next(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _write(tmp_path, {
+        "name": "short-star", "model": "scripted/demo",
+        "topology": {"kind": "star", "hub": "lead", "max_turns": 3},
+        "agents": _agents(["lead", "analyst"]),
+        "script": [{"agent": "lead", "handoff": "analyst", "say": "Analyst, go."},
+                   {"agent": "analyst", "say": "Done."},
+                   {"agent": "lead", "say": "Noted; who is next?"},
+                   {"agent": "analyst", "say": "Never said."}],
+    })
+    story = _compare(path, tmp_path, capsys)
+    # the hub's plain message was the last turn: its model is not asked to pick a speaker
+    assert not [s for s in story if s[0] == "model.call" and s[2] == "selector"]
+    assert _end(story)[2:5] == ("Noted; who is next?", "completed", 3)
+
+
+def test_a_failed_or_denied_tool_reads_the_same_to_the_model_on_both_engines(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # With its script spent, the scripted model repeats the tool's output: what it was given.
+    path = _write(tmp_path, {
+        "name": "failing-tools", "model": "scripted/demo",
+        "topology": {"kind": "network", "max_turns": 2},
+        "agents": _agents(["p0", "p1"], ["read_file", "calculator"]),
+        "script": [{"agent": "p0", "call": "read_file", "args": {"path": "missing.md"}},
+                   {"agent": "p1", "call": "calculator", "args": {"expression": "3 * 3"}},
+                   {"agent": "p1", "say": "p1 gives up."}],
+    })
+    policies = tmp_path / "policies"
+    policies.mkdir()
+    (policies / "central.yaml").write_text(yaml.safe_dump(GATE_POLICY, sort_keys=False))
+    story = _compare(path, tmp_path, capsys, policies)
+    said = [s[3] for s in story if s[0] == "message"]
+    assert said[0] == "Done. The tool reported: no such file in the workspace: missing.md"
+    assert said[1] == "p1 gives up."
+    assert ("policy.decision", "p1", "tool_call", "deny", ("unlucky",), "No threes", ()) in story

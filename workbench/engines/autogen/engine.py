@@ -15,7 +15,7 @@ from autogen_agentchat.messages import (
 from autogen_core import CancellationToken
 
 from workbench.engines.autogen.meta import ENGINE
-from workbench.engines.autogen.teams import build_agents, build_team
+from workbench.engines.autogen.teams import build_agents, build_team, layered_order
 from workbench.errors import UserInputError
 from workbench.mesh import events as ev
 from workbench.mesh.context import RunAborted, RunContext
@@ -79,9 +79,9 @@ class AutoGenEngine:
                 raise RunAborted(ctx.failure or "cancelled") from None
             raise RuntimeError(f"AutoGen team failed: {exc}") from exc
         ctx.check_running()
-        topo = ctx.topology
-        if topo.kind == "layered" and not topo.reviewer and topo.executors:
-            # Parallel executors finish in any order; without a reviewer the answer is the
-            # last executor's in the crew's order (CrewAI's last task), not whoever ended last.
-            final = last_of.get(topo.executors[-1], final)
+        if ctx.topology.kind == "layered":
+            # Parallel executors finish in any order; the answer is the last turn's in the
+            # crew's order (the reviewer's, else the last executor's: CrewAI's last task),
+            # not whoever ended last.
+            final = last_of.get(layered_order(ctx)[-1], final)
         return final

@@ -129,6 +129,17 @@ def build_agents(ctx: RunContext) -> dict[str, AssistantAgent]:
     return agents
 
 
+def layered_order(ctx: RunContext) -> list[str]:
+    """A layered crew's turns, cut to `max_turns`: the planner, the executors in the crew's
+    order, the reviewer. Fixed before the run, as CrewAI's tasks are: GraphFlow counts only
+    the last of a parallel fan-out's messages towards a termination condition, so a count
+    there would let every executor (and the reviewer) run whatever the limit."""
+    topo = ctx.topology
+    planner = topo.planner or topo.agents[0]
+    return [planner, *topo.executors, *([topo.reviewer] if topo.reviewer else [])][
+        :max(1, topo.max_turns)]
+
+
 def _termination(ctx: RunContext) -> TerminationCondition:
     # +1: the task message counts as a message too.
     return TextMentionTermination(TERMINATE) | MaxMessageTermination(ctx.topology.max_turns + 1)
@@ -178,14 +189,15 @@ def build_team(ctx: RunContext, agents: dict[str, AssistantAgent]):
                                    termination_condition=termination)
     builder = DiGraphBuilder()
     if topo.kind == "layered":
-        planner = topo.planner or topo.agents[0]
-        used = [planner, *topo.executors, *([topo.reviewer] if topo.reviewer else [])]
+        used = layered_order(ctx)
+        planner, executors = used[0], [n for n in used if n in topo.executors]
+        reviewer = topo.reviewer if topo.reviewer in used else None
         for name in used:
             builder.add_node(agents[name])
-        for name in topo.executors:
+        for name in executors:
             builder.add_edge(agents[planner], agents[name])
-            if topo.reviewer:
-                builder.add_edge(agents[name], agents[topo.reviewer])
+            if reviewer:
+                builder.add_edge(agents[name], agents[reviewer])
         builder.set_entry_point(agents[planner])
     else:  # graph
         used = [n for n in topo.agents

@@ -194,7 +194,7 @@ class Conductor:
         topo = self.topo
         speaker = topo.entry()
         final = ""
-        for _ in range(topo.max_turns):
+        for turn in range(1, topo.max_turns + 1):
             self.ctx.check_running()
             text = self._turn(speaker)
             target = self.floor.take_handoff()
@@ -202,6 +202,8 @@ class Conductor:
                 final = text
                 if TERMINATE in text:
                     break
+            if turn == topo.max_turns:
+                break  # no one speaks next: the hub's model is not asked who would
             self.ctx.check_running()
             speaker = self._next(speaker, target)
         return final

@@ -53,4 +53,6 @@ class GovernedTool(BaseTool):
         outcome = self._ctx.run_sync(
             self._ctx.call_tool(self._agent, self.name, args, f"crewai_{next(_ids)}")
         )
-        return outcome.output if outcome.ok else f"Error: {outcome.output}"
+        # The model reads what AutoGen's agents read for the same call: the outcome's own
+        # words ("denied by policy: ...", "no such file ..."), which say what went wrong.
+        return outcome.output
