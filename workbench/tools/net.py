@@ -41,6 +41,10 @@ METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
 ))
 _UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+#: IPv4-compatible (::a.b.c.d, deprecated) and IPv4-translated (::ffff:0:a.b.c.d, SIIT)
+#: addresses: Python's ipaddress calls ::127.0.0.1 global, yet a host or translator may
+#: carry it to the IPv4 address inside.
+_CARRIERS = (ipaddress.ip_network("::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))
 
 
 def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -51,7 +55,7 @@ def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
         return ip.sixtofour
     if ip.teredo is not None:
         return ip.teredo[1]
-    if any(ip in net for net in _NAT64):
+    if any(ip in net for net in _NAT64 + _CARRIERS) and int(ip) > 1:  # not :: nor ::1
         return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
@@ -64,6 +68,8 @@ def address_problem(ip: IPAddress) -> str | None:
             problem = address_problem(inner)
             if problem:
                 return f"{problem} (inside the IPv6 address {ip})"
+            if any(ip in net for net in _NAT64):
+                return None  # a NAT64 network's way to a public IPv4 host
         ip = ipaddress.IPv6Address(int(ip))  # drop a scope id: judge the address itself
     if ip in METADATA_ADDRESSES:
         return "a cloud metadata address"
@@ -79,6 +85,8 @@ def address_problem(ip: IPAddress) -> str | None:
         return "a unique-local address"
     if ip.is_private:
         return "a private address"
+    if ip.is_reserved:  # ::/8 and 240.0.0.0/4: never a public server's address
+        return "a reserved address"
     if not ip.is_global:
         return "not a public address"
     return None
