@@ -390,7 +390,7 @@ class Session:
         # everything put so far is stored before the end is told: a record that could not
         # be kept makes the end a failure (its run.failed says why), never "completed"
         for w in self._records():
-            w.flush()
+            w.flush(30.0)  # as long as closing waits: a hung store does not hang the end
         if self.ctx.failure and status != "failed":
             status, error = "failed", self.ctx.failure
         summary = dict(
