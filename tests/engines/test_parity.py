@@ -459,3 +459,83 @@ def test_a_failed_or_denied_tool_reads_the_same_to_the_model_on_both_engines(
     assert said[0] == "Done. The tool reported: no such file in the workspace: missing.md"
     assert said[1] == "p1 gives up."
     assert ("policy.decision", "p1", "tool_call", "deny", ("unlucky",), "No threes", ()) in story
+
+
+def test_crews_that_use_agents_of_shipped_crews_tell_the_same_story(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # `use:` brings another crew's agent (role, tools, domain, capabilities) with overrides;
+    # the agents are on a routed alias whose rules read their domain.
+    path = _write(tmp_path, {
+        "name": "borrowed", "model": "scripted/demo",
+        "models": {"smart": {"route": [
+            {"when": 'agent.domain == "research"', "use": "scripted/research"},
+            {"use": "scripted/demo"}]}},
+        "topology": {"kind": "star", "hub": "lead", "max_turns": 10},
+        "agents": [{"use": "market-entry/lead", "model": "smart"},
+                   {"use": "market-entry/analyst", "model": "smart"},
+                   {"use": "support-triage/liaison", "goal": "Tell the customer"}],
+        "script": [
+            {"agent": "lead", "handoff": "analyst", "say": "Analyst, size it."},
+            {"agent": "analyst", "call": "calculator", "args": {"expression": "2 * 21"}},
+            {"agent": "analyst", "say": "42; ask bob@corp.example for the sources."},
+            {"agent": "lead", "handoff": "liaison", "say": "Liaison, tell them."},
+            {"agent": "liaison", "call": "send_email",
+             "args": {"to": "dana@acme.example.com", "subject": "Size", "body": "42"}},
+            {"agent": "liaison", "say": "Told them at dana@acme.example.com."},
+            {"agent": "lead", "say": "Done. TERMINATE"},
+        ],
+    })
+    story = _compare(path, tmp_path, capsys)
+    assert _speakers(story) == [
+        ("message", "lead"), ("tool", "analyst", "calculator"), ("message", "analyst"),
+        ("message", "lead"), ("tool", "liaison", "send_email"), ("message", "liaison"),
+        ("message", "lead")]
+    assert {s[3] for s in story if s[0] == "model.call" and s[1] != "liaison"} == {
+        "scripted/research"}
+    assert ("approval.decided", "liaison", "send_email", "rejected") in story
+    assert ("policy.decision", "analyst", "message", "redact", ("personal-data-in-messages",),
+            "Personal contact data stays out of agent-to-agent traffic", ()) in story
+
+
+def _graph(rng: random.Random) -> dict:
+    """A writer/critic loop whose way out is a condition, with optional side branches."""
+    names = ["writer", "critic", "publisher"]
+    edges = [{"from": "writer", "to": "critic"},
+             {"from": "critic", "to": "writer", "when": 'message.text.contains("REVISE")'},
+             {"from": "critic", "to": "publisher", "when": 'message.text.contains("APPROVE")'}]
+    if rng.random() < 0.5:
+        names.append("archivist")
+        edges.append({"from": "publisher", "to": "archivist"})
+    script: list[dict] = []
+    for round_ in range(rng.randint(0, 2)):
+        script += [{"agent": "writer", "say": f"Draft {round_}."},
+                   {"agent": "critic", "say": f"REVISE draft {round_}."}]
+    script += [{"agent": "writer", "say": "Final draft."}, {"agent": "critic", "say": "APPROVE."},
+               {"agent": "publisher", "say": "Published."}]
+    return {"topology": {"kind": "graph", "edges": edges, "max_turns": 12},
+            "agents": _agents(names), "script": script}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_graph_crews_run_on_autogen_and_are_refused_on_crewai_before_the_run(
+        seed: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """CrewAI does not offer graphs (README: AutoGen only): asked for it, by --engine or by
+    the crew's own `engine:`, it refuses up front, the same way, naming the engine that
+    does, and records no run."""
+    crew = {"name": f"gen-graph-{seed}", "model": "scripted/demo", **_graph(random.Random(seed))}
+    path = _write(tmp_path, crew)
+    story = _story(tmp_path, path, "autogen", capsys)
+    spoke = [s[1] for s in story if s[0] == "message"]
+    assert spoke[:2] == ["writer", "critic"] and "publisher" in spoke
+    assert ("message", "critic", "publisher", "APPROVE.", spoke.index("publisher")) in story
+    (tmp_path / "pinned").mkdir()
+    pinned = _write(tmp_path / "pinned", {**crew, "engine": "crewai"})
+    for args in (["run", str(path), "--engine", "crewai"], ["run", str(pinned)]):
+        home = tmp_path / "crewai-home"
+        code = main(["--home", str(home), *args, "--approvals", "deny", "--json"])
+        out, err = capsys.readouterr()
+        assert code == 2
+        assert "engine 'crewai' does not offer topology 'graph'; use --engine autogen" in err
+        assert "Traceback" not in err and '"run.started"' not in out
+        assert main(["--home", str(home), "sessions", "list", "--json"]) == 0
+        assert capsys.readouterr().out.strip() in ("", "[]")
