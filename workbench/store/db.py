@@ -200,6 +200,18 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def _process_start(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch, to about a second), or None
+    where /proc cannot say."""
+    try:
+        after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + int(after_name[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime
+    except (OSError, IndexError, ValueError, StopIteration):
+        return None
+
+
 def _lapsed(pid: int | None, host: str | None, lease: float | None, started: float,
             now: float) -> str | None:
     """Why a running session's lease lapsed, or None while it holds."""
@@ -210,6 +222,11 @@ def _lapsed(pid: int | None, host: str | None, lease: float | None, started: flo
             return None
         if not _alive(pid):
             return f"its process {pid} ended without finishing it"
+        born = _process_start(pid)
+        # the run's process began before its run; a minute's slack for clock steps
+        if born is not None and born > started + LEASE_S:
+            return (f"its process {pid} ended without finishing it (that id now belongs to "
+                    "another program)")
         if lease > now - STALE_S:
             return None
     if lease <= now:
