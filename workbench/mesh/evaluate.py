@@ -146,6 +146,7 @@ class Evaluator:
         self.human_default = human_default
         self.on_result = on_result
         self.policy = load_policies(settings.policy_dir())  # a broken policy set: exit 2
+        _ = settings.approval_timeout_s  # a bad WORKBENCH_APPROVAL_TIMEOUT too, not per case
         # one gate judges every case (its rules compiled once); each case gets its own
         # approvals, audit writer and totals
         self.gate = PolicyGate(self.policy)
