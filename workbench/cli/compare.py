@@ -105,7 +105,9 @@ def _turn_lines(t: Turn | None, col: int) -> list[str]:
         lines.append("(no message: the run ended first)")
     else:
         lines += _wrap(t.content, col)
-    figures = f"{t.tokens:,} tokens · {_cost(t.cost_usd, t.cost_unknown_calls)} · " \
+    from workbench.mesh.format import plural
+
+    figures = f"{plural(t.tokens, 'token')} · {_cost(t.cost_usd, t.cost_unknown_calls)} · " \
               f"{_secs(t.elapsed_s)}"
     lines += _wrap(figures, col)
     return lines

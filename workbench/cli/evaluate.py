@@ -266,9 +266,11 @@ def _show(store: Any, eval_id: str, as_json: bool) -> int:
             c = by_case[current]
             print(f"\n{current}  {c.passed}/{c.runs} passed ({_pct(c.pass_rate)})")
             print(f"  task: {r['task']}")
+        from workbench.mesh.format import plural
+
         session = f"session {r['session_id'][:12]}" if r["session_id"] else "no session"
         print(f"  {MARKS.get(r['status'], '?')} run {r['attempt']}: {r['status']} · "
-              f"{r['checks_passed']}/{r['checks_total']} checks · {r['turns']} turns · "
+              f"{r['checks_passed']}/{r['checks_total']} checks · {plural(r['turns'], 'turn')} · "
               f"{_money(r['cost_usd'], r['cost_unknown_calls'])} · {r['elapsed_s']:.1f} s · "
               f"{session}")
         if r["error"]:

@@ -137,10 +137,12 @@ def score(check: Check, index: int, run: RunRecord) -> CheckResult:
             return out(PASSED, f"{_usd(cost)} ≤ {_usd(v['limit'])}")
         return out(FAILED, f"{_usd(cost)} > {_usd(v['limit'])}")
     if check.kind == "max_turns":
+        from workbench.mesh.format import plural
+
         turns = int(run.session.get("turns") or 0)
         if turns <= v["limit"]:
-            return out(PASSED, f"{turns} turns ≤ {v['limit']}")
-        return out(FAILED, f"{turns} turns > {v['limit']}")
+            return out(PASSED, f"{plural(turns, 'turn')} ≤ {v['limit']}")
+        return out(FAILED, f"{plural(turns, 'turn')} > {v['limit']}")
     raise ValueError(f"not a deterministic check: {check.kind}")
 
 

@@ -344,7 +344,8 @@ class CompareScreen(SectionScreen):
             who = (row.a or row.b).agent  # type: ignore[union-attr]
             differ = sum(1 for r in c.rows if not r.same)
             text.append(f"diverges at turn {c.first_divergence + 1}: {who}, "
-                        f"{', '.join(row.differences)} · {differ}/{len(c.rows)} turns differ",
+                        f"{', '.join(row.differences)} · {differ}/{plural(len(c.rows), 'turn')} "
+                        f"{'differs' if len(c.rows) == 1 else 'differ'}",
                         DIVERGENCE)
         self.query_one("#compare-summary", Static).update(text)
 

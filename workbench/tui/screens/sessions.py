@@ -219,7 +219,10 @@ class SessionsScreen(SectionScreen):
                               "or run one from the command line: workbench run market-entry")
             return
         task = " ".join((row.get("task") or "").split())
-        extra = f" · [red]{escape(row['error'])}[/]" if row.get("error") else ""
+        # the status is in its column: a reason that only says it again is not repeated
+        reason = " ".join((row.get("error") or "").split())
+        extra = (f" · [red]{escape(reason)}[/]"
+                 if reason and reason.lower() != str(row.get("status", "")).lower() else "")
         started = self.wb.clock.date_time(row["started_at"])
         version = (f" · crew v{row['version']} ([b]v[/b] shows it)"
                    if row.get("version") else "")
