@@ -97,14 +97,17 @@ def test_null_at_the_prompt_is_not_an_edit(tmp_path: Path) -> None:
 # -- another process: the command line and `workbench review` -------------------------------
 
 
-def test_approve_args_the_domain_denies_sends_nothing_on_crewai(tmp_path: Path) -> None:
-    """The AutoGen side of this is test_enforcement's subprocess test."""
+def test_approve_args_the_domain_denies_sends_nothing_on_crewai(tmp_path: Path,
+                                                                capsys) -> None:
+    """The AutoGen side of this is test_enforcement's subprocess test. The reviewer is told
+    that an approved edit is not yet a sent one."""
     home = tmp_path / "home"
     proc = _run(tmp_path, "crewai", "wait")
     try:
         approval = _waiting(proc, home)
         assert main(["--home", str(home), "approvals", "approve", approval, "--reviewer",
                      "rita", "--args", json.dumps(GMAIL)]) == 0
+        assert "the run judges the edited call by its policy again" in capsys.readouterr().out
         out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
@@ -122,14 +125,14 @@ def test_approve_args_the_domain_denies_sends_nothing_on_crewai(tmp_path: Path) 
 async def test_an_edit_in_workbench_review_is_judged_again(tmp_path: Path, engine: str,
                                                           memory_keyring) -> None:
     """The queue of `workbench review`, in its own process from the waiting run: `e`, the
-    personal mailbox, ctrl+s. The run judges the edit and the domain's deny wins."""
+    personal mailbox, ctrl+s (and yes: mail is external). The run judges the edit and the domain's deny wins."""
     from textual.widgets import DataTable, TextArea
 
     from tests.tui.conftest import settle, wait_for
     from workbench.cli import build_parser
     from workbench.tui.launch import make_app
     from workbench.tui.screens.approvals import ApprovalsScreen
-    from workbench.tui.screens.modals import ArgsModal
+    from workbench.tui.screens.modals import ArgsModal, ConfirmModal
 
     home = tmp_path / "home"
     proc = _run(tmp_path, engine, "wait")
@@ -151,6 +154,9 @@ async def test_an_edit_in_workbench_review_is_judged_again(tmp_path: Path, engin
             modal.query_one(TextArea).text = json.dumps(GMAIL)
             await pilot.press("ctrl+s")
             await settle(pilot)
+            if isinstance(app.screen, ConfirmModal):  # an external action asks once more
+                await pilot.press("y")
+                await settle(pilot)
             await wait_for(pilot, lambda: proc.poll() is not None, timeout=120,
                            what="the run to finish")
         out, err = proc.communicate(timeout=30)

@@ -208,6 +208,8 @@ def cmd_approvals_approve(args: argparse.Namespace) -> int:
     a = decide(store_for(args), args.id, "approved", _reviewer(args), args=edited,
                always=args.always)
     print(f"approved {a.id} ({a.agent} → {a.tool}) as {a.reviewer}")
+    if edited is not None:  # approved is not sent: the run judges the new call first
+        print("  the run judges the edited call by its policy again: a deny still wins")
     return EXIT_OK
 
 
