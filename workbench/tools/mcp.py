@@ -131,8 +131,9 @@ def _find_command(server: McpServerSpec) -> str | None:
     """The server's command as it would be run, or None if there is no such program."""
     command = server.command or ""
     if "/" in command or os.sep in command:
-        # relative to its cwd, as the process is started there
-        path = (Path(server.cwd or ".") / command).resolve()
+        # relative to its cwd, as the process is started there; symlinks are kept: a
+        # virtualenv's bin/python is a link whose own place tells it its packages
+        path = Path(os.path.abspath(Path(server.cwd or ".") / command))
         return str(path) if path.is_file() and os.access(path, os.X_OK) else None
     search = server.env.get("PATH")
     return shutil.which(command, path=_expand(search, "PATH") if search else None)
