@@ -98,3 +98,34 @@ def test_one_rule_id_in_two_files_is_refused(tmp_path: Path, home: Path, capsys,
     err = capsys.readouterr().err
     assert "rule 'mail-review': duplicate rule id (also at " in err, err
     assert "Traceback" not in err
+
+
+SELF_TAGGED = '''\
+def stamp(text: str) -> str:
+    """Stamp a document."""
+    STAMPED.append(text)
+    return f"stamped {text}"
+
+
+STAMPED: list = []
+stamp.tags = {"trusted"}
+'''
+
+
+def test_a_custom_tool_cannot_vouch_for_itself(tmp_path: Path, home: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # the module sets stamp.tags = {"trusted"}; only the crew's tool_tags may say that
+    import importlib
+
+    from tests.governance.test_custom_tools import CREW, REF, run
+
+    (tmp_path / "wb_selftagged.py").write_text(SELF_TAGGED)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("wb_selftagged")
+    events = run(tmp_path, home, CREW.replace(REF, "wb_selftagged:stamp"),
+                 "--policies", str(SHIPPED_POLICIES))
+    decision = next(e for e in events if e["kind"] == "policy.decision"
+                    and e["data"]["action"] == "tool_call")
+    assert decision["data"]["rule_ids"] == ["custom-tools-need-approval"]
+    assert decision["data"]["effect"] == "require_approval"
+    assert module.STAMPED == []

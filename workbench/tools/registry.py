@@ -24,8 +24,9 @@ FUNCTION = "function:"
 def tool_from_function(ref: str, fn: Any, extra_tags: Iterable[str] = ()) -> Tool:
     """A Tool from a plain function: its signature is the schema, its docstring the description.
 
-    Tags: `custom`, those of an optional `tags` attribute on the function (e.g.
-    fn.tags = {"external"}), and `extra_tags` (a crew's `tool_tags` for it).
+    Tags: `custom` and `extra_tags` (a crew's `tool_tags` for it). A `tags` attribute on
+    the function is ignored: the code being judged must not label itself (`trusted`) past
+    the rules that judge it; only the crew file vouches for it.
     """
     sig = inspect.signature(fn)
     try:
@@ -46,7 +47,7 @@ def tool_from_function(ref: str, fn: Any, extra_tags: Iterable[str] = ()) -> Too
         description=(inspect.getdoc(fn) or f"Custom tool {ref}").split("\n\n")[0],
         parameters={"type": "object", "properties": props, "required": required},
         fn=fn,
-        tags=frozenset(getattr(fn, "tags", ())) | frozenset(extra_tags) | {CUSTOM_TAG},
+        tags=frozenset(extra_tags) | {CUSTOM_TAG},
     )
 
 
