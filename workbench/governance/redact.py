@@ -1,8 +1,9 @@
 """Redaction of secrets and personal data: emails, phones, cards, IBANs, keys, tokens, passwords.
 
 Text is matched in a normalised form (NFKC, zero-width characters dropped, no-break spaces
-as spaces), so `4111\u00a01111…` or `dana\u200b@acme.com` are found as what they are; what
-is replaced is the original span, so the rest of the text reaches the model unchanged.
+as spaces, any script's digits as 0-9, dashes as `-`), so `4111\u00a01111…`, `4111–1111…`
+or `dana\u200b@acme.com` are found as what they are; what is replaced is the original span,
+so the rest of the text reaches the model unchanged.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ _NEEDS_WORK = re.compile(f"[^\\x00-\\x7f]|[{_INVISIBLE}]")
 _DROP = frozenset(_INVISIBLE)
 _SPACES = frozenset("\u00a0\u2007\u202f\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2008"
                     "\u2009\u200a\u205f\u3000")
+#: Dashes NFKC leaves as they are: `4111–1111–…` and `555‒2671` separate digits as `-` does.
+_DASHES = frozenset("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63")
 
 
 def _normalise(text: str) -> tuple[str, list[int]] | None:
@@ -51,6 +54,12 @@ def _normalise(text: str) -> tuple[str, list[int]] | None:
         # a character with the combining marks after it: `e` + U+0301 is `é`
         while end < n and unicodedata.combining(text[end]):
             end += 1
+        digit = unicodedata.decimal(ch, None)
+        if ch in _DASHES or digit is not None:  # any script's digits: `٤١١١…` is a card
+            out.append("-" if digit is None else str(digit))
+            origin.append(start)
+            i = end
+            continue
         if start > 0 and unicodedata.combining(ch) and origin and origin[-1] == start - 1:
             # a mark on a preceding ASCII letter: recompose the pair
             prev = out[-1][-1] if out[-1] else ""
