@@ -110,3 +110,65 @@ async def test_digits_in_a_dialog_stay_in_its_field_and_switch_no_section(settin
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is screen
+
+
+def test_one_turn_reads_as_one_turn_in_a_max_turns_check() -> None:
+    from workbench.mesh.cases import Check
+    from workbench.mesh.checks import RunRecord, score
+
+    check = Check("max_turns", {"limit": 3})
+    assert score(check, 0, RunRecord({"turns": 1}, [])).detail == "1 turn ≤ 3"
+    assert score(check, 0, RunRecord({"turns": 4}, [])).detail == "4 turns > 3"
+
+
+async def test_a_cancelled_sessions_row_says_cancelled_once(settings, make_app) -> None:
+    from textual.widgets import Static
+
+    from tests.tui.seed import NOW
+    from tests.tui.test_review import select_session
+    from workbench.store.db import Store
+
+    settings.ensure_home()
+    store = Store(settings.database_url)
+    sid = "c" * 32
+    store.create_session(id=sid, crew_name="market-entry", crew_snapshot_id=None,
+                         engine="autogen", topology="star", task="Size the market",
+                         started_at=NOW - 60, ended_at=NOW - 50, status="cancelled", turns=2,
+                         prompt_tokens=10, completion_tokens=5, cost_usd=0.0,
+                         cost_unknown_calls=0, error="cancelled", policy_hash="x")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await select_session(pilot, sid)
+        detail = str(screen.query_one("#sessions-detail", Static).render())
+        assert "Size the market" in detail and "cancelled" not in detail
+
+
+async def test_every_sections_footer_fits_80_columns_with_quit_and_the_palette(seeded,
+                                                                                make_app) -> None:
+    from textual.widgets import Footer
+
+    def keys(app) -> tuple[int, int, list[str]]:
+        footer = app.screen.query_one(Footer)
+        return (sum(k.outer_size.width for k in footer.children), footer.size.width,
+                [str(getattr(k, "description", "")) for k in footer.children])
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for section in "1234567":
+            await pilot.press(section)
+            await settle(pilot)
+            used, width, shown = keys(app)
+            assert used <= width, f"section {section}: {shown} need {used} of {width}"
+            assert shown[-2:] == ["Quit", "palette"], shown
+        await pilot.press("4")
+        await settle(pilot)
+        assert keys(app)[2][:4] == ["Approve once", "Always", "Edit args", "Reject"]
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        used, width, shown = keys(app)
+        assert "Open session" in shown and "Reviewer" in shown and used <= width
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        used, width, shown = keys(app)
+        assert used <= width and "Open session" not in shown

@@ -77,6 +77,8 @@ def approval_context(item: Any, clock: Any) -> RenderableType:
     if item.session_status:
         run.append(f" ({item.session_status})", "dim")
     parts.append(run)
+    # said here too: at 80 columns the footer has no room for the key
+    parts.append(Text("o opens the session in the run view", "dim"))
     if item.task:
         task = Text("task ", "dim")
         task.append(" ".join(item.task.split())[:400])
