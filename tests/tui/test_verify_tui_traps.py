@@ -172,3 +172,44 @@ async def test_every_sections_footer_fits_80_columns_with_quit_and_the_palette(s
         await settle(pilot)
         used, width, shown = keys(app)
         assert used <= width and "Open session" not in shown
+
+
+# -- the dialogs Compose's traps are fixed with, drawn at both sizes ---------------------------
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_save_as_dialog(seeded, make_app, snap_compare, size) -> None:
+    from tests.tui.test_snapshots import checked, keys
+
+    async def run_before(pilot) -> None:
+        await keys("2")(pilot)
+        await checked(pilot)
+        await pilot.press("ctrl+o")
+        await settle(pilot)
+        pilot.app.screen.query_one(Input).value = "../nordic"
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_switching_crews_with_unsaved_edits(seeded, make_app, snap_compare,
+                                                     size) -> None:
+    from tests.tui.test_snapshots import checked, keys
+
+    async def run_before(pilot) -> None:
+        await keys("2")(pilot)
+        screen = pilot.app.screen
+        screen.query_one("#agent-goal", Input).value = "Decide fast"
+        await checked(pilot)
+        crews = screen.query_one("#compose-crews")
+        crews.focus()
+        crews.highlighted = next(i for i, c in enumerate(screen._crews)
+                                 if c.name == "support-triage") + 1
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
