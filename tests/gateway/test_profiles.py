@@ -160,8 +160,10 @@ def test_governance_sees_the_resolved_provider_not_the_alias(tmp_path: Path) -> 
     ctx, _ = make_context(_spec(), tmp_path)
     activation = ctx.activation("lead")
     assert activation["agent"]["model"] == "fast"
-    assert activation["model"] == {"provider": "openai", "name": "gpt-4o-mini"}
-    assert ctx.activation("clerk")["model"] == {"provider": "scripted", "name": "demo"}
+    assert activation["model"] == {"provider": "openai", "name": "gpt-4o-mini", "host": "",
+                                   "local": False}
+    assert ctx.activation("clerk")["model"] == {"provider": "scripted", "name": "demo",
+                                                "host": "", "local": True}
 
 
 def test_a_session_applies_domain_defaults_and_model_overrides(tmp_path: Path,
@@ -211,4 +213,5 @@ def test_a_run_carries_the_crews_models_parsed_once(tmp_path: Path, monkeypatch)
     assert in_force.get("fast") is prepared.models.get("fast")
     assert in_force.get("mine").source == "user"
     assert session.ctx.activation("lead")["model"] == {"provider": "openai",
-                                                       "name": "gpt-4o-mini"}
+                                                       "name": "gpt-4o-mini", "host": "",
+                                                       "local": False}

@@ -21,7 +21,7 @@ def _activations() -> list[tuple[str, dict]]:
         base = {
             "agent": {"name": "analyst", "role": "Market analyst", "domain": domain,
                       "model": f"{provider}/m"},
-            "model": {"provider": provider, "name": "m"},
+            "model": {"provider": provider, "name": "m", "host": "", "local": False},
             "session": {"cost_usd": 0.12, "tokens": 4000, "turns": 6},
             "crew": {"name": "market-entry"},
             "tool": {"name": "", "tags": []},

@@ -261,7 +261,7 @@ def cmd_route(args: argparse.Namespace) -> int:
         domain = args.domain or agent.domain
     facts = build(
         {"name": args.agent, "role": role, "domain": domain_key(domain), "model": alias},
-        {"provider": "routed", "name": alias},
+        {"provider": "routed", "name": alias, "host": "", "local": False},
         {"cost_usd": 0.0, "tokens": 0, "turns": 0}, {"name": crew_name},
         request={"prompt_tokens": args.prompt_tokens, "purpose": args.purpose,
                  "tools": args.tools},
@@ -298,6 +298,7 @@ def cmd_route(args: argparse.Namespace) -> int:
 def _judge(config: Any, chain: Any, facts: Any) -> list[dict[str, Any]]:
     """The policy set's `model_call` decision on each target, as the run's gate makes it."""
     from workbench.gateway.types import split_model
+    from workbench.governance.model_host import model_view
     from workbench.governance.policy import load_policies
     from workbench.governance.policy_gate import PolicyGate
 
@@ -306,7 +307,7 @@ def _judge(config: Any, chain: Any, facts: Any) -> list[dict[str, Any]]:
     for target in chain:
         provider, model_name = split_model(target.model)
         decision = gate.decide("model_call", dict(
-            facts, model={"provider": provider, "name": model_name}))
+            facts, model=model_view(provider, model_name, target.api_base)))
         out.append({"target": target.label, "model": target.model, "effect": decision.effect,
                     "rule_ids": list(decision.rule_ids), "reasons": list(decision.reasons)})
     return out

@@ -23,6 +23,11 @@ class ToolView(TypedDict):
 class ModelView(TypedDict):
     provider: str
     name: str
+    #: The host the call is sent to: its api_base's host, lower-cased; "" when the
+    #: provider's own endpoint is used.
+    host: str
+    #: The call stays on this machine or its private network (model_view says when).
+    local: bool
 
 
 # `from` is a Python keyword, hence the functional form.
@@ -112,7 +117,7 @@ def _names() -> dict[str, frozenset[str] | None]:
 #: Each top-level name and the fields it has (None: free-form, like `args`).
 NAMES: dict[str, frozenset[str] | None] = _names()
 
-_ZERO: dict[Any, Any] = {str: "", int: 0, float: 0.0, list[str]: []}
+_ZERO: dict[Any, Any] = {str: "", int: 0, float: 0.0, bool: False, list[str]: []}
 
 
 def _zero(kind: Any) -> Any:

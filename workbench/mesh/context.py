@@ -13,8 +13,9 @@ from typing import Any
 from workbench.errors import ProviderError
 from workbench.gateway.gateway import Gateway
 from workbench.gateway.profiles import Target
+from workbench.gateway.routing import ROUTED_PROVIDER
 from workbench.gateway.types import AllBlocked, Blocked, ModelRequest, ModelResponse, split_model
-from workbench.governance.activation import Activation, domain_key
+from workbench.governance.activation import Activation, ModelView, domain_key
 from workbench.governance.activation import build as build_activation
 from workbench.governance.argcheck import schema_problems
 from workbench.governance.brokers import (
@@ -25,6 +26,7 @@ from workbench.governance.brokers import (
     new_request_id,
 )
 from workbench.governance.gate import Decision, Gate, OpenGate
+from workbench.governance.model_host import model_view
 from workbench.mesh import accounting
 from workbench.mesh import events as ev
 from workbench.mesh.bridge import LoopBridge
@@ -108,6 +110,8 @@ class RunContext:
         self.lifecycle = Lifecycle(self.bridge)
         self._agents = {a.name: a for a in spec.agents}
         self._model_names: dict[str, tuple[str, str]] = {}
+        #: `model.*` per agent model and per chain target: a URL is parsed once, not per call.
+        self._model_views: dict[tuple[str, str, str | None], ModelView] = {}
         #: Each agent's prompt grows by a message or two a call: hash only what is new.
         self._prompts = PromptDigests()
         self._always: set[tuple[str, str]] = set()
@@ -205,12 +209,11 @@ class RunContext:
         gives the action's own (tool, args, message, ...), whole or in part."""
         spec = self._agents.get(agent)
         model = self.spec.model_for(spec) if spec else self.spec.model
-        provider, model_name = self._provider_and_name(model)
         t = self.totals
         data = build_activation(
             {"name": agent, "role": spec.role if spec else "",
              "domain": domain_key(spec.domain) if spec else "default", "model": model},
-            {"provider": provider, "name": model_name},
+            self._model_view(model, self.spec.api_base_for(spec) if spec else self.spec.api_base),
             {"cost_usd": t.cost_usd, "tokens": t.tokens, "turns": t.turns},
             {"name": self.spec.name},
         )
@@ -235,6 +238,30 @@ class RunContext:
                 if domain not in out:
                     out.append(domain)
         return out
+
+    def _model_view(self, model: str, api_base: str | None) -> ModelView:
+        """`model.*` of an agent's own model (tool calls, messages): its primary target, or
+        a routed alias's name (no one target, so no host, and not local)."""
+        key = ("agent", model, api_base)
+        found = self._model_views.get(key)
+        if found is None:
+            provider, name = self._provider_and_name(model)
+            profiles = self.gateway.profiles
+            if provider != ROUTED_PROVIDER and profiles is not None:
+                api_base = profiles.resolve(model, api_base).primary.api_base
+            found = model_view(provider, name,
+                               api_base if provider != ROUTED_PROVIDER else None)
+            self._model_views[key] = found
+        return dict(found)  # type: ignore[return-value]  # the cached view stays unshared
+
+    def _target_view(self, target: Target) -> ModelView:
+        """`model.*` of one target of a chain, where that attempt is really sent."""
+        key = ("target", target.model, target.api_base)
+        found = self._model_views.get(key)
+        if found is None:
+            found = model_view(*split_model(target.model), target.api_base)
+            self._model_views[key] = found
+        return dict(found)  # type: ignore[return-value]
 
     def _provider_and_name(self, model: str) -> tuple[str, str]:
         """The real provider and model behind an alias, so policies judge what is called."""
@@ -287,9 +314,8 @@ class RunContext:
         given = {"request": facts} if facts is not None else {}
 
         def prepare(target: Target) -> list[dict[str, Any]]:
-            provider, name = split_model(target.model)
             decision = self._decide("model_call", request.agent, self.activation(
-                request.agent, model={"provider": provider, "name": name}, **given))
+                request.agent, model=self._target_view(target), **given))
             decisions.append({"target": target.label, "model": target.model,
                               "effect": decision.effect, "rule_ids": decision.rule_ids})
             if decision.stop_run:

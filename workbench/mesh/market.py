@@ -428,7 +428,8 @@ def _bare_activation(agent: str, **extra: Any) -> dict[str, Any]:
     from workbench.governance.activation import build
 
     data: dict[str, Any] = dict(build({"name": agent, "role": "", "domain": "default",
-                                       "model": ""}, {"provider": "", "name": ""},
+                                       "model": ""},
+                                      {"provider": "", "name": "", "host": "", "local": False},
                                       {"cost_usd": 0.0, "tokens": 0, "turns": 0}, {"name": ""}))
     data.update(extra)
     return data
