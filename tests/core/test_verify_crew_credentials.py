@@ -57,3 +57,47 @@ def test_a_url_and_headers_without_credentials_pass(tmp_path: Path, home: Path,
                "'https://llm.example/v1?region=eu', params: {extra_headers: "
                "{X-Trace: '1'}}}\n"))
     assert main(["crews", "validate", str(crew)]) == 0, capsys.readouterr().err
+
+
+MCP = """\
+name: m
+model: scripted/demo
+topology: {{kind: network, max_turns: 2}}
+mcp_servers:
+  remote: {server}
+agents:
+  - {{name: a, role: W, goal: W, tools: ["mcp:remote"]}}
+"""
+
+
+@pytest.mark.parametrize(("server", "where"), [
+    ('{url: "https://mcp.example/mcp", headers: {Authorization: "Bearer sk-SECRET"}}',
+     "mcp_servers.remote.headers.Authorization: a credential is not written in the crew"),
+    ('{url: "https://mcp.example/mcp", headers: {X-Docs-Token: sk-SECRET}}',
+     "mcp_servers.remote.headers.X-Docs-Token: a credential is not written"),
+    ("{command: python3, env: {OPENAI_API_KEY: sk-SECRET}}",
+     "mcp_servers.remote.env.OPENAI_API_KEY: a credential is not written"),
+    ('{url: "https://me:sk-SECRET@mcp.example/mcp"}',
+     "mcp_servers.remote.url: the URL carries a credential"),
+])
+def test_a_literal_credential_of_an_mcp_server_is_refused(
+        tmp_path: Path, home: Path, capsys: pytest.CaptureFixture[str], server: str,
+        where: str) -> None:
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(MCP.format(server=server))
+    assert main(["crews", "validate", str(crew)]) == 2
+    err = capsys.readouterr().err
+    assert f"{crew}:5: {where}" in err, err
+    assert "SECRET" not in err
+
+
+@pytest.mark.parametrize("server", [
+    '{url: "https://mcp.example/mcp", headers: {Authorization: "Bearer ${DOCS_TOKEN}"}}',
+    '{command: python3, env: {OPENAI_API_KEY: "${OPENAI_API_KEY}", LOG_LEVEL: debug}}',
+    '{url: "https://mcp.example/mcp", headers: {X-Trace: "1"}}',
+])
+def test_credentials_from_the_environment_pass(tmp_path: Path, home: Path, capsys,
+                                               server: str) -> None:
+    crew = tmp_path / "crew.yaml"
+    crew.write_text(MCP.format(server=server))
+    assert main(["crews", "validate", str(crew)]) == 0, capsys.readouterr().err

@@ -165,17 +165,31 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
 
 
 def _check_api_bases(spec: CrewSpec, fail: Any) -> None:
-    """A crew's or an agent's `api_base` holds no credential (`https://user:key@host`,
-    `?api_key=`): the crew file is stored with every session and exported."""
-    from workbench.gateway.model_config import KEY_HELP, url_credential
+    """No credential is written in the crew (it is stored with every session and exported):
+    not in a crew's or an agent's `api_base` (`https://user:key@host`, `?api_key=`), nor in
+    an MCP server's `url`, nor as the literal value of a server's credential header
+    (`Authorization`) or variable (`API_KEY`): those take `${VAR}` from the environment."""
+    from workbench.gateway.model_config import KEY_HELP, credential_paths, url_credential
 
     bases = [(("api_base",), spec.api_base)] + [
         (("agents", i, "api_base"), a.api_base) for i, a in enumerate(spec.agents)]
+    servers = [(("mcp_servers", n), s) for n, s in spec.mcp_servers.items()] + [
+        (("agents", i, "mcp_servers", n), s) for i, a in enumerate(spec.agents)
+        for n, s in a.mcp_servers.items()]
+    bases += [((*path, "url"), server.url) for path, server in servers]
     for path, url in bases:
         carried = url_credential(url) if url else None
         if carried:
             fail(f"{'.'.join(map(str, path))}: the URL carries a credential ({carried}); "
                  f"{KEY_HELP}", *path)
+    for path, server in servers:
+        for field in ("headers", "env"):
+            values = getattr(server, field)
+            for (name,) in credential_paths({k: v for k, v in values.items()
+                                             if "${" not in v}):
+                fail(f"{'.'.join(map(str, (*path, field, name)))}: a credential is not "
+                     f"written in the crew; give it as ${{VAR}} from your environment "
+                     f"(like \"Bearer ${{TOKEN}}\")", *path, field, name)
 
 
 def check_functions(spec: CrewSpec, registry: ToolRegistry, fail: Any) -> None:
