@@ -9,6 +9,13 @@ from typing import Any
 from workbench.engines.crewai.env import prepare_environment
 from workbench.engines.crewai.meta import ENGINE
 from workbench.mesh.context import RunAborted, RunContext
+from workbench.tools.base import run_in_thread
+
+
+def _conductor(ctx: RunContext) -> Any:
+    from workbench.engines.crewai.crews import Conductor
+
+    return Conductor(ctx)
 
 
 class CrewAIEngine:
@@ -17,10 +24,10 @@ class CrewAIEngine:
 
     async def run(self, ctx: RunContext) -> str:
         prepare_environment(ctx.tool_ctx.workspace.parent / "crewai")
-        from workbench.engines.crewai.crews import Conductor
-
         ctx.loop = ctx.loop or asyncio.get_running_loop()
-        conductor = Conductor(ctx)
+        # Importing CrewAI and building the crew take seconds: in a thread, so the loop (and
+        # Ctrl-C, which it handles) is free meanwhile and a cancel ends the wait at once.
+        conductor = await run_in_thread(_conductor, ctx)
         loop = asyncio.get_running_loop()
         done: asyncio.Future[Any] = loop.create_future()
 
