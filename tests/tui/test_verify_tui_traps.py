@@ -213,3 +213,28 @@ def test_snapshot_switching_crews_with_unsaved_edits(seeded, make_app, snap_comp
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+async def test_ctrl_q_with_unsaved_edits_in_compose_asks_first(settings, make_app) -> None:
+    app = make_app(frozen_clock=False, poll=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_crew(pilot, "market-entry")
+        screen = compose(app)
+        assert screen.unsaved_edits() is None
+        screen.query_one("#agent-goal", Input).value = "Decide fast"
+        await wait_for(pilot, lambda: screen.unsaved_edits() is not None, what="the edit")
+        await pilot.press("1")  # another section: Compose keeps its edits, and so does quit
+        await settle(pilot)
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        assert app.screen.question == ("market-entry.yaml has unsaved edits. "
+                                       "Discard them and quit?")
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.return_code is None and app.current_mode == "sessions"
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.return_code == 0

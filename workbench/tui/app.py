@@ -215,13 +215,18 @@ class WorkbenchApp(App[int]):
             screen.start_live(prepared, fork)
 
     async def action_quit(self) -> None:
-        """Quit; a live run of this window is stopped first, after asking (like ctrl+x).
-        A second ctrl+q while the question is shown quits."""
+        """Quit; a live run of this window is stopped first, after asking (like ctrl+x), and
+        unsaved edits in Compose are asked about too. A second ctrl+q while the question is
+        shown quits."""
         from workbench.tui.screens.run import RunScreen
 
-        runs = [screen for stack in self._screen_stacks.values() for screen in stack
-                if isinstance(screen, RunScreen)]
-        if any(r.running for r in runs) and not self._asked_quit:
+        screens = [screen for stack in self._screen_stacks.values() for screen in stack]
+        runs = [screen for screen in screens if isinstance(screen, RunScreen)]
+        # Compose's unsaved edits would be lost as silently as a run would be stopped
+        unsaved = [name for screen in screens
+                   if (name := getattr(screen, "unsaved_edits", lambda: None)())]
+        running = any(r.running for r in runs)
+        if (running or unsaved) and not self._asked_quit:
             from workbench.tui.screens.modals import ConfirmModal
 
             def answered(yes: bool | None) -> None:
@@ -229,9 +234,16 @@ class WorkbenchApp(App[int]):
                 if yes:
                     self._stop_and_exit(runs)
 
+            if running and unsaved:
+                question = (f"A run is in progress and {unsaved[0]} has unsaved edits. Stop "
+                            "the run (it is stored as cancelled), discard the edits and quit?")
+            elif running:
+                question = "A run is in progress. Stop it (it is stored as cancelled) and quit?"
+            else:
+                question = f"{unsaved[0]} has unsaved edits. Discard them and quit?"
+            button = "Stop and quit" if running else "Discard and quit"
             self._asked_quit = True
-            self.push_screen(ConfirmModal("A run is in progress. Stop it (it is stored as "
-                                          "cancelled) and quit?", "Stop and quit"), answered)
+            self.push_screen(ConfirmModal(question, button), answered)
             return
         self._stop_and_exit(runs)
 

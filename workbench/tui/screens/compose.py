@@ -873,6 +873,12 @@ class ComposeScreen(SectionScreen):
             return self.draft.text_dirty(self.query_one(YamlEditor).text)
         return self.draft.dirty()
 
+    def unsaved_edits(self) -> str | None:
+        """The crew's name when it has unsaved edits (quitting asks first), else None."""
+        if not self.is_mounted or (not self.data and not self.yaml_mode):
+            return None
+        return self._crew_label() if self._dirty() else None
+
     def _ready(self, doing: str) -> bool:
         if not self.data and not self.yaml_mode:
             self.notify("Pick a crew first", severity="warning")
