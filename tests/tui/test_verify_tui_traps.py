@@ -238,3 +238,23 @@ async def test_ctrl_q_with_unsaved_edits_in_compose_asks_first(settings, make_ap
         await pilot.press("y")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_an_audit_chain_of_one_entry_reads_1_entry(settings, make_app) -> None:
+    from textual.widgets import Static
+
+    from tests.tui.seed import NOW
+    from workbench.store.audit import AuditChain, AuditRecord
+    from workbench.store.db import Store
+
+    settings.ensure_home()
+    store = Store(settings.database_url)
+    AuditChain(store).append([AuditRecord("s" * 32, "workbench", "run.started",
+                                          {"crew": "market-entry"}, NOW)])
+    store.close()
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        status = str(app.screen.query_one("#audit-status", Static).render())
+        assert "Audit chain: 1 entry · head" in status, status

@@ -130,7 +130,8 @@ class AgentPickerModal(Dialog):
         self.query_one("#registry-filter", Input).focus()
         problems = self.registry.problems
         if problems:
-            self.show_problem(f"{len(problems)} crew(s) not listed: {problems[0]}")
+            crews = "1 crew is" if len(problems) == 1 else f"{len(problems)} crews are"
+            self.show_problem(f"{crews} not listed: {problems[0]}")
 
     def _filter(self, text: str) -> None:
         from rich.markup import escape

@@ -104,7 +104,8 @@ class PoliciesScreen(SectionScreen):
         domains.highlighted = ids.index(self.domain)
         self._show_rules()
         self.query_one("#audit-status", Static).update(
-            f"Audit chain: [b]{seq:,}[/] entries · head {head[:16]}… · "
+            f"Audit chain: [b]{seq:,}[/] {'entry' if seq == 1 else 'entries'} · "
+            f"head {head[:16]}… · "
             "[dim]press v to verify every hash[/]")
 
     @on(OptionList.OptionHighlighted, "#policy-domains")
