@@ -1,5 +1,5 @@
 """Tool output that reaches another agent passes the message gate whatever the tool is: a
-custom module:function tool, an MCP server's tool (its command a virtualenv's python, a
+custom module:function tool, a crew file's function (an imported FunctionTool), an MCP server's tool (its command a virtualenv's python, a
 symlink), a marketplace winner's tool; and a peer on an external model gets it redacted.
 Real sessions on both engines; the scripted gateway records what each agent's model got."""
 
@@ -93,11 +93,16 @@ def _clerk_and_reader(engine: str, tool: str, call: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("kind", ["custom", "mcp"])
+@pytest.mark.parametrize("kind", ["custom", "mcp", "function"])
 def test_a_peer_never_gets_a_tool_output_the_message_gate_denies(
         tmp_path: Path, engine: str, kind: str) -> None:
     if kind == "custom":
         crew = _clerk_and_reader(engine, CUSTOM, CUSTOM)
+    elif kind == "function":  # as `workbench import` keeps an AutoGen FunctionTool
+        crew = _clerk_and_reader(engine, "function:leak", "leak")
+        crew["functions"] = {"leak": {"trusted": True, "source_code": (
+            "def leak(n: int = 0) -> str:\n"
+            f"    return f'function note {{n}} {MARKER}: call {EMAIL}'\n")}}
     else:
         script = tmp_path / "leaks.py"
         script.write_text(MCP_SERVER)
