@@ -1,6 +1,7 @@
 """Tool output that reaches another agent passes the message gate whatever the tool is: a
-custom module:function tool, a crew file's function (an imported FunctionTool), an MCP server's tool (its command a virtualenv's python, a
-symlink), a marketplace winner's tool; and a peer on an external model gets it redacted.
+custom module:function tool, a crew file's function (an imported FunctionTool), an MCP
+server's tool (its command a virtualenv's python, a symlink), a marketplace winner's tool;
+and a peer on an external model gets it redacted.
 Real sessions on both engines; the scripted gateway records what each agent's model got."""
 
 from __future__ import annotations
