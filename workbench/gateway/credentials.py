@@ -83,25 +83,30 @@ def keyring_name() -> str:
     return f"{type(kr).__module__}.{type(kr).__name__}"
 
 
-def get_key(provider: str) -> str | None:
-    """The key for `provider`, from the keyring first, then the environment; None if neither."""
+def _usable(key: str | None) -> str | None:
+    """`key` without surrounding white space; None when nothing is left (`KEY='  '` is no
+    key: sending it would only fail at the provider, after the up-front check passed)."""
+    return (key or "").strip() or None
+
+
+def _keyring_key(provider: str) -> str | None:
     try:
-        key = _keyring().get_password(SERVICE, provider)
-    except NoKeyringBackend:
-        key = None
-    except Exception:  # a locked or broken keyring must not stop an env-var key from working
-        key = None
-    return key or os.environ.get(env_var(provider)) or None
+        return _usable(_keyring().get_password(SERVICE, provider))
+    except Exception:  # no keyring, or a locked or broken one: an env-var key must still work
+        return None
+
+
+def get_key(provider: str) -> str | None:
+    """The key for `provider`, from the keyring first, then the environment; None if neither
+    holds one (a blank or white-space-only value counts as none)."""
+    return _keyring_key(provider) or _usable(os.environ.get(env_var(provider)))
 
 
 def key_source(provider: str) -> str | None:
     """Where the key for `provider` comes from ('keyring', 'env'), never the key itself."""
-    try:
-        if _keyring().get_password(SERVICE, provider):
-            return "keyring"
-    except Exception:
-        pass
-    if os.environ.get(env_var(provider)):
+    if _keyring_key(provider):
+        return "keyring"
+    if _usable(os.environ.get(env_var(provider))):
         return "env"
     return None
 
