@@ -258,3 +258,17 @@ async def test_an_audit_chain_of_one_entry_reads_1_entry(settings, make_app) -> 
         await settle(pilot)
         status = str(app.screen.query_one("#audit-status", Static).render())
         assert "Audit chain: 1 entry · head" in status, status
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_stream_filter_dialog(seeded, make_app, snap_compare, size) -> None:
+    from tests.tui.test_snapshots import keys
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("enter", "f"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_set_key_dialog(seeded, make_app, snap_compare, size) -> None:
+    from tests.tui.test_snapshots import keys
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=keys("5", "s"))
