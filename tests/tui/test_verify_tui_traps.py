@@ -65,6 +65,10 @@ def test_a_blank_reviewer_or_reason_is_refused_however_the_decision_comes(
         decide(store, PENDING_ID, "rejected", "   ", reason="not now")
     with pytest.raises(UserInputError, match="needs a reason"):
         decide(store, PENDING_ID, "rejected", "dana", reason=" \t ")
+    from workbench.governance.human import answer
+
+    with pytest.raises(UserInputError, match="reviewer name cannot be empty"):
+        answer(store, "0" * 12, "Yes, go ahead", "  ")  # a person's answer names them too
     assert main(["approvals", "reject", PENDING_ID, "--reason", "   "]) == 2
     assert main(["approvals", "approve", PENDING_ID, "--reviewer", "  "]) == 2
     assert "a reviewer name cannot be empty" in capsys.readouterr().err

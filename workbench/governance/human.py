@@ -29,7 +29,7 @@ from workbench.governance.brokers import (
     HumanResponder,
     NobodyAnswers,
 )
-from workbench.governance.reviewer import default_reviewer
+from workbench.governance.reviewer import checked_reviewer, default_reviewer
 from workbench.store.db import Store
 
 POLL_S = 0.25
@@ -124,6 +124,7 @@ def answer(store: Store, question_id: str, answer_text: str, by: str,
            how: str = "reviewer") -> Question:
     """Answer a pending question (from any process). A turn needs words; feedback may be
     empty, which accepts the answer under review."""
+    by = checked_reviewer(by)  # an answer names who gave it, as a decision does
     current = get(store, question_id)
     answer_text = answer_text.strip()
     if not answer_text and current.kind == "turn":
