@@ -28,20 +28,42 @@ def _outbox(ctx: ToolContext) -> list[Path]:
 
 
 @pytest.mark.parametrize("subject", [
-    "=?utf-8?q?hi=0D=0ABcc:_x@y?=",                      # a Bcc header once decoded
-    "=?utf-8?b?aGkNCkJjYzogeEB5?=",                       # the same in base64
-    "=?utf-8?q?=3D=3Futf-8=3Fq=3Fhi=3D0ABcc:_x@y=3F=3D?=",  # an encoded word in an encoded word
     "hi\r\nBcc: x@y",
     "hi\nBcc: x@y",
     "hi\x00there",
     "hi\x85there",                                         # NEL, a C1 line break
     "hi\u2028Bcc: x@y",
-    "=?utf-8?q?hi=C2=85Bcc:_x@y?=",                        # NEL, encoded
 ])
 async def test_a_subject_with_control_characters_is_refused(ctx: ToolContext,
                                                             subject: str) -> None:
     with pytest.raises(ToolError, match="subject contains a control character"):
         await _send(ctx, "a@example.com", subject)
+    assert _outbox(ctx) == []
+
+
+@pytest.mark.parametrize("subject", [
+    "=?utf-8?q?hi=0D=0ABcc:_x@y?=",                      # a Bcc header once decoded
+    "=?utf-8?b?aGkNCkJjYzogeEB5?=",                       # the same in base64
+    "=?utf-8?q?=3D=3Futf-8=3Fq=3Fhi=3D0ABcc:_x@y=3F=3D?=",  # an encoded word in an encoded word
+    "=?utf-8?q?hi=C2=85Bcc:_x@y?=",                        # NEL, encoded
+    "=?utf-8?q?confidential?= plans",                      # words a policy would not see
+    "Re: =?UTF-8?B?Y29uZmlkZW50aWFs?=",
+    "a=?iso-8859-1*en?Q?x?=b",                             # RFC 2231 language suffix
+])
+async def test_a_subject_with_an_encoded_word_is_refused(ctx: ToolContext,
+                                                         subject: str) -> None:
+    """What a policy judges is what the message carries: a mail reader would decode an
+    encoded word, so the subject must be written as plain text."""
+    with pytest.raises(ToolError, match="write the subject as plain text"):
+        await _send(ctx, "a@example.com", subject)
+    assert _outbox(ctx) == []
+
+
+@pytest.mark.parametrize("to", ["Bob@gmail.com", "bob@GMAIL.COM", "bob@Gmail.com"])
+async def test_a_recipient_in_mixed_case_is_refused(ctx: ToolContext, to: str) -> None:
+    """`args.to.endsWith("@gmail.com")` must see every address that reaches gmail.com."""
+    with pytest.raises(ToolError, match="write the address in lower case"):
+        await _send(ctx, to, "Hello")
     assert _outbox(ctx) == []
 
 
@@ -73,7 +95,7 @@ async def test_only_one_bare_address_is_a_recipient(ctx: ToolContext, to: str) -
 
 
 async def test_the_written_message_has_exactly_its_headers(ctx: ToolContext) -> None:
-    subject = "Grüße: =?utf-8?q?caf=C3=A9?= and a long line " + "word " * 40
+    subject = "Grüße: café and a long line " + "word " * 40
     out = await _send(ctx, "it@acme.example.com", subject, "Line one\nLine two\n")
     [path] = _outbox(ctx)
     assert path.name in out
@@ -81,6 +103,7 @@ async def test_the_written_message_has_exactly_its_headers(ctx: ToolContext) -> 
     assert sorted(msg.keys()) == sorted(["From", "To", "Subject", "Content-Type",
                                          "Content-Transfer-Encoding", "MIME-Version"])
     assert str(msg["To"]) == "it@acme.example.com"
-    # the encoded word is decoded once, as a mail reader shows it
-    assert str(msg["Subject"]).split() == ("Grüße: café and a long line " + "word " * 40).split()
+    # the plain text subject, encoded by the email package, reads back as it was given
+    assert b"=?utf-8?" in path.read_bytes()
+    assert str(msg["Subject"]).split() == subject.split()
     assert msg.get_content() == "Line one\nLine two\n"

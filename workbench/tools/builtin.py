@@ -191,25 +191,30 @@ def _no_controls(field: str, value: str) -> None:
                         f"(U+{ord(found.group()):04X}); refused")
 
 
-def _decoded(field: str, value: str) -> str:
-    """The text a mail reader shows for a header value: RFC 2047 encoded words decoded,
-    repeatedly (an encoded word may hide another), each layer free of control characters."""
+#: An RFC 2047 encoded word, loosely: any charset (RFC 2231 language suffix included),
+#: either encoding, any text. Mail readers decode these; a policy reads them as written.
+_ENCODED_WORD = re.compile(r"=\?[^?]*\?[bq]\?[^?]*\?=", re.IGNORECASE)
+
+
+def _plain(field: str, value: str) -> str:
+    """A header value as plain text, exactly what a mail reader will show: control characters
+    and RFC 2047 encoded words are refused, so a policy rule on the argument judges the
+    words the message carries (the email package encodes non-ASCII text itself)."""
     _no_controls(field, value)
-    for _ in range(4):
-        try:
-            # the email package's own reading, the one the written message gets
-            text = str(email_policy.default.header_factory("subject", value))
-        except (HeaderParseError, LookupError, UnicodeError, ValueError) as exc:
-            raise ToolError(f"the {field} has a malformed encoded word: {exc}") from exc
-        _no_controls(field, text)
-        try:  # and the classic reading other tools use, where it can read the value at all
-            _no_controls(field, str(make_header(decode_header(value))))
-        except (HeaderParseError, LookupError, UnicodeError, ValueError):
-            pass  # it cannot mix raw non-ASCII text with encoded words; the first reading holds
-        if text == value:
-            return text
-        value = text
-    raise ToolError(f"the {field} nests encoded words too deeply; refused")
+    readings: list[str | None] = []
+    try:  # the email package's own reading, the one the written message gets
+        readings.append(str(email_policy.default.header_factory("subject", value)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        readings.append(None)
+    try:  # and the classic reading other tools use, where it can read the value at all
+        readings.append(str(make_header(decode_header(value))))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        pass  # it cannot mix raw non-ASCII text with encoded words; the first reading holds
+    if _ENCODED_WORD.search(value) or any(r != value for r in readings):
+        raise ToolError(f"the {field} contains an RFC 2047 encoded word (=?charset?q?...?=), "
+                        f"which a mail reader would decode: write the {field} as plain text "
+                        "(any language; it is encoded for you); refused")
+    return value
 
 
 def _recipient(to: str) -> str:
@@ -217,8 +222,14 @@ def _recipient(to: str) -> str:
     if not _ADDRESS.fullmatch(to):
         raise ToolError(f"not an email address: {to!r} (give one bare address, like "
                         "name@example.com)")
-    if _decoded("recipient", to) != to:
+    if _ENCODED_WORD.search(to):
         raise ToolError(f"not an email address: {to!r} (encoded words are not addresses)")
+    if to != to.lower():
+        # Mail systems treat the domain (and in practice the local part) without regard to
+        # case; a policy compares text as written: `args.to.endsWith("@gmail.com")` must
+        # see every address that reaches gmail.com.
+        raise ToolError(f"write the address in lower case ({to.lower()!r}, not {to!r}); "
+                        "refused")
     try:
         parsed = Address(addr_spec=to)
     except (HeaderParseError, ValueError, IndexError) as exc:
@@ -233,7 +244,7 @@ def send_email(ctx: ToolContext, to: str, subject: str, body: str) -> str:
     if not all(isinstance(v, str) for v in (to, subject, body)):
         raise ToolError("send_email takes text for to, subject and body")
     to = _recipient(to)
-    subject = _decoded("subject", subject)
+    subject = _plain("subject", subject)
     if len(subject) > MAX_SUBJECT_CHARS:
         raise ToolError(f"the subject is longer than {MAX_SUBJECT_CHARS} characters")
     msg = EmailMessage(policy=email_policy.default)
