@@ -22,8 +22,18 @@ from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, r
 
 USER_CONFIG = "models.yaml"
 
-ALIAS = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]*$")
-DOMAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+# Names are checked with fullmatch: `$` with match() lets a trailing newline through.
+ALIAS = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
+ALIAS_RULE = "letters, digits, _ . : - and no '/' (a '/' marks a LiteLLM model string)"
+DOMAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+DOMAIN_RULE = "letters, digits, '_' or '-', starting with a letter or '_'"
+#: The provider before the '/' of a model string, as LiteLLM spells them (`text-completion-
+#: openai` has dashes).
+PROVIDER = re.compile(r"[a-z][a-z0-9_-]*")
+PROVIDER_RULE = ("lower-case letters, digits, '_' or '-', starting with a letter, "
+                 "as LiteLLM spells it (openai, anthropic, ollama)")
+#: A stored key's name (`credential:`), as `workbench keys set NAME` stores it.
+CREDENTIAL = re.compile(r"[a-z][a-z0-9_]*")
 
 _NUMBERS: dict[str, tuple[type, float, float]] = {
     # key: (type, lowest, highest)
@@ -85,6 +95,23 @@ def credential_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, 
     return out
 
 
+def domain_problem(domain: str) -> str | None:
+    """Why `domain` cannot name a policy domain, or None if it can."""
+    if DOMAIN.fullmatch(domain):
+        return None
+    return f"{domain!r} is not a domain name: use {DOMAIN_RULE}"
+
+
+def model_problem(name: str) -> str | None:
+    """Why `name` cannot be a model (an alias or a `provider/model` string), or None."""
+    if not name.isprintable():
+        return f"model {name!r} has a control character or an odd space in it"
+    provider, slash, _ = name.partition("/")
+    if slash and not PROVIDER.fullmatch(provider):
+        return f"model {name!r}: {provider!r} is not a provider name: use {PROVIDER_RULE}"
+    return None
+
+
 def _located(message: str, where: str) -> SpecError:
     file, _, line = where.rpartition(":")
     if file and line.isdigit():
@@ -113,11 +140,8 @@ def parse_profiles(
     out: dict[str, ModelProfile] = {}
     for alias, body in data.items():
         name = str(alias)
-        if not ALIAS.match(name):
-            raise fail(
-                f"{where}: alias {name!r} must be letters, digits, _ . : - and no '/' "
-                "(a '/' marks a LiteLLM model string)", alias,
-            )
+        if not ALIAS.fullmatch(name):
+            raise fail(f"{where}: alias {name!r} must be {ALIAS_RULE}", alias)
         if isinstance(body, str):
             body = {"model": body}
         if not isinstance(body, dict):
@@ -193,6 +217,9 @@ def _routed_profile(name: str, body: dict[Any, Any], file: str, lines: dict,
         if not isinstance(use, str) or not use.strip():
             raise fail(f"{here}.use: must name an alias or a provider/model string",
                        "route", i, "use" if "use" in entry else "")
+        problem = model_problem(use.strip())
+        if problem:
+            raise fail(f"{here}.use: {problem}", "route", i, "use")
         when = entry.get("when")
         if "when" not in entry:
             if i != len(raw) - 1:
@@ -210,7 +237,7 @@ def _routed_profile(name: str, body: dict[Any, Any], file: str, lines: dict,
 
 def _check_value(key: str, value: Any, where: str, fail: Any) -> Any:
     if key == "credential":
-        if not isinstance(value, str) or not re.match(r"^[a-z][a-z0-9_]*$", value):
+        if not isinstance(value, str) or not CREDENTIAL.fullmatch(value):
             raise fail(f"{where}: must name a stored key, like openai or my_proxy (or none)")
         return value
     if key in ("model", "api_base"):
@@ -221,12 +248,19 @@ def _check_value(key: str, value: Any, where: str, fail: Any) -> Any:
         carried = url_credential(value) if key == "api_base" else None
         if carried:
             raise fail(f"{where}: the URL carries a credential ({carried}); {KEY_HELP}")
+        problem = model_problem(value.strip()) if key == "model" else None
+        if problem:
+            raise fail(f"{where}: {problem}")
         return value.strip()
     if key == "fallbacks":
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise fail(f"{where}: must be a list of aliases or model strings")
+        for v in value:
+            problem = model_problem(v)
+            if problem:
+                raise fail(f"{where}: {problem}")
         return value
     if key == "params":
         if not isinstance(value, dict):
@@ -308,10 +342,14 @@ def parse_user_config(text: str, file: str) -> ModelProfiles:
     domains: dict[str, str] = {}
     for domain, name in domains_raw.items():
         where = line_of(lines, ("domains", domain))
-        if not DOMAIN.match(str(domain)):
-            raise SpecError(f"domains: {domain!r} is not a domain name", file, where)
+        problem = domain_problem(str(domain))
+        if problem:
+            raise SpecError(f"domains: {problem}", file, where)
         if not isinstance(name, str) or not name.strip():
             raise SpecError(f"domains.{domain}: must be an alias or a model string", file, where)
+        problem = model_problem(name.strip())
+        if problem:
+            raise SpecError(f"domains.{domain}: {problem}", file, where)
         if name not in profiles and "/" not in name:
             raise SpecError(
                 f"domains.{domain}: {name!r} is neither an alias in this file nor a "

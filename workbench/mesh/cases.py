@@ -38,7 +38,8 @@ KINDS = ("contains", "not_contains", "regex", "tool_called", "no_tool", "approva
 WHERE = ("result", "transcript")
 #: A judge's pass mark when the check gives none.
 DEFAULT_PASS_AT = 0.7
-_CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+#: fullmatch: with match(), `$` would let a trailing newline through.
+_CASE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}")
 _TOP_KEYS = ("cases", "crew", "description")
 _CASE_KEYS = ("id", "task", "inputs", "expect")
 
@@ -202,17 +203,23 @@ class _Reader:
             raise self.fail((*at, "pass_at"), f"judge: pass_at is a score from 0 to 1, not "
                                               f"{pass_at:g}")
         model = v.get("model")
+        if model is not None:
+            from workbench.gateway.model_config import model_problem
+
+            model = self.text(model, (*at, "model"), "judge: model")
+            problem = model_problem(model)
+            if problem:
+                raise self.fail((*at, "model"), f"judge: {problem}")
         return Check(kind, {
             "rubric": self.text(v["rubric"], (*at, "rubric"), "judge: rubric"),
-            "model": None if model is None else self.text(model, (*at, "model"),
-                                                          "judge: model"),
+            "model": model,
             "pass_at": pass_at,
         }, line)
 
     def case(self, item: Any, where: tuple) -> Case:
         v = self.mapping(item, where, "a case", _CASE_KEYS, ("id", "expect"))
         case_id = self.text(v["id"], (*where, "id"), "a case's id")
-        if not _CASE_ID.match(case_id):
+        if not _CASE_ID.fullmatch(case_id):
             raise self.fail((*where, "id"), f"case id {case_id!r}: use letters, digits, '.', "
                                             "'_' or '-' (at most 80)")
         task = None

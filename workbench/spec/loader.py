@@ -115,6 +115,15 @@ def check_crew(spec: CrewSpec, lines: dict, file: str, engine: str | None = None
     if problem:
         fail(problem, "topology", "kind")
 
+    from workbench.gateway.model_config import domain_problem, model_problem
+
+    if problem := model_problem(spec.model):
+        fail(problem, "model")
+    for i, agent in enumerate(spec.agents):
+        if agent.model is not None and (problem := model_problem(agent.model)):
+            fail(problem, "agents", i, "model")
+        if problem := domain_problem(agent.domain):
+            fail(f"domain {problem}", "agents", i, "domain")
     if spec.models:
         # the run refuses keys and bad profiles in `models:`; validation says so first
         from workbench.gateway.model_config import parse_profiles
