@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import ssl
 import zlib
@@ -198,6 +199,90 @@ def _parse(url: str) -> httpx.URL:
     return parsed
 
 
+#: A host name as DNS holds it: lower-case letters, digits, hyphens (and underscores, which
+#: some real hosts have), dot-separated labels, no trailing dot.
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+#: A last label a resolver may read as a number (`127.1`, `2130706433`, `0x7f.1`).
+_NUMERIC_LABEL = re.compile(r"(?:[0-9]+|0x[0-9a-f]*)")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _normal_percent(text: str) -> str:
+    """RFC 3986 normal form of percent-encoding: unreserved characters decoded (`%70` is
+    `p` to every server), the rest in upper-case hex."""
+    def one(match: re.Match[str]) -> str:
+        byte = int(match.group(1), 16)
+        return chr(byte) if byte in _UNRESERVED else f"%{byte:02X}"
+
+    return _PERCENT.sub(one, text)
+
+
+def _without_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4: `/a/./b/../c` is `/a/c`, as the server reads it."""
+    out: list[str] = []
+    segments = path.split("/")[1:]
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == ".":
+            if last:
+                out.append("")
+        elif segment == "..":
+            if out:
+                out.pop()
+            if last:
+                out.append("")
+        else:
+            out.append(segment)
+    return "/" + "/".join(out)
+
+
+def _canonical_host(url: httpx.URL) -> str:
+    raw = url.raw_host.decode("ascii", errors="replace")
+    if "%" in raw or "\\" in raw:
+        raise ToolError(f"the host of {str(url)!r} is percent-encoded or has a backslash; "
+                        "write the host name plainly; refused")
+    host = raw.lower().rstrip(".")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return f"[{ip}]" if ip.version == 6 else str(ip)
+    if not _HOST_NAME.fullmatch(host):
+        raise ToolError(f"{raw!r} is not a host name; refused")
+    if _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
+        # a resolver reads it as an address in another notation: only the dotted quad is
+        # what a policy rule on the address would match
+        raise ToolError(f"{raw!r} is an address in an unusual notation; write it as four "
+                        "decimal numbers (like 203.0.113.5); refused")
+    return host
+
+
+def canonical_url(url: httpx.URL) -> str:
+    """The one spelling of a URL that http_get requests, and so the one a policy judges:
+    lower-case scheme and host, no trailing dot, the host name in ASCII (IDNA), no default
+    port, a path with no dot segments, percent-encoding in normal form, no fragment (it is
+    never sent). A user name before the host, or a backslash, is refused outright."""
+    if url.userinfo:
+        raise ToolError(f"the URL {str(url)!r} has a user name before the host (user@host); "
+                        "a policy rule reads the host after the @; refused")
+    host = _canonical_host(url)
+    port = f":{url.port}" if url.port is not None else ""
+    path, mark, query = url.raw_path.decode("ascii").partition("?")
+    if "\\" in path or "%5c" in path.lower():
+        raise ToolError(f"the path of {str(url)!r} has a backslash, which some servers read "
+                        "as a slash; refused")
+    path = _without_dot_segments(_normal_percent(path or "/"))
+    return f"{url.scheme}://{host}{port}{path}{mark}{_normal_percent(query)}"
+
+
+def _numeric_host(url: httpx.URL) -> bool:
+    host = url.raw_host.decode("ascii", errors="replace").lower().rstrip(".")
+    return ":" in host or _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]) is not None
+
+
 async def check_target(ctx: ToolContext, url: httpx.URL) -> Target:
     """Resolve the URL's host and refuse it when any address it has is one http_get does
     not reach by default, unless the crew allows the host by name."""
@@ -311,11 +396,33 @@ async def http_get(ctx: ToolContext, url: str) -> str:
     if not isinstance(url, str):
         raise ToolError("http_get takes the URL as text")
     current = _parse(url)
+    # The policy judged `url` as written: a spelling that reaches another place than it
+    # reads (upper case, a trailing dot, a default port, `..`, `%70`, user@host) is refused,
+    # so a rule on args.url holds. An address literal meets the address guard first, which
+    # says why better than its spelling does.
+    try:
+        spelled = canonical_url(current)
+    except ToolError:
+        if _numeric_host(current):
+            await check_target(ctx, current)
+        raise
+    if spelled != url:
+        if _numeric_host(current):
+            await check_target(ctx, current)
+        raise ToolError(f"http_get takes URLs in their plain form: write {spelled!r} "
+                        f"instead of {url!r}; refused")
     for hop in range(MAX_REDIRECTS + 1):
-        if hop and ctx.judge_url is not None:
-            reason = await ctx.judge_url(str(current))
-            if reason:
-                raise ToolError(f"GET {url}: the redirect to {current} is refused: {reason}")
+        if hop:
+            # a redirect's target is judged and fetched in the same, canonical spelling
+            judged = canonical_url(current)
+            current = _parse(judged)
+            if canonical_url(current) != judged:
+                raise ToolError(f"GET {url}: the redirect to {judged} has no stable "
+                                "spelling; refused")
+            if ctx.judge_url is not None:
+                reason = await ctx.judge_url(judged)
+                if reason:
+                    raise ToolError(f"GET {url}: the redirect to {judged} is refused: {reason}")
         target = await check_target(ctx, current)
         try:
             answer = await fetch(target)
