@@ -7,9 +7,11 @@ import errno
 import math
 import operator
 import os
+import posixpath
 import re
 import stat
 import time
+import unicodedata
 from email import policy as email_policy
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
@@ -37,7 +39,36 @@ def _confine(ctx: ToolContext, path: str) -> Path:
     target = (root / path).resolve()
     if target != root and root not in target.parents:
         raise ToolError(f"path {path!r} is outside the session workspace; refused")
+    _check_spelling(path)
     return target
+
+
+def _check_spelling(path: str) -> None:
+    """Only the one spelling of a workspace path, the one a policy rule on args.path reads:
+    relative, `/` between names, no `.` or `..`, no empty name (`a//b`, a trailing `/`), no
+    backslash, Unicode in NFC (a file system that normalises names would otherwise reach
+    one file by two spellings)."""
+    if "\\" in path:
+        raise ToolError(f"path {path!r} has a backslash; write folders with / ; refused")
+    if path.startswith("/"):
+        raise ToolError(f"path {path!r} is absolute; give it relative to the workspace; "
+                        "refused")
+    names = path.split("/")
+    plain = unicodedata.normalize("NFC", "/".join(n for n in names if n not in ("", ".")))
+    plain = posixpath.normpath(plain) if plain else "."
+    if plain != path:
+        hint = (f"write {plain!r}" if plain != "." else "name a file")
+        raise ToolError(f"path {path!r} is not in its plain form ({hint}: no ./ or ../, "
+                        "no empty or trailing /, Unicode in NFC); refused")
+
+
+def _exact_name(dir_fd: int, name: str, path: str) -> None:
+    """On a file system that ignores case or Unicode normalisation (macOS, Windows shares),
+    `SECRET.TXT` opens `secret.txt`: refuse a name that reaches an entry spelled otherwise,
+    so a rule on args.path reads the name of the file acted on."""
+    if name not in os.listdir(dir_fd):
+        raise ToolError(f"path {path!r} reaches a file or folder whose name is spelled "
+                        f"differently than {name!r}; write the name as it is; refused")
 
 
 def _kind(mode: int) -> str | None:
@@ -101,11 +132,17 @@ def _open_confined(ctx: ToolContext, path: str, write: bool) -> int:
                 except FileExistsError:
                     pass
                 fd = os.open(part, _DIR_FLAGS, dir_fd=dir_fd)
+            try:
+                _exact_name(dir_fd, part, path)
+            except BaseException:
+                os.close(fd)
+                raise
             os.close(dir_fd)
             dir_fd = fd
         name = parts[-1]
         try:
             _check_plain(os.stat(name, dir_fd=dir_fd, follow_symlinks=False), path)
+            _exact_name(dir_fd, name, path)
         except FileNotFoundError:
             if not write:
                 raise ToolError(f"no such file in the workspace: {path}") from None
