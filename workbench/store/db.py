@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sqlalchemy import create_engine, event, func, inspect, or_, select, text, update
-from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
 from workbench.errors import UserInputError
@@ -170,9 +170,36 @@ def upgrade(engine: Engine, path: Path | None = None) -> None:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
-        with engine.begin() as conn:
+        with engine.connect() as conn, _driver_transaction(conn):
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+            conn.commit()
+
+
+@contextmanager
+def _driver_transaction(conn: Connection) -> Iterator[None]:
+    """The whole upgrade in one transaction, so that one stopped half-way (Ctrl-C, a kill, a
+    failing step) leaves the previous revision intact for the next open to finish.
+
+    PostgreSQL runs DDL inside the transaction SQLAlchemy begins. Python's sqlite3 in its
+    legacy mode begins a transaction only before INSERT/UPDATE/DELETE and runs CREATE TABLE
+    in autocommit, each statement committed at once; so for SQLite the driver is told to stay
+    out (isolation_level None) and the transaction is begun by hand, IMMEDIATE to hold the
+    write lock from the start. The connection goes back to its pool as it came.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.driver_connection
+    previous = raw.isolation_level
+    raw.isolation_level = None  # no transaction is open yet, so this commits nothing
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield
+    finally:
+        if raw.in_transaction:  # not committed: a failure or an interrupt
+            conn.rollback()
+        raw.isolation_level = previous
 
 
 #: A running session's lease lasts this long unless renewed; its run renews it every RENEW_S.
