@@ -35,6 +35,10 @@ class LocatedYAMLError(Exception):
         self.line = line
 
 
+class NestedTooDeep(LocatedYAMLError):
+    """The document nests lists and mappings deeper than its limit allows."""
+
+
 class _BoundedLoader(yaml.SafeLoader):
     """PyYAML's safe loader with budgets checked as each node is composed.
 
@@ -43,8 +47,9 @@ class _BoundedLoader(yaml.SafeLoader):
     size and height are therefore tracked here and checked at every alias.
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, max_depth: int = MAX_DEPTH) -> None:
         super().__init__(text)
+        self._max_depth = max_depth
         self._depth = 0  # collections open around the node being composed
         self._aliases = 0
         self._nodes = 0  # values in the document with aliases expanded
@@ -66,12 +71,12 @@ class _BoundedLoader(yaml.SafeLoader):
                 "(an alias bomb?)", line)
 
     def _too_deep(self, line: int) -> LocatedYAMLError:
-        return LocatedYAMLError(f"nested more than {MAX_DEPTH} levels deep", line)
+        return NestedTooDeep(f"nested more than {self._max_depth} levels deep", line)
 
     def fetch_flow_collection_start(self, TokenClass: Any) -> None:
         # The scanner keeps a pending key per open `[` / `{` and rescans them all at each
         # token: thousands of open brackets cost seconds before the composer sees any.
-        if self.flow_level >= MAX_DEPTH:
+        if self.flow_level >= self._max_depth:
             raise self._too_deep(self.get_mark().line + 1)
         super().fetch_flow_collection_start(TokenClass)
 
@@ -88,14 +93,14 @@ class _BoundedLoader(yaml.SafeLoader):
                 if self._aliases > MAX_ALIASES:
                     raise LocatedYAMLError(
                         f"too many aliases: more than {MAX_ALIASES:,} (an alias bomb?)", line)
-                if self._depth + self._height[id(target)] > MAX_DEPTH:
+                if self._depth + self._height[id(target)] > self._max_depth:
                     raise self._too_deep(line)
                 self._count(self._size[id(target)], self._text[id(target)], line)
             return super().compose_node(parent, index)
         collection = isinstance(event, yaml.CollectionStartEvent)
         if collection:
             self._depth += 1
-            if self._depth > MAX_DEPTH:
+            if self._depth > self._max_depth:
                 raise self._too_deep(line)
         self._count(1, len(event.value) if isinstance(event, yaml.ScalarEvent) else 0, line)
         try:
@@ -148,14 +153,15 @@ def _reader_error(exc: yaml.reader.ReaderError, text: str) -> LocatedYAMLError:
         "written as an escape, like \\t)", line)
 
 
-def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:
+def load_with_lines(text: str, max_depth: int = MAX_DEPTH) -> tuple[Any, dict[Path_, int]]:
     """Parse YAML text; returns the data and a map from each value's path to its line.
 
     Raises LocatedYAMLError for invalid YAML, control characters, too many aliases, too
-    large an expansion or too deep a nesting.
+    large an expansion or a nesting deeper than `max_depth` (NestedTooDeep). A file whose
+    values end up deeper in another document (an import) passes a lower `max_depth`.
     """
     try:
-        loader = _BoundedLoader(text)  # the reader checks every character here
+        loader = _BoundedLoader(text, max_depth)  # the reader checks every character here
     except yaml.reader.ReaderError as exc:
         raise _reader_error(exc, text) from None
     try:
@@ -173,8 +179,7 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path_, int]]:
     except yaml.YAMLError as exc:
         raise LocatedYAMLError(f"invalid YAML: {exc}", None) from None
     except RecursionError:  # not expected within MAX_DEPTH; refused, never a crash
-        raise LocatedYAMLError(f"nested too deeply (at most {MAX_DEPTH} levels)",
-                               None) from None
+        raise NestedTooDeep(f"nested too deeply (at most {max_depth} levels)", None) from None
     finally:
         loader.dispose()
 

@@ -33,7 +33,14 @@ from workbench.spec.importers.common import (
     scrub,
 )
 from workbench.spec.importers.crewai_hints import CrewHint, Hints, read_hints
-from workbench.spec.yamlpos import LocatedYAMLError, line_of, load_with_lines, read_yaml_text
+from workbench.spec.yamlpos import (
+    MAX_DEPTH,
+    LocatedYAMLError,
+    NestedTooDeep,
+    line_of,
+    load_with_lines,
+    read_yaml_text,
+)
 
 #: Folders never searched for a project's files.
 _SKIP_DIRS = frozenset({".git", ".venv", "venv", "env", "node_modules", "__pycache__",
@@ -111,9 +118,21 @@ def _shown(path: Path, base: Path) -> str:
         return str(path)
 
 
+#: How much deeper than in agents.yaml or tasks.yaml a value sits in the imported crew: an
+#: agent's unused field is kept under unmapped.agents.<name>.agents.yaml.<field>.
+_IMPORT_NESTING = 3
+#: The deepest nesting agents.yaml and tasks.yaml may have, so the crew made of them stays
+#: within a crew file's own limit.
+IMPORT_MAX_DEPTH = MAX_DEPTH - _IMPORT_NESTING
+
+
 def _load_yaml(path: Path, shown: str) -> tuple[dict[Any, Any], dict]:
     try:
-        data, lines = load_with_lines(read_yaml_text(path))
+        data, lines = load_with_lines(read_yaml_text(path), IMPORT_MAX_DEPTH)
+    except NestedTooDeep as exc:
+        raise SpecError(f"nested more than {MAX_DEPTH} levels deep once imported (the crew "
+                        f"keeps this file's fields up to {_IMPORT_NESTING} levels further in, "
+                        f"so {IMPORT_MAX_DEPTH} is the most here)", shown, exc.line) from None
     except LocatedYAMLError as exc:
         raise SpecError(str(exc), shown, exc.line) from None
     except OSError as exc:
