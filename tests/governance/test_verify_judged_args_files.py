@@ -94,3 +94,29 @@ async def test_a_name_not_in_nfc_is_refused(tmp_path: Path) -> None:
     outcome = await run.call_tool("clerk", "write_file", {"path": decomposed, "content": "x"})
     assert not outcome.ok and "NFC" in outcome.output
     assert not any(p.name.startswith("caf") for p in ws.iterdir())
+
+
+async def test_a_write_through_a_link_inside_the_workspace_is_refused(tmp_path: Path) -> None:
+    # the shipped finance rule allows Markdown and CSV only: a link named like Markdown
+    # must not land a script
+    (tmp_path / "p").mkdir()
+    finance = (Path(__file__).parents[2] / "policies" / "domains" / "finance.yaml").read_text()
+    gate = PolicyGate(load_policies(write_policies(tmp_path / "p", "version: 1\nrules: []\n",
+                                                   finance=finance)))
+    crew = CrewSpec.model_validate({
+        "name": "books",
+        "agents": [{"name": "clerk", "role": "Clerk", "goal": "File", "domain": "finance",
+                    "tools": ["write_file"]}],
+    })
+    run, _ = make_context(crew, tmp_path, gate=gate)
+    ws = tmp_path / "workspace"
+    (ws / "tools").mkdir()
+    (ws / "notes.md").symlink_to(ws / "run.sh")
+    (ws / "docs.md").symlink_to(ws / "tools")
+    for path in ("notes.md", "docs.md/run.csv"):
+        outcome = await run.call_tool("clerk", "write_file",
+                                      {"path": path, "content": "rm -rf /"})
+        assert not outcome.ok and "symbolic link" in outcome.output
+    assert not (ws / "run.sh").exists() and list((ws / "tools").iterdir()) == []
+    outcome = await run.call_tool("clerk", "write_file", {"path": "run.sh", "content": "x"})
+    assert not outcome.ok and "denied by policy" in outcome.output

@@ -116,6 +116,11 @@ def _open_confined(ctx: ToolContext, path: str, write: bool) -> int:
     parts = target.relative_to(root).parts
     if not parts:
         raise ToolError(f"{path!r} is the workspace itself, not a file")
+    if write and "/".join(parts) != path:
+        # the path is plain, so it went through a symbolic link: a rule on args.path (say,
+        # Markdown only) would read the link's name, not the name of the file written
+        raise ToolError(f"path {path!r} goes through a symbolic link to "
+                        f"{'/'.join(parts)!r}; write to that path; refused")
     try:
         dir_fd = os.open(root, _DIR_FLAGS)
     except OSError as exc:
