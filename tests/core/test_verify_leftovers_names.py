@@ -112,3 +112,17 @@ def test_eval_exits_2_on_a_case_id_with_a_newline(home: Path, tmp_path: Path, ca
     assert main(["--home", str(home), "eval", "market-entry", "--cases", str(cases)]) == 2
     err = capsys.readouterr().err
     assert f"{cases}:2: case id 'smoke\\n'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("tools", "tags", "line", "words"), [
+    ('["json:dumps\\n"]', "", 4, "custom tool 'json:dumps\\n' must be written module:function"),
+    ('["json:dumps"]', 'tool_tags: {"json:dumps": ["trusted\\n"]}\n', 3,
+     "tool_tags: 'trusted\\n' is not a tag"),
+])
+def test_a_custom_tool_or_tag_with_a_newline_is_refused(
+        tools: str, tags: str, line: int, words: str, home: Path, tmp_path: Path,
+        capsys) -> None:
+    code, err, crew = _validate(home, tmp_path, CREW_HEAD + tags + (
+        f"agents:\n  - {{name: w, role: W, goal: G, tools: {tools}}}\n"), capsys)
+    assert code == 2, err
+    assert f"{crew}:{line}: " in err and words in err, err

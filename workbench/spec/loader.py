@@ -227,7 +227,7 @@ def custom_tool_problem(name: str) -> str | None:
     name only searches the path. A dotted name's parents would be imported by `find_spec`,
     so the rest is checked when a run imports the tool (`import_custom_tools`).
     """
-    if not CUSTOM_TOOL.match(name):
+    if not CUSTOM_TOOL.fullmatch(name):
         return (f"custom tool {name!r} must be written module:function (a Python module path, "
                 "a colon, a function name)")
     top = name.partition(":")[0].split(".")[0]

@@ -266,7 +266,7 @@ class CrewSpec(_Strict):
             if ref not in used:
                 raise ValueError(f"tool_tags: no agent has the tool {ref!r}")
             for tag in names:
-                if not TAG.match(tag):
+                if not TAG.fullmatch(tag):
                     raise ValueError(f"tool_tags: {tag!r} is not a tag (letters, digits, "
                                      "'_' or '-')")
         return tags
