@@ -28,8 +28,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "approval": (ev.APPROVAL_REQUESTED, ev.APPROVAL_DECIDED, ev.HUMAN_REQUESTED,
                  ev.HUMAN_ANSWERED, ev.HUMAN_SKIPPED),
     "model": (ev.MODEL_CALL,),
-    "run": (ev.RUN_STARTED, ev.RUN_COMPLETED, ev.RUN_FAILED),
+    "run": (ev.RUN_STARTED, ev.RUN_COMPLETED, ev.RUN_FAILED, "run.note"),
 }
+#: A note said as a run starts (what the CLI prints as `workbench: warning: ...`): a policy
+#: note from before the run, or one of the warnings its run.started carries. Not an event
+#: kind of the run: the view makes these rows itself.
+NOTE = "run.note"
 GROUP_OF = {kind: group for group, kinds in GROUPS.items() for kind in kinds}
 #: Model calls are folded into the messages they produced; their own rows are opt-in.
 DEFAULT_GROUPS = frozenset(GROUPS) - {"model"}
@@ -148,6 +152,8 @@ class RunModel:
         self.edge_lit: dict[tuple[str, str], float] = {}
         self.edge_count: dict[tuple[str, str], int] = {}
         self.active: str | None = None
+        #: The notes said at the start (NOTE rows), in order.
+        self.notes: list[str] = []
         #: Entries changed since the UI last looked (for the detail pane).
         self.changed: set[int] = set()
         self._open_stream: dict[str, Entry] = {}
@@ -266,6 +272,14 @@ class RunModel:
                      to: str | None, text: str, data: Any) -> None:
         self._started(ts, text, data)
         self._new(seq, ts, kind, agent, to, text, data)
+        # the budgets it cannot keep, the untrusted functions: warnings under its first row
+        for warning in data.get("warnings") or []:
+            self._note(seq, ts, NOTE, None, None, str(warning), {})
+
+    def _note(self, seq: int, ts: float, kind: str, agent: str | None, to: str | None,
+              text: str, data: Any) -> None:
+        self.notes.append(text)
+        self._new(seq, ts, NOTE, agent, to, text, data)
 
     def _run_ended(self, seq: int, ts: float, kind: str, agent: str | None, to: str | None,
                    text: str, data: Any) -> None:
@@ -382,6 +396,7 @@ _FOLDS: dict[str, Any] = {
     ev.RUN_STARTED: RunModel._run_started,
     ev.RUN_COMPLETED: RunModel._run_ended,
     ev.RUN_FAILED: RunModel._run_ended,
+    NOTE: RunModel._note,
 }
 
 

@@ -26,7 +26,7 @@ from workbench.mesh.format import (
     tokens_in_out,
 )
 from workbench.tui.clock import Clock
-from workbench.tui.feed import Entry, RunModel
+from workbench.tui.feed import NOTE, Entry, RunModel
 from workbench.tui.topology_art import agent_colour
 
 EFFECT_STYLE = {"deny": "bold red", "require_approval": "bold yellow", "redact": "magenta",
@@ -213,6 +213,12 @@ def _line_run_ended(line: Text, entry: Entry, model: RunModel) -> None:
         line.append(one_line(entry.text, 200))
 
 
+def _line_note(line: Text, entry: Entry, model: RunModel) -> None:
+    """Said as the run starts: the line the CLI prints after `workbench: warning:`."""
+    line.append("⚠ warning: ", "bold yellow")
+    line.append(one_line(entry.text, 400), "yellow")
+
+
 def _line_fork_diverged(line: Text, entry: Entry, model: RunModel) -> None:
     """A fork's replay stopped: from here on the run is live."""
     line.append("⑂ live from here ", "bold magenta")
@@ -279,6 +285,7 @@ LINES: dict[str, LineWriter] = {
     ev.RUN_COMPLETED: _line_run_ended,
     ev.RUN_FAILED: _line_run_ended,
     ev.FORK_DIVERGED: _line_fork_diverged,
+    NOTE: _line_note,
 }
 
 

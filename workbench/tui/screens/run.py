@@ -29,7 +29,7 @@ from textual.widgets import Static
 from workbench.mesh.format import format_cost, outcome_words, plural
 from workbench.tui.background import freeze_heap, in_thread
 from workbench.tui.clock import duration
-from workbench.tui.feed import GROUPS, Feed, RunModel
+from workbench.tui.feed import GROUPS, NOTE, Feed, RunModel
 from workbench.tui.screens.base import SectionScreen
 from workbench.tui.topology_art import MarketBoard, Shape, agent_colour
 from workbench.tui.widgets.detail import DetailView
@@ -197,6 +197,11 @@ def execute_live(services: Any, settings: Any, prepared: Any, feed: Feed,
     from workbench.mesh.session import Session
 
     governance = governed(settings, store, "wait", services.reviewer)
+    # what `workbench run` prints before the run (unread policy files, domains with no
+    # policy file): the same lines, first in the stream; the run's own warnings come with
+    # its run.started
+    for note in governance.notes(prepared.spec):
+        feed.put({"kind": NOTE, "ts": time.time(), "content": note})
     load_engine(prepared.engine)  # the framework import (seconds) happens here, not on the UI
     freeze_heap()
     session = Session(prepared, settings, store, subscribers=[feed.put, *handle.watchers],
@@ -242,6 +247,8 @@ class RunScreen(SectionScreen):
         self._status = "loading" if replay else "waiting"
         self._detail_at = 0.0
         self._detail_stale = False
+        #: How many of a live run's start notes were told in a notification.
+        self._noted = 0
         #: Set while a run in another process is followed from the database.
         self.following = False
         self._follow_stop = threading.Event()
@@ -325,6 +332,7 @@ class RunScreen(SectionScreen):
         model.status = "starting"
         self.model, self.shape, self.feed = model, shape, feed
         self._status = "starting"
+        self._noted = 0
         self.handle = LiveHandle()
         self._detail_key = None
         self._show_model()
@@ -332,6 +340,7 @@ class RunScreen(SectionScreen):
 
     def on_run_finished(self, message: RunFinished) -> None:
         self._drain()
+        self._tell_notes(ended=True)
         outcome = message.outcome
         status = getattr(outcome, "status", "failed")
         if self.model is not None:
@@ -496,6 +505,7 @@ class RunScreen(SectionScreen):
             selected = self.query_one(StreamView).selected
             if selected is not None and selected.index in changed:
                 self._show_detail(force=True)
+            self._tell_notes()
         if self._detail_stale and time.monotonic() - self._detail_at >= DETAIL_EVERY_S:
             self._selected()
         if model.live:
@@ -503,6 +513,19 @@ class RunScreen(SectionScreen):
             self.query_one(TopologyView).light(lit, model.active if self.live else None)
         if n or self.live:
             self._show_totals()
+
+    def _tell_notes(self, ended: bool = False) -> None:
+        """A live run's start notes in one notification, once its run.started (which
+        carries the run's own warnings) is in, or when it ended without one."""
+        model = self.model
+        if self.handle is None or model is None or len(model.notes) <= self._noted:
+            return
+        if model.started_ts is None and not ended:
+            return
+        told = model.notes[self._noted:]
+        self._noted = len(model.notes)
+        self.notify("\n".join(f"• {note}" for note in told), title="Before this run",
+                    severity="warning", timeout=12)
 
     def _show_totals(self) -> None:
         model = self.model

@@ -1,0 +1,126 @@
+"""The TUI's leftovers of the governance and first-user issues: a run started from the TUI
+says what `workbench run` says before it starts (policy notes, the run's warnings), in the
+stream and in a notification; the dialogs without a snapshot get one; the approvals history
+fits its columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.tui.conftest import settle, wait_for
+from workbench.config import Settings
+from workbench.governance.setup import governed, run_notes
+from workbench.mesh.session import prepare
+from workbench.tui.feed import NOTE
+from workbench.tui.render import entry_line
+from workbench.tui.screens.run import RunScreen
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+
+ODD_DOMAIN = """\
+name: odd-domain
+description: One agent in a domain without policies
+model: scripted/demo
+topology:
+  kind: network
+  max_turns: 2
+agents:
+  - name: scout
+    role: Scout
+    goal: Look around
+    domain: astrology
+script:
+  - agent: scout
+    say: "All quiet. TERMINATE"
+"""
+
+
+def _function_crew(tmp_path: Path) -> Path:
+    """A crew whose agent lists an untrusted function: the run warns that it does not run."""
+    data = {
+        "name": "fn-crew", "description": "Uses a function from the file",
+        "model": "scripted/demo", "topology": {"kind": "network", "max_turns": 2},
+        "agents": [{"name": "assistant", "role": "Assistant", "goal": "Compute",
+                    "domain": "astrology", "tools": ["function:calc"]}],
+        "functions": {"calc": {"description": "Add two numbers", "trusted": False,
+                               "source_code": "def calc(a: float, b: float) -> str:\n"
+                                              "    return str(a + b)\n"}},
+        "script": [{"agent": "assistant", "say": "Nothing to compute. TERMINATE"}],
+    }
+    path = tmp_path / "fn.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _toasts(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def _run_to_end(app, pilot, crew: Path) -> RunScreen:
+    await app.start_run(prepare(crew))
+    run = next(s for s in app.screen_stack if isinstance(s, RunScreen))
+    await wait_for(pilot, lambda: run.model is not None and run.model.status == "completed",
+                   timeout=90, what="the run to end")
+    await settle(pilot)
+    return run
+
+
+async def test_a_run_from_the_tui_shows_the_unknown_domain_note(settings: Settings, make_app,
+                                                                 tmp_path: Path) -> None:
+    crew = tmp_path / "odd.yaml"
+    crew.write_text(ODD_DOMAIN)
+    app = make_app(frozen_clock=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        run = await _run_to_end(app, pilot, crew)
+        # the very text `workbench run` prints after "workbench: warning: "
+        note = ("domain 'astrology' (agent scout) has no policy file in "
+                f"{Path('policies').resolve()}/domains: only the central rules apply to it")
+        assert run.model.notes == [note]
+        # the first row of the stream, before the run's own first row
+        first = run.model.entries[0]
+        assert first.kind == NOTE and first.text == note
+        assert run.model.entries[1].kind == "run.started"
+        line = entry_line(first, run.model, app.clock).plain
+        assert line.endswith(f"⚠ warning: {note}")
+        # and told in a notification when the run starts, once
+        told = [t for t in _toasts(app) if note in t]
+        assert len(told) == 1
+
+
+async def test_the_runs_own_warnings_show_with_the_policy_notes(settings: Settings, make_app,
+                                                                 tmp_path: Path) -> None:
+    crew = _function_crew(tmp_path)
+    app = make_app(frozen_clock=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        run = await _run_to_end(app, pilot, crew)
+        # the same lines, from the same source, as the CLI's warnings
+        policy = governed(settings, run.wb.services.store, "deny").policy
+        spec = prepare(crew).spec
+        expected = run_notes(policy, spec)
+        started = next(e for e in run.model.entries if e.kind == "run.started")
+        warnings = started.data["warnings"]
+        assert any("function 'calc' is not trusted" in w for w in warnings)
+        assert run.model.notes == expected + warnings
+        rows = [e.text for e in run.model.entries if e.kind == NOTE]
+        assert rows == expected + warnings
+        # one notification names them all
+        told = [t for t in _toasts(app) if "function 'calc' is not trusted" in t]
+        assert len(told) == 1 and all(n in told[0] for n in expected)
+
+
+async def test_a_replayed_session_shows_the_warnings_it_started_with(
+        settings: Settings, make_app, tmp_path: Path) -> None:
+    crew = _function_crew(tmp_path)
+    app = make_app(frozen_clock=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        run = await _run_to_end(app, pilot, crew)
+        session_id = run.model.session_id
+        app.open_replay(session_id)
+        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen)
+                       and app.screen.replay_id == session_id and app.screen.model is not None,
+                       what="the replay")
+        replay = app.screen
+        assert any("function 'calc' is not trusted" in n for n in replay.model.notes)
