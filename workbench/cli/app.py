@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run it; `workbench` alone opens the TUI. The exit code."""
     def call() -> int:
         args = build_parser().parse_args(argv)
+        # the process's own command line: a command may end the process itself (run.py)
+        args.process_exit = argv is None
         if args.command is None:
             return review.open_tui(args)
         return args.handler(args)

@@ -95,13 +95,58 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         outcome = asyncio.run(until_done(session.execute(), session.cancel))
     except KeyboardInterrupt:
-        return EXIT_CANCELLED
+        return cancelled_exit(args)
     if outcome.status == "completed":
         return EXIT_OK
     if outcome.status == "cancelled":
-        return EXIT_CANCELLED
+        return cancelled_exit(args)
     print(f"workbench: run failed: {outcome.error}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def cancelled_exit(args: argparse.Namespace) -> int:
+    """Exit code 130 for a cancelled run, its end already stored.
+
+    A cancelled run does not wait for its engine: a CrewAI crew's thread may still be inside
+    a call (CrewAI's own SQLite) and wake while the interpreter tears itself down, which
+    ends the process with "Fatal Python error: Aborted" (exit 134). So when this process is
+    the `workbench` command itself (`main` set `args.process_exit`) and threads other than
+    the main one are still alive, output and logs are flushed, this package's trace export
+    is closed, and the process ends at once with 130, without that teardown.
+    """
+    import threading
+
+    if not getattr(args, "process_exit", False):
+        return EXIT_CANCELLED  # called in-process (tests, the TUI): never end the caller
+    main = threading.main_thread()
+    if not any(t is not main and t.is_alive() for t in threading.enumerate()):
+        return EXIT_CANCELLED
+    _end_process(EXIT_CANCELLED)
+    return EXIT_CANCELLED  # not reached
+
+
+def _end_process(code: int) -> None:
+    """Flush what the process wrote and end it with `code`, skipping interpreter teardown."""
+    import logging
+    import os
+
+    otel = sys.modules.get("workbench.mesh.otel")
+    for pipeline in list(getattr(otel, "_pipelines", {}).values()):
+        try:  # spans of the run still queued: sent, as the exit hook would have
+            pipeline.close()
+        except Exception:
+            pass
+    for handler in list(logging.getLogger().handlers):
+        try:
+            handler.flush()
+        except Exception:
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(code)
 
 
 def otel_option(parser: Any) -> None:
