@@ -331,10 +331,17 @@ class PromptApprovals(DatabaseApprovals):
         self.reviewer = checked_reviewer(reviewer or default_reviewer())
 
     async def _decided(self, request: ApprovalRequest, approval: Approval) -> Approval:
-        threading.Thread(target=self._ask, args=(approval, request.shown), daemon=True).start()
+        threading.Thread(target=self._ask, args=(approval, request.shown,
+                                                 "external" in request.tags),
+                         daemon=True).start()
         return await self.wait(approval)
 
-    def _ask(self, a: Approval, printed: Callable[[float], bool] | None = None) -> None:
+    def _ask(self, a: Approval, printed: Callable[[float], bool] | None = None,
+             external: bool = False) -> None:
+        """Ask on the terminal; an `external` action (email, the network) is approved with
+        `a` or `A` only after a second yes, as in the TUI: one stray key must not send it.
+        (An edit is typed out in full as JSON, so it is no stray key; the policy judges the
+        edited call again.)"""
         if printed is not None:  # the run's lines so far come before the question
             printed(2.0)
         with self._lock:
@@ -356,11 +363,12 @@ class PromptApprovals(DatabaseApprovals):
                     out.write("  no answer (end of input): rejected\n")
                     return
                 choice = answer.strip()
+                approval: dict[str, Any] | None = None  # how it is approved, once sure
                 try:
                     if choice == "a":
-                        decide(self.store, a.id, "approved", self.reviewer)
+                        approval = {}
                     elif choice == "A":
-                        decide(self.store, a.id, "approved", self.reviewer, always=True)
+                        approval = {"always": True}
                     elif choice == "e":
                         out.write("  arguments as JSON: ")
                         out.flush()
@@ -378,7 +386,7 @@ class PromptApprovals(DatabaseApprovals):
                             # `null` would mean "as asked": an edit is an object
                             out.write("  edited arguments must be a JSON object\n")
                             continue
-                        decide(self.store, a.id, "approved", self.reviewer, args=args)
+                        approval = {"args": args}
                     elif choice == "r":
                         why = self._reason(out)
                         if why is None:
@@ -390,6 +398,18 @@ class PromptApprovals(DatabaseApprovals):
                         decide(self.store, a.id, "rejected", self.reviewer, why)
                     else:
                         continue
+                    if approval is not None:
+                        sure = self._sure(out) if external and choice != "e" else True
+                        if sure is None:
+                            with contextlib.suppress(UserInputError):
+                                decide(self.store, a.id, "rejected", self.reviewer,
+                                       "no answer on the terminal (end of input)")
+                            out.write("  no answer (end of input): rejected\n")
+                            return
+                        if not sure:
+                            out.write("  not approved: choose again\n")
+                            continue
+                        decide(self.store, a.id, "approved", self.reviewer, **approval)
                 except AlreadyDecided as exc:  # decided elsewhere first: nothing to ask
                     out.write(f"  {exc}\n")
                     return
@@ -397,6 +417,17 @@ class PromptApprovals(DatabaseApprovals):
                     out.write(f"  {exc}\n")
                     continue
                 return
+
+    @staticmethod
+    def _sure(out: TextIO) -> bool | None:
+        """The second yes an external action needs (y or yes; anything else is no); None
+        at end of input."""
+        out.write("  this sends outside: approve? [y/N] ")
+        out.flush()
+        line = sys.stdin.readline()
+        if not line:
+            return None
+        return line.strip().lower() in ("y", "yes")
 
     @staticmethod
     def _reason(out: TextIO) -> str | None:
