@@ -124,3 +124,112 @@ async def test_a_replayed_session_shows_the_warnings_it_started_with(
                        what="the replay")
         replay = app.screen
         assert any("function 'calc' is not trusted" in n for n in replay.model.notes)
+
+
+# -- the dialogs that had no picture, drawn at both sizes -----------------------------------
+
+CONTEXT = [
+    {"agent": "assistant", "to": "user_proxy",
+     "content": "Here is a draft plan: size the Nordic SME market, compare three "
+                "competitors on price, and recommend where to enter first. Shall I go on?"},
+]
+
+
+def _keys(*pressed: str):
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        for key in pressed:
+            await pilot.press(key)
+            await settle(pilot)
+
+    return run_before
+
+
+def _pushed(make_screen, *pressed: str):
+    """Go to a section (keys), then open the dialog `make_screen()` builds over it."""
+
+    async def run_before(pilot) -> None:
+        await _keys(*pressed)(pilot)
+        pilot.app.push_screen(make_screen())
+        await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_human_turn_dialog(seeded, make_app, snap_compare, size) -> None:
+    from workbench.governance.brokers import HumanQuestion
+    from workbench.tui.screens.human import Asked, HumanModal
+
+    asked = HumanQuestion("q-7f3a", "s" * 32, "user_proxy", "turn", CONTEXT[0]["content"],
+                          CONTEXT)
+    dialog = lambda: HumanModal(Asked(asked.id, asked.agent, asked.kind,  # noqa: E731
+                                      asked.prompt, asked.text, asked.context))
+    assert snap_compare(make_app(), terminal_size=size, run_before=_pushed(dialog, "3"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_questions_for_a_person_dialog(seeded, make_app, snap_compare, size) -> None:
+    from tests.tui.seed import NOW, S_WAITING
+    from workbench.governance.human import Question
+    from workbench.tui.screens.human import QuestionsModal
+
+    questions = [
+        Question("q-7f3a", S_WAITING, "user_proxy", "turn", CONTEXT[0]["content"], CONTEXT,
+                 "pending", None, None, None, None, NOW - 30, None, NOW + 3570),
+        Question("q-2b91", S_WAITING, "writer", "feedback",
+                 "Draft: enter Sweden first; Norway a year later.", [],
+                 "pending", None, None, None, None, NOW - 90, None, NOW + 3510),
+    ]
+    assert snap_compare(make_app(review=True), terminal_size=size,
+                        run_before=_pushed(lambda: QuestionsModal(questions)))
+
+
+TOPIC_CREW = """\
+name: topic-crew
+description: Write about a topic for an audience
+model: scripted/demo
+topology: {kind: network, max_turns: 1}
+inputs: {topic: "", audience: ""}
+agents:
+  - name: writer
+    role: Writer on {topic}
+    goal: Write for {audience}
+script:
+  - agent: writer
+    say: "Done. TERMINATE"
+"""
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_missing_inputs_dialog(seeded, make_app, snap_compare, size) -> None:
+    from tests.tui.test_journeys import open_crew
+
+    folder = seeded.home / "crews"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "topic-crew.yaml").write_text(TOPIC_CREW)
+
+    async def run_before(pilot) -> None:
+        from workbench.tui.screens.inputs import InputsModal
+
+        await open_crew(pilot, "topic-crew")
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, InputsModal),
+                       what="the dialog asking for the inputs")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_snapshot_error_dialog(seeded, make_app, snap_compare, size, monkeypatch) -> None:
+    # the log file is shown under ~: let ~ be this test's folder, so the picture is stable
+    monkeypatch.setenv("HOME", str(seeded.home.parent))
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        pilot.app.show_error("opening the session",
+                             RuntimeError("database disk image is malformed"))
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)

@@ -200,6 +200,17 @@ class HumanDesk(Widget):
 class QuestionsModal(Dialog):
     """Every question waiting for a person (from any process): pick one and answer it."""
 
+    # CSS, not DEFAULT_CSS: it must win over the dialogs' own sheet (modals.tcss)
+    CSS = """
+    /* the list and what was said scroll; the answer and the buttons stay on screen */
+    #questions-dialog { height: 90%; }
+    #questions { height: auto; max-height: 35%; }
+    #question-context-scroll { height: 1fr; min-height: 1; }
+    /* rows are few at 80x24: the list's border and the problem line are the gaps */
+    #questions-dialog .dialog-title { margin-bottom: 0; }
+    #questions-dialog .dialog-buttons { margin-top: 0; }
+    """
+
     def __init__(self, questions: list[Any]) -> None:
         super().__init__()
         self.questions = questions
@@ -210,7 +221,8 @@ class QuestionsModal(Dialog):
                         classes="dialog-title")
             yield OptionList(*[Option(f"{q.prompt}  · session {q.session_id[:8]} · {q.id}",
                                       id=q.id) for q in self.questions], id="questions")
-            yield Static("", id="question-context")
+            with VerticalScroll(id="question-context-scroll"):
+                yield Static("", id="question-context")
             yield Input(placeholder="your answer", id="human-answer")
             yield Static("", id="problem", classes="dialog-problem")
             with Horizontal(classes="dialog-buttons"):

@@ -7,7 +7,7 @@ from typing import Any
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Static
 
 from workbench.tui.screens.modals import Dialog
@@ -22,14 +22,23 @@ class InputsModal(Dialog):
         self.crew = crew
         self.names = names
 
+    # CSS, not DEFAULT_CSS: it must win over the dialogs' own sheet (modals.tcss)
+    CSS = """
+    /* many inputs scroll, and the buttons stay on screen (80x24 too) */
+    #inputs-fields { height: auto; max-height: 50vh; }
+    #inputs-fields Input { margin-bottom: 0; }
+    """
+
     def compose_dialog(self) -> ComposeResult:
         with Vertical(classes="dialog", id="inputs-dialog"):
             yield Label(f"Inputs of {self.crew}", classes="dialog-title")
-            yield Static("Values for the crew's {placeholders}; one left empty stays as "
-                         "written.", classes="dialog-message")
-            for name in self.names:
-                yield Label(name)
-                yield Input(placeholder=f"value of {{{name}}}", id=f"input-{name}")
+            yield Static("An empty value leaves its {placeholder} as written.",
+                         classes="dialog-message")
+            with VerticalScroll(id="inputs-fields"):
+                for name in self.names:
+                    field = Input(placeholder=f"value of {{{name}}}", id=f"input-{name}")
+                    field.border_title = name  # the name on the field's own border
+                    yield field
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Run", variant="primary", id="ok")
                 yield Button("Cancel", id="cancel")
