@@ -233,3 +233,49 @@ def test_snapshot_error_dialog(seeded, make_app, snap_compare, size, monkeypatch
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+# -- the approvals history: its columns fit ------------------------------------------------
+
+
+def _fits(table, names: list[str]) -> bool:
+    """The named columns (the first ones) are whole within the table's visible width."""
+    columns = table.ordered_columns
+    assert [str(c.label) for c in columns[:len(names)]] == names
+    used = sum(c.get_render_width(table) for c in columns[:len(names)])
+    return used <= table.scrollable_content_region.width
+
+
+async def test_the_history_shows_every_column_whole_at_120x40(seeded, make_app) -> None:
+    from textual.widgets import DataTable
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _keys("4", "h")(pilot)
+        table = app.screen.query_one(DataTable)
+        assert _fits(table, ["Time", "Outcome", "Session", "Agent", "Tool", "By"])
+        # narrowed to 80 columns: when, what became of it and the tool stay in view
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        assert _fits(table, ["Time", "Outcome", "Tool"])
+        rows = [[str(c) for c in table.get_row_at(r)][:3] for r in range(table.row_count)]
+        assert rows == [["10:19", "pending", "send_email"], ["08:20", "approved", "send_email"]]
+        # and back
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        assert _fits(table, ["Time", "Outcome", "Session", "Agent", "Tool", "By"])
+        # the pending queue keeps its own columns and width
+        await _keys("h")(pilot)
+        assert [str(c.label) for c in table.ordered_columns][:3] == ["Agent", "Tool", "Left"]
+        assert not table.has_class("-history")
+
+
+async def test_the_history_at_80x24_keeps_time_outcome_and_tool_in_view(seeded,
+                                                                        make_app) -> None:
+    from textual.widgets import DataTable
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _keys("4", "h")(pilot)
+        table = app.screen.query_one(DataTable)
+        assert _fits(table, ["Time", "Outcome", "Tool"])

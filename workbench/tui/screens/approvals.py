@@ -54,6 +54,9 @@ class ReviewerNamed(Message):
 OUTCOME_STYLE = {"approved": "green", "rejected": "red", "expired": "dim", "pending": "yellow"}
 PENDING_COLUMNS = ("Agent", "Tool", "Left", "Rule", "ID")
 HISTORY_COLUMNS = ("Time", "Outcome", "Session", "Agent", "Tool", "By")
+#: Below the app's wide breakpoint (80 columns) the history's table cannot show all six:
+#: the tool comes right after when and what became of it, so those three stay in view.
+NARROW_HISTORY_COLUMNS = ("Time", "Outcome", "Tool", "Session", "Agent", "By")
 #: Fixed widths: the columns stay put as requests come and go (an auto-sized column is
 #: measured only when the table is next idle, so a queue read just before would draw every
 #: column as wide as its header); longer text is cut, and the request pane shows it whole.
@@ -271,20 +274,43 @@ class ApprovalsScreen(SectionScreen):
         table = self.query_one(DataTable)
         table.border_title = ("History (newest first)" if self.history else
                               f"Pending approvals ({len(items)})")
-        self._set_columns(HISTORY_COLUMNS if self.history else PENDING_COLUMNS)
+        self._fill_table(selected)
+        self._show_context()
+
+    def _fill_table(self, selected: Any = None) -> None:
+        """The rows of `self.items`, under the columns the mode (and width) asks for."""
+        clock = self.wb.clock
+        table = self.query_one(DataTable)
+        # the history's six columns need more room than the queue's (approvals.tcss)
+        table.set_class(self.history, "-history")
+        if self.history:
+            self._set_columns(NARROW_HISTORY_COLUMNS if self.has_class("-narrow")
+                              else HISTORY_COLUMNS)
+        else:
+            self._set_columns(PENDING_COLUMNS)
         table.clear()
-        for item in items:
+        for item in self.items:
             a = item.approval
             if self.history:
-                outcome = Text(a.status, OUTCOME_STYLE.get(a.status, ""))
-                table.add_row(clock.short(a.decided_at or a.created_at), outcome,
-                              a.session_id[:8], a.agent, a.tool, a.reviewer or "", key=a.id)
-                continue
-            left = duration(max(0.0, a.expires_at - clock.now()))
-            table.add_row(a.agent, a.tool, left, (a.rule_ids or ["-"])[0], a.id[:8], key=a.id)
-        if selected is not None and any(i.approval.id == selected.approval.id for i in items):
+                cells: dict[str, Any] = {
+                    "Time": clock.short(a.decided_at or a.created_at),
+                    "Outcome": Text(a.status, OUTCOME_STYLE.get(a.status, "")),
+                    "Session": a.session_id[:8], "Agent": a.agent, "Tool": a.tool,
+                    "By": a.reviewer or ""}
+            else:
+                cells = {"Agent": a.agent, "Tool": a.tool,
+                         "Left": duration(max(0.0, a.expires_at - clock.now())),
+                         "Rule": (a.rule_ids or ["-"])[0], "ID": a.id[:8]}
+            table.add_row(*(cells[name] for name in self._columns), key=a.id)
+        if selected is not None and any(i.approval.id == selected.approval.id
+                                        for i in self.items):
             table.move_cursor(row=table.get_row_index(selected.approval.id), animate=False)
-        self._show_context()
+
+    def on_resize(self) -> None:
+        # across the wide breakpoint the history's columns change order: once the screen's
+        # breakpoint class is set
+        if self.history:
+            self.call_after_refresh(lambda: self._fill_table(self._selected()))
 
     def _selected(self) -> Any:
         table = self.query_one(DataTable)
