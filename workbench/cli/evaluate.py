@@ -153,10 +153,12 @@ class _Printer:
         if self.json_lines:
             return
         runs = evaluator.total_runs
+        from workbench.mesh.format import plural
+
         print(f"eval {evaluator.eval_id[:12]}: {evaluator.crew_name} on "
-              f"{len(evaluator.cases.cases)} case(s)"
+              f"{plural(len(evaluator.cases.cases), 'case')}"
               + (f" × {evaluator.repeat}" if evaluator.repeat > 1 else "")
-              + f", {runs} run(s), {evaluator.concurrency} at once", flush=True)
+              + f", {plural(runs, 'run')}, {evaluator.concurrency} at once", flush=True)
 
     def case(self, run: CaseRun) -> None:
         from workbench.mesh.format import plural
@@ -182,6 +184,7 @@ class _Printer:
 
     def summary(self, evaluator: Evaluator, outcome: EvalOutcome, store: Any) -> None:
         from workbench.mesh.evaluate import summarize
+        from workbench.mesh.format import plural
         from workbench.store.evals import get_eval
 
         stored = get_eval(store, outcome.eval_id)
@@ -206,7 +209,8 @@ class _Printer:
                          for c in per_case], ["CASE", "PASSED", "PASS RATE"])
             print()
         tail = f"; {outcome.not_run} not run (stopped)" if outcome.not_run else ""
-        print(f"{passed} of {runs} run(s) passed ({_pct(passed / runs if runs else None)})"
+        print(f"{passed} of {plural(runs, 'run')} passed "
+              f"({_pct(passed / runs if runs else None)})"
               f"{tail} · {_money(stored['cost_usd'], stored['cost_unknown_calls'])} · "
               f"{outcome.elapsed_s:.1f} s · {outcome.status}")
         print(f"stored as eval {outcome.eval_id[:12]}: `workbench eval show "
@@ -244,6 +248,7 @@ def _list(store: Any, args: argparse.Namespace) -> int:
 
 def _show(store: Any, eval_id: str, as_json: bool) -> int:
     from workbench.mesh.evaluate import summarize
+    from workbench.mesh.format import plural
     from workbench.store.evals import get_eval
 
     data = get_eval(store, eval_id)
@@ -252,10 +257,11 @@ def _show(store: Any, eval_id: str, as_json: bool) -> int:
         return EXIT_OK
     runs = data["runs"]
     print(f"eval {data['id']}: {data['crew_name']} ({data['status']}, {_when(data['started_at'])})")
-    print(f"cases file {data['cases_path']}; {data['cases']} case(s), repeat {data['repeat']}, "
+    print(f"cases file {data['cases_path']}; {plural(data['cases'], 'case')}, "
+          f"repeat {data['repeat']}, "
           f"concurrency {data['concurrency']}" + (f", model {data['model']}" if data["model"]
                                                  else ""))
-    print(f"{data['passed']} of {runs} run(s) passed "
+    print(f"{data['passed']} of {plural(runs, 'run')} passed "
           f"({_pct(data['passed'] / runs if runs else None)}) · "
           f"{_money(data['cost_usd'], data['cost_unknown_calls'])}")
     by_case = {c.case_id: c for c in summarize(data)}
@@ -266,8 +272,6 @@ def _show(store: Any, eval_id: str, as_json: bool) -> int:
             c = by_case[current]
             print(f"\n{current}  {c.passed}/{c.runs} passed ({_pct(c.pass_rate)})")
             print(f"  task: {r['task']}")
-        from workbench.mesh.format import plural
-
         session = f"session {r['session_id'][:12]}" if r["session_id"] else "no session"
         print(f"  {MARKS.get(r['status'], '?')} run {r['attempt']}: {r['status']} · "
               f"{r['checks_passed']}/{r['checks_total']} checks · {plural(r['turns'], 'turn')} · "
