@@ -52,6 +52,8 @@ class RunPrinter:
         self._agent_colors: dict[str, str] = {}
         #: The model each agent's routed alias chose last: a route is shown when it changes.
         self._routed: dict[tuple[str | None, str], str] = {}
+        #: The arguments each pending approval asked with: a decision that changed them says so.
+        self._asked: dict[str, dict[str, Any]] = {}
 
     def _c(self, text: str, code: str) -> str:
         return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
@@ -132,12 +134,23 @@ class RunPrinter:
                        f"{_short(e.content, 160)}", "33")
 
     def _approval_requested(self, e: Event, d: dict[str, Any]) -> str:
+        if isinstance(d.get("args"), dict):
+            self._asked[str(d.get("approval_id"))] = d["args"]
         return self._c(f"  ⏸ approval {d.get('approval_id')} requested: {e.agent} wants "
                        f"{d.get('tool')} ({_short(e.content, 120)})", "1;33")
 
     def _approval_decided(self, e: Event, d: dict[str, Any]) -> str:
+        asked = self._asked.pop(str(d.get("approval_id")), None)
+        args = d.get("args")
+        how = " (always for this session)" if d.get("always") else ""
+        if (d.get("decision") == "approved" and isinstance(asked, dict)
+                and isinstance(args, dict) and args != asked):
+            # the reviewer changed what runs: the terminal shows what it became
+            changed = {k: v for k, v in args.items() if asked.get(k) != v} or args
+            how += f" with edited arguments: {_args(changed)}"
         return self._c(f"  ▶ approval {d.get('approval_id')} {d.get('decision')} by "
-                       f"{d.get('reviewer')}{': ' + e.content if e.content else ''}", "33")
+                       f"{d.get('reviewer')}{how}{': ' + e.content if e.content else ''}",
+                       "33")
 
     def _human_answered(self, e: Event, d: dict[str, Any]) -> str:
         if d.get("ask") == "feedback":
