@@ -350,7 +350,8 @@ async def test_no_keyring_is_explained(settings, make_app, monkeypatch) -> None:
         await pilot.press("5")
         await settle(pilot)
         status = plain(app.screen.query_one("#keyring-status", Static))
-        assert "No keyring here" in status and "OPENAI_API_KEY" in status
+        assert "No OS keyring is available" in status and "OPENAI_API_KEY" in status
+        assert "here. no" not in status  # the reason is said once, as a sentence
         await pilot.press("s")
         await settle(pilot)
         assert not isinstance(app.screen, type(None)) and "KeyModal" not in type(

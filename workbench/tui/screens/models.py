@@ -133,7 +133,10 @@ class ModelsScreen(SectionScreen):
                           "d deletes one")
             status.set_classes("")
         else:
-            status.update(f"[b]No keyring here.[/] {escape(self.keys.help)}")
+            # the help opens with why ("no OS keyring is available ..."): said once, in bold
+            why, dot, rest = self.keys.help.partition(". ")
+            status.update(f"[b]{escape(why[:1].upper() + why[1:] + dot.strip())}[/] "
+                          f"{escape(rest)}")
             status.set_classes("-warning")
 
     def _selected_provider(self) -> str | None:
