@@ -1002,6 +1002,10 @@ class ComposeScreen(SectionScreen):
         self.on_crew_loaded(CrewLoaded(opened.loaded))
         self.fork = opened
         if opened.task and not self.yaml_mode:
+            # the session's task is part of the crew as forked, not an edit of the user's:
+            # only what they change from here is unsaved
+            if self.draft.set_crew("task", opened.task) and self.draft.clean is not None:
+                self.draft.clean = copy.deepcopy(self.draft.data)
             self._set("#crew-task", opened.task)
         self._title()
         self.notify(f"Forking from {opened.label}: ctrl+r runs {opened.crew} as it is here, "
