@@ -6,6 +6,7 @@ tens of thousands of events a second never create widgets or re-render what is o
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -183,9 +184,11 @@ class StreamView(ScrollView, can_focus=True):
         row = int(self.scroll_offset.y) + y
         model = self.model
         if model is None or not model.visible:
-            if y == 0:
+            # the hint wraps at word boundaries, so a narrow terminal shows all of it
+            lines = textwrap.wrap(self.empty_text, max(1, width - 2))
+            if y < len(lines):
                 style = self.get_component_rich_style("stream--empty")
-                return Strip([Segment(f" {self.empty_text}", style)]).adjust_cell_length(width)
+                return Strip([Segment(f" {lines[y]}", style)]).adjust_cell_length(width)
             return Strip.blank(width)
         if row >= len(model.visible):
             return Strip.blank(width)
