@@ -50,6 +50,13 @@ PROFILE_KEYS = frozenset({"model", "api_base", "credential", "fallbacks", "param
 _ROUTE_KEYS = ("when", "use")
 #: Keys that are LiteLLM call parameters of their own (they join `params`).
 _CALL_PARAMS = ("temperature", "max_tokens")
+#: LiteLLM call parameters that decide where a call goes or what it sends. In `params` they
+#: would override the call the gate judged (`model.host`, `model.local` and the redaction
+#: are worked out from the alias's model and api_base), so they are refused there.
+_ROUTING_PARAMS = frozenset({"model", "messages", "tools", "stream", "api_base", "base_url",
+                             "custom_llm_provider"})
+_ROUTING_HELP = ("decides where the call goes or what it sends, which policies judge from the "
+                 "alias's model and api_base: set those instead")
 
 KEY_HELP = (
     "API keys never go in files; store it with `workbench keys set PROVIDER` "
@@ -173,6 +180,8 @@ def parse_profiles(
         for path in credential_paths(params):
             raise fail(f"{where}.{name}.params.{'.'.join(map(str, path))}: {KEY_HELP}",
                        alias, "params", *path)
+        for key in sorted(_ROUTING_PARAMS & {str(k) for k in params}):
+            raise fail(f"{where}.{name}.params.{key}: {_ROUTING_HELP}", alias, "params", key)
         for key in _CALL_PARAMS:  # given as keys of their own, they win over `params`
             if key in values:
                 params[key] = values.pop(key)
