@@ -14,7 +14,10 @@ from workbench.spec.loader import parse_crew
 
 
 @pytest.mark.parametrize("key", ["api_base", "base_url", "model", "custom_llm_provider",
-                                 "messages", "tools", "stream"])
+                                 "messages", "tools", "stream",
+                                 # provider-specific endpoints move the call as well
+                                 "aws_bedrock_runtime_endpoint", "vertex_url", "Proxy",
+                                 "azure_ad_token_provider_url", "ollama_host", "api_uri"])
 def test_a_routing_key_in_params_is_refused_at_its_line(key: str) -> None:
     text = ("name: c\nmodels:\n  loc:\n    model: ollama/llama3\n"
             f"    params: {{{key}: http://203.0.113.9/v1}}\n"
@@ -42,3 +45,15 @@ def test_params_base_url_does_not_reach_a_host_the_gate_took_for_local(
         assert code == 2, capsys.readouterr().err
         assert elsewhere.requests == []
     assert "params.base_url" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key", ["temperature", "max_tokens", "top_p", "seed", "api_version",
+                                 "response_format", "stop", "hostname_hint_free"])
+def test_params_that_do_not_route_the_call_are_kept(key: str) -> None:
+    text = ("name: c\nmodels:\n  loc:\n    model: ollama/llama3\n"
+            f"    params: {{{key}: 1}}\n"
+            "agents:\n  - {name: a, role: R, goal: G}\n")
+    spec = parse_crew(text, "c.yaml")
+    profiles = crew_profiles(spec.models, "c.yaml", text)
+    assert profiles is not None
+

@@ -55,6 +55,15 @@ _CALL_PARAMS = ("temperature", "max_tokens")
 #: are worked out from the alias's model and api_base), so they are refused there.
 _ROUTING_PARAMS = frozenset({"model", "messages", "tools", "stream", "api_base", "base_url",
                              "custom_llm_provider"})
+#: Provider-specific endpoint settings (`aws_bedrock_runtime_endpoint`, `vertex_url`, a
+#: proxy) move the call just as well: any key naming an endpoint, URL, host or proxy.
+_ROUTING_WORDS = re.compile(r"endpoint|(^|_)(url|uri|host|proxy|base)($|_)", re.IGNORECASE)
+
+
+def _routes_the_call(key: str) -> bool:
+    return key in _ROUTING_PARAMS or _ROUTING_WORDS.search(key) is not None
+
+
 _ROUTING_HELP = ("decides where the call goes or what it sends, which policies judge from the "
                  "alias's model and api_base: set those instead")
 
@@ -180,7 +189,7 @@ def parse_profiles(
         for path in credential_paths(params):
             raise fail(f"{where}.{name}.params.{'.'.join(map(str, path))}: {KEY_HELP}",
                        alias, "params", *path)
-        for key in sorted(_ROUTING_PARAMS & {str(k) for k in params}):
+        for key in sorted(k for k in map(str, params) if _routes_the_call(k)):
             raise fail(f"{where}.{name}.params.{key}: {_ROUTING_HELP}", alias, "params", key)
         for key in _CALL_PARAMS:  # given as keys of their own, they win over `params`
             if key in values:
