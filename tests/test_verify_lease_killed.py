@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,11 +16,10 @@ import pytest
 from textual.widgets import DataTable
 
 from tests.conftest import MemoryKeyring
-from tests.tui.conftest import CATALOG, settle, wait_for
+from tests.tui.conftest import CATALOG, fresh_settings, settle, wait_for
 from tests.tui.seed import ROOT
 from workbench.cli import main
 from workbench.config import Settings
-from workbench.gateway.credentials import ENV_VARS
 from workbench.mesh.totals import Totals
 from workbench.store.db import Store
 from workbench.tui.app import WorkbenchApp
@@ -102,18 +100,7 @@ def test_a_killed_runs_row_keeps_its_turns_and_tokens(tmp_path: Path, capsys) ->
 @pytest.fixture
 def tui_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                  memory_keyring: MemoryKeyring) -> Settings:
-    """A fresh home, the shipped policies under ./policies, no provider keys in the env."""
-    work = tmp_path / "work"
-    work.mkdir()
-    shutil.copytree(ROOT / "policies", work / "policies")
-    monkeypatch.chdir(work)
-    home = tmp_path / "home"
-    monkeypatch.setenv("WORKBENCH_HOME", str(home))
-    monkeypatch.delenv("WORKBENCH_DB", raising=False)
-    monkeypatch.delenv("WORKBENCH_POLICIES", raising=False)
-    for var in ENV_VARS.values():
-        monkeypatch.delenv(var, raising=False)
-    return Settings(home=home)
+    return fresh_settings(tmp_path, monkeypatch)
 
 
 async def test_the_review_window_refuses_a_killed_runs_request(tui_settings: Settings) -> None:

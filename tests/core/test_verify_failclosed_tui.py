@@ -3,7 +3,6 @@ on a full disk) stops at once and shows as failed, with the reason, in the run v
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -11,11 +10,9 @@ import pytest
 from textual.widgets import Static
 
 from tests.conftest import MemoryKeyring
-from tests.tui.conftest import CATALOG, wait_for
-from tests.tui.seed import ROOT
+from tests.tui.conftest import CATALOG, fresh_settings, wait_for
 from tests.tui.test_journeys import open_crew
 from workbench.config import Settings
-from workbench.gateway.credentials import ENV_VARS
 from workbench.store.db import Store
 from workbench.tui.app import WorkbenchApp
 from workbench.tui.screens.run import RunScreen
@@ -25,18 +22,7 @@ from workbench.tui.services import Services
 @pytest.fixture
 def tui_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                  memory_keyring: MemoryKeyring) -> Settings:
-    """A fresh home, the shipped policies under ./policies, no provider keys in the env."""
-    work = tmp_path / "work"
-    work.mkdir()
-    shutil.copytree(ROOT / "policies", work / "policies")
-    monkeypatch.chdir(work)
-    home = tmp_path / "home"
-    monkeypatch.setenv("WORKBENCH_HOME", str(home))
-    monkeypatch.delenv("WORKBENCH_DB", raising=False)
-    monkeypatch.delenv("WORKBENCH_POLICIES", raising=False)
-    for var in ENV_VARS.values():
-        monkeypatch.delenv(var, raising=False)
-    return Settings(home=home)
+    return fresh_settings(tmp_path, monkeypatch)
 
 
 async def test_a_tui_run_whose_events_cannot_be_stored_shows_failed(

@@ -31,9 +31,7 @@ CATALOG = [
 ]
 
 
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-             memory_keyring: MemoryKeyring) -> Settings:
+def fresh_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """A fresh home, the shipped policies under ./policies, no provider keys in the env."""
     work = tmp_path / "work"
     work.mkdir()
@@ -46,6 +44,12 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     for var in ENV_VARS.values():
         monkeypatch.delenv(var, raising=False)
     return Settings(home=home)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+             memory_keyring: MemoryKeyring) -> Settings:
+    return fresh_settings(tmp_path, monkeypatch)
 
 
 @pytest.fixture
