@@ -7,10 +7,12 @@ reads as its name and text.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.table import Table
@@ -36,7 +38,35 @@ DIM = Style(dim=True)
 
 def one_line(text: str | None, limit: int = 400) -> str:
     text = " ".join((text or "").split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    # a piece already cut (an argument's value) ending where this cut falls keeps one "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip("… ") + "…"
+
+
+def crop_line(line: Text, width: int) -> None:
+    """Cut `line` to `width` cells with one "…", even where the cut falls after a cut value."""
+    if line.cell_len <= width:
+        return
+    kept = line.copy()
+    kept.truncate(max(0, width - 1), overflow="crop")
+    # the "…" takes the place (and style) of the first character after what is kept
+    line.truncate(cell_len(kept.plain.rstrip("… ")) + 1, overflow="ellipsis")
+
+
+def edited_arguments(asked: dict[str, Any] | None, args: Any) -> dict[str, Any] | None:
+    """What a reviewer changed of the arguments an approval asked with (None: nothing)."""
+    if not isinstance(asked, dict) or not isinstance(args, dict) or args == asked:
+        return None
+    return {k: v for k, v in args.items() if asked.get(k) != v} or args
+
+
+def cli_args(args: dict[str, Any]) -> str:
+    """Arguments spelt as `workbench run` prints them (`to='...'`, JSON for the rest)."""
+    parts = []
+    for k, v in args.items():
+        value = (json.dumps(v, ensure_ascii=False) if not isinstance(v, str)
+                 else repr(one_line(v, 60)))
+        parts.append(f"{k}={value}")
+    return ", ".join(parts)
 
 
 def short_args(args: dict[str, Any] | None, limit: int = 120) -> str:
@@ -136,6 +166,18 @@ def _line_approval_requested(line: Text, entry: Entry, model: RunModel) -> None:
     line.append(f" · {one_line(entry.text, 160)}", "yellow")
 
 
+def _asked_args(model: RunModel, decided: Entry) -> dict[str, Any] | None:
+    """The arguments the approval `decided` answers was requested with (its requested row)."""
+    approval = decided.data.get("approval_id")
+    entries = model.entries
+    for i in range(min(decided.index, len(entries) - 1), -1, -1):
+        e = entries[i]
+        if e.kind == ev.APPROVAL_REQUESTED and e.data.get("approval_id") == approval:
+            args = e.data.get("args")
+            return args if isinstance(args, dict) else None
+    return None
+
+
 def _line_approval_decided(line: Text, entry: Entry, model: RunModel) -> None:
     d = entry.data
     decision = d.get("decision", "?")
@@ -145,6 +187,11 @@ def _line_approval_decided(line: Text, entry: Entry, model: RunModel) -> None:
     line.append(f" by {d.get('reviewer') or '?'}", DIM)
     if d.get("always"):
         line.append(" (always for this session)", DIM)
+    if decision == "approved":
+        changed = edited_arguments(_asked_args(model, entry), d.get("args"))
+        if changed is not None:  # the reviewer changed what runs: the line says what
+            line.append(" with edited arguments: ", "bold yellow")
+            line.append(cli_args(changed), "yellow")
     if entry.text:
         line.append(f": {one_line(entry.text, 160)}")
 
@@ -226,6 +273,12 @@ def _line_fork_diverged(line: Text, entry: Entry, model: RunModel) -> None:
     line.append(one_line(entry.text, 200))
 
 
+def _without_task_prefix(report: str, task: str) -> str:
+    """A report that opens with its own "T3 done:" says it once: the line already did."""
+    m = re.match(rf"\s*{re.escape(task)}(\s+done)?\s*[:\-–—]\s*", report, re.IGNORECASE)
+    return report[m.end():] if m else report
+
+
 def _line_task(line: Text, entry: Entry, model: RunModel) -> None:
     """The marketplace: a task posted, a bid on it, its award, its report."""
     d = entry.data
@@ -257,7 +310,9 @@ def _line_task(line: Text, entry: Entry, model: RunModel) -> None:
         line.append("✓ ", "bold green")
         line.append(f"{task} done by ", DIM)
         line.append(entry.agent or "?", agent_style(model, entry.agent))
-        line.append(f": {one_line(entry.text, 160)}", DIM)
+        report = _without_task_prefix(one_line(entry.text, 160), task)
+        if report:
+            line.append(f": {report}", DIM)
 
 
 def _line_other(line: Text, entry: Entry, model: RunModel) -> None:

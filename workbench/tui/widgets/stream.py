@@ -21,7 +21,7 @@ from textual.strip import Strip
 
 from workbench.tui.clock import Clock
 from workbench.tui.feed import Entry, RunModel
-from workbench.tui.render import entry_line
+from workbench.tui.render import crop_line, entry_line
 
 #: Rendered lines kept: a screenful or two. Each Strip carries its own small caches, and
 #: thousands of them make every full garbage collection a visible stall.
@@ -199,7 +199,7 @@ class StreamView(ScrollView, can_focus=True):
         if cached is not None and cached[0] == key:
             return cached[1]
         text = entry_line(entry, model, self.clock)
-        text.truncate(width - 1, overflow="ellipsis")
+        crop_line(text, width - 1)
         segments = list(text.render(self.app.console))
         base: Style | None = None
         if selected:
