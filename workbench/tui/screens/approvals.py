@@ -52,6 +52,8 @@ class ReviewerNamed(Message):
 
 #: How each outcome reads in the history, and its colour.
 OUTCOME_STYLE = {"approved": "green", "rejected": "red", "expired": "dim", "pending": "yellow"}
+#: The keys that decide the selected request: not offered while the history shows.
+DECIDING_ACTIONS = frozenset({"approve", "approve_always", "edit", "reject"})
 PENDING_COLUMNS = ("Agent", "Tool", "Left", "Rule", "ID")
 HISTORY_COLUMNS = ("Time", "Outcome", "Session", "Agent", "Tool", "By")
 #: Below the app's wide breakpoint (80 columns) the history's table cannot show all six:
@@ -426,9 +428,16 @@ class ApprovalsScreen(SectionScreen):
         self.action_refresh()
         self.wb.poll_pending()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # the history shows decided requests: deciding keys leave the footer while it shows
+        if action in DECIDING_ACTIONS:
+            return not self.history
+        return True
+
     def action_toggle_history(self) -> None:
         self.history = not self.history
         self._shown = None
+        self.refresh_bindings()
         self.action_refresh()
 
     def action_open_session(self) -> None:
