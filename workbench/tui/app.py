@@ -174,7 +174,14 @@ class WorkbenchApp(App[int]):
         if mode not in self._modes:
             return
         if self.current_mode != mode:
-            self.switch_mode(mode)
+            self.switch_mode(mode)  # another section: as it was left (a replay stays open)
+            return
+        # the key of the section already shown goes to its top (the list), closing what was
+        # opened over it (a replay); a dialog that waits for an answer is left alone
+        from textual.screen import ModalScreen
+
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, ModalScreen):
+            self.pop_screen()
 
     def action_leave_field(self) -> None:
         """Escape leaves a text field or picker (typed keys land in fields; outside one, the
