@@ -11,27 +11,21 @@ from workbench.mesh import events as ev
 from workbench.mesh.events import Event
 from workbench.mesh.format import (
     cost_breakdown,
+    edited_arguments,
     format_cost,
     outcome_words,
     plural,
     seconds,
+    short_text,
+    spelled_args,
     tokens,
 )
 
 _COLORS = ["36", "35", "33", "32", "34", "31", "96", "95"]
 
 
-def _short(text: str | None, width: int = 400) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _args(args: dict[str, Any]) -> str:
-    parts = []
-    for k, v in args.items():
-        value = json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else repr(_short(v, 60))
-        parts.append(f"{k}={value}")
-    return ", ".join(parts)
+_short = short_text
+_args = spelled_args
 
 
 class RunPrinter:
@@ -143,10 +137,8 @@ class RunPrinter:
         asked = self._asked.pop(str(d.get("approval_id")), None)
         args = d.get("args")
         how = " (always for this session)" if d.get("always") else ""
-        if (d.get("decision") == "approved" and isinstance(asked, dict)
-                and isinstance(args, dict) and args != asked):
-            # the reviewer changed what runs: the terminal shows what it became
-            changed = {k: v for k, v in args.items() if asked.get(k) != v} or args
+        changed = edited_arguments(asked, args) if d.get("decision") == "approved" else None
+        if changed is not None:  # the reviewer changed what runs: the terminal shows what
             how += f" with edited arguments: {_args(changed)}"
         return self._c(f"  ▶ approval {d.get('approval_id')} {d.get('decision')} by "
                        f"{d.get('reviewer')}{how}{': ' + e.content if e.content else ''}",

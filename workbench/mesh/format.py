@@ -3,6 +3,7 @@ tokens, costs, durations, outcomes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -76,3 +77,26 @@ def duration(value: float) -> str:
     if s < 86400:
         return f"{s // 3600}h {s % 3600 // 60:02d}m"
     return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+def short_text(text: str | None, width: int = 400) -> str:
+    """`text` on one line, cut to `width` characters with one "…"."""
+    text = " ".join((text or "").split())
+    # a piece already cut (an argument's value) ending where this cut falls keeps one "…"
+    return text if len(text) <= width else text[: width - 1].rstrip("… ") + "…"
+
+
+def spelled_args(args: dict[str, Any]) -> str:
+    """Tool arguments as a line reads them: `to='a@b.example', n=3` (long text cut)."""
+    def spelled(v: Any) -> str:
+        return repr(short_text(v, 60)) if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+
+    return ", ".join(f"{k}={spelled(v)}" for k, v in args.items())
+
+
+def edited_arguments(asked: Any, args: Any) -> dict[str, Any] | None:
+    """What a reviewer changed of the arguments an approval asked with (None: nothing)."""
+    if not isinstance(asked, dict) or not isinstance(args, dict) or args == asked:
+        return None
+    return {k: v for k, v in args.items() if asked.get(k) != v} or args
+

@@ -21,10 +21,13 @@ from rich.text import Text
 from workbench.mesh import events as ev
 from workbench.mesh.format import (
     duration,
+    edited_arguments,
     format_cost,
     milliseconds,
     outcome_words,
     plural,
+    short_text,
+    spelled_args,
     tokens_in_out,
 )
 from workbench.tui.clock import Clock
@@ -37,9 +40,7 @@ DIM = Style(dim=True)
 
 
 def one_line(text: str | None, limit: int = 400) -> str:
-    text = " ".join((text or "").split())
-    # a piece already cut (an argument's value) ending where this cut falls keeps one "…"
-    return text if len(text) <= limit else text[: limit - 1].rstrip("… ") + "…"
+    return short_text(text, limit)
 
 
 def crop_line(line: Text, width: int) -> None:
@@ -50,23 +51,6 @@ def crop_line(line: Text, width: int) -> None:
     kept.truncate(max(0, width - 1), overflow="crop")
     # the "…" takes the place (and style) of the first character after what is kept
     line.truncate(cell_len(kept.plain.rstrip("… ")) + 1, overflow="ellipsis")
-
-
-def edited_arguments(asked: dict[str, Any] | None, args: Any) -> dict[str, Any] | None:
-    """What a reviewer changed of the arguments an approval asked with (None: nothing)."""
-    if not isinstance(asked, dict) or not isinstance(args, dict) or args == asked:
-        return None
-    return {k: v for k, v in args.items() if asked.get(k) != v} or args
-
-
-def cli_args(args: dict[str, Any]) -> str:
-    """Arguments spelt as `workbench run` prints them (`to='...'`, JSON for the rest)."""
-    parts = []
-    for k, v in args.items():
-        value = (json.dumps(v, ensure_ascii=False) if not isinstance(v, str)
-                 else repr(one_line(v, 60)))
-        parts.append(f"{k}={value}")
-    return ", ".join(parts)
 
 
 def short_args(args: dict[str, Any] | None, limit: int = 120) -> str:
@@ -191,7 +175,7 @@ def _line_approval_decided(line: Text, entry: Entry, model: RunModel) -> None:
         changed = edited_arguments(_asked_args(model, entry), d.get("args"))
         if changed is not None:  # the reviewer changed what runs: the line says what
             line.append(" with edited arguments: ", "bold yellow")
-            line.append(cli_args(changed), "yellow")
+            line.append(spelled_args(changed), "yellow")
     if entry.text:
         line.append(f": {one_line(entry.text, 160)}")
 
