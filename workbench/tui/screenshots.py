@@ -125,6 +125,7 @@ async def _shoot(home: Path, out: Path, size: tuple[int, int],
 
     from workbench.config import Settings
     from workbench.tui.app import WorkbenchApp
+    from workbench.tui.screens.modals import ConfirmModal
 
     saved: list[Path] = []
     app = WorkbenchApp(Settings(home=home), cursor_blink=False)
@@ -231,6 +232,10 @@ async def _shoot(home: Path, out: Path, size: tuple[int, int],
         await _settle(pilot)
         save("run-marketplace")
         await app.action_quit()
+        await _settle(pilot)
+        if isinstance(app.screen, ConfirmModal):  # Compose's edit was run, never saved
+            await pilot.press("y")
+            await _settle(pilot)
     return saved
 
 
