@@ -130,12 +130,9 @@ def _end_process(code: int) -> None:
     import logging
     import os
 
-    otel = sys.modules.get("workbench.mesh.otel")
-    for pipeline in list(getattr(otel, "_pipelines", {}).values()):
-        try:  # spans of the run still queued: sent, as the exit hook would have
-            pipeline.close()
-        except Exception:
-            pass
+    otel = sys.modules.get("workbench.mesh.otel")  # loaded only when tracing is on
+    if otel is not None:
+        otel.close_all()  # spans of the run still queued: sent, as the exit hooks would
     for handler in list(logging.getLogger().handlers):
         try:
             handler.flush()

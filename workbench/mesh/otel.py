@@ -209,6 +209,18 @@ def pipeline_for(url: str) -> Pipeline:
         return pipeline
 
 
+def close_all() -> None:
+    """Send what every pipeline still holds and stop it: the exit hooks' work, for an exit
+    that skips them (a cancelled run's `os._exit`)."""
+    with _pipelines_lock:
+        pipelines = list(_pipelines.values())
+    for pipeline in pipelines:
+        try:
+            pipeline.close()
+        except Exception:  # an exporter that fails on the way out must not keep the exit
+            pass
+
+
 class RunTracer:
     """Turns one run's events into spans; fed by the bus on a thread of its own (never
     concurrently), so it keeps its open spans without a lock."""
